@@ -55,7 +55,9 @@ class System(Protocol):
     def load(self, device: str, dtype: torch.dtype) -> None:
         """Load weights and move them to ``device``/``dtype``."""
 
-    def understand(self, images: Sequence[Image.Image], prompt: str, max_new_tokens: int) -> TextOutput:
+    def understand(
+        self, images: Sequence[Image.Image], prompt: str, max_new_tokens: int
+    ) -> TextOutput:
         """Answer ``prompt`` about ``images`` (greedy unless the system is configured otherwise)."""
 
     def generate(self, prompt: str, seed: int) -> Image.Image:

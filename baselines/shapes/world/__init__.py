@@ -5,11 +5,29 @@ and the suites' shapes plugins. It imports nothing else from hbench.
 """
 
 from .detect import Detection, DetectorConfig, background_of, classify_color, detect
-from .edits import EDIT_KINDS, UNCOVERED_GEDIT_TYPES, Edit, EditCheck, check_edit, make_edit, sample_edit
+from .edits import (
+    EDIT_KINDS,
+    UNCOVERED_GEDIT_TYPES,
+    Edit,
+    EditCheck,
+    check_edit,
+    make_edit,
+    sample_edit,
+)
 from .geneval_format import TAGS, make_metadata_set, scene_for_metadata, shapes_metadata_set
-from .language import CAPTION_PROMPT, QA, caption, caption_scene, questions, vocabulary
+from .language import CAPTION_PROMPT, QA, caption, caption_scene, questions, vocabulary, vqa_scene
 from .render import object_mask, render
-from .scene import BACKGROUNDS, CELLS, COLORS, IMAGE_SIZE, PALETTE, SHAPES, Scene, ShapeObject, sample_scene
+from .scene import (
+    BACKGROUNDS,
+    CELLS,
+    COLORS,
+    IMAGE_SIZE,
+    PALETTE,
+    SHAPES,
+    Scene,
+    ShapeObject,
+    sample_scene,
+)
 
 __all__ = [
     "BACKGROUNDS", "CAPTION_PROMPT", "CELLS", "COLORS", "EDIT_KINDS", "IMAGE_SIZE", "PALETTE", "QA",
@@ -17,5 +35,5 @@ __all__ = [
     "Scene", "ShapeObject", "background_of", "caption", "caption_scene", "check_edit",
     "classify_color", "detect", "make_edit", "make_metadata_set", "object_mask", "questions",
     "render", "sample_edit", "sample_scene", "scene_for_metadata", "shapes_metadata_set",
-    "vocabulary",
+    "vocabulary", "vqa_scene",
 ]  # fmt: skip

@@ -111,7 +111,9 @@ def detect(image: np.ndarray, cfg: DetectorConfig = DetectorConfig()) -> dict[st
             fill = npx / float(w * h)
             shape, clarity = _classify_shape(fill, cfg)
             aspect = max(w, h) / min(w, h)
-            regular = 1.0 if aspect <= 1.15 else max(0.0, 1 - (aspect - 1.15) / (cfg.max_aspect - 1.15))
+            regular = (
+                1.0 if aspect <= 1.15 else max(0.0, 1 - (aspect - 1.15) / (cfg.max_aspect - 1.15))
+            )
             purity = float(1.0 - dist[mask].mean() / cfg.max_color_dist)
             score = float(np.clip(purity * clarity * regular, 0.0, 1.0))
             out[shape].append(
@@ -122,7 +124,9 @@ def detect(image: np.ndarray, cfg: DetectorConfig = DetectorConfig()) -> dict[st
     return out
 
 
-def classify_color(image: np.ndarray, mask: np.ndarray, cfg: DetectorConfig = DetectorConfig()) -> str:
+def classify_color(
+    image: np.ndarray, mask: np.ndarray, cfg: DetectorConfig = DetectorConfig()
+) -> str:
     """Exact colour classifier: the palette colour most pixels inside ``mask`` are nearest to."""
     idx, _ = nearest_colors(np.asarray(image), cfg.max_color_dist)
     inside = idx[mask]
@@ -132,6 +136,8 @@ def classify_color(image: np.ndarray, mask: np.ndarray, cfg: DetectorConfig = De
     return COLORS[int(np.bincount(inside, minlength=len(COLORS)).argmax())]
 
 
-def flat_objects(dets: dict[str, list[Detection]], min_score: float = 0.3) -> list[tuple[str, Detection]]:
+def flat_objects(
+    dets: dict[str, list[Detection]], min_score: float = 0.3
+) -> list[tuple[str, Detection]]:
     """All detections above ``min_score`` as (shape, detection) pairs."""
     return [(s, d) for s, ds in dets.items() for d in ds if d.score >= min_score]

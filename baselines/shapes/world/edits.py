@@ -65,42 +65,97 @@ def _other(values: tuple[str, ...], current: str, rng: np.random.Generator) -> s
 
 
 def make_edit(kind: str, source: Scene, rng: np.random.Generator) -> Edit:
-    """Build an edit of ``kind`` on ``source`` (PlacementError if the scene has no room)."""
-    objs = list(source.objects)
+    """A random edit of ``kind`` on ``source`` (PlacementError if the scene has no room)."""
     if kind == "background_change":
-        bg = _other(tuple(BACKGROUNDS), source.background, rng)
-        return Edit(kind, f"change the background to {bg} .", source, replace(source, background=bg))
+        return make_edit_to(
+            kind, source, (_other(tuple(BACKGROUNDS), source.background, rng),), rng
+        )
     if kind == "subject-add":
         shape, color = SHAPES[rng.integers(3)], COLORS[rng.integers(len(COLORS))]
         while source.count(shape=shape, color=color):
             shape, color = SHAPES[rng.integers(3)], COLORS[rng.integers(len(COLORS))]
-        cell = CELLS[int(rng.integers(len(CELLS)))]
+        return make_edit_to(kind, source, (color, shape, CELLS[int(rng.integers(len(CELLS)))]), rng)
+    if kind not in EDIT_KINDS:
+        raise ValueError(f"unknown edit kind {kind!r}; expected one of {', '.join(EDIT_KINDS)}")
+    t = _pick_unique(source, rng)
+    params: dict[str, tuple[str, ...]] = {
+        "subject-remove": (t.color, t.shape),
+        "color_alter": (t.color, t.shape, _other(COLORS, t.color, rng)),
+        "subject-replace": (
+            t.color,
+            t.shape,
+            _other(COLORS, t.color, rng),
+            _other(SHAPES, t.shape, rng),
+        ),
+        "motion_change": (t.color, t.shape, _other(CELLS, t.cell, rng)),
+    }
+    return make_edit_to(kind, source, params[kind], rng)
+
+
+def make_edit_to(
+    kind: str, source: Scene, params: tuple[str, ...], rng: np.random.Generator
+) -> Edit:
+    """The edit of ``kind`` with explicit parameters (see :func:`make_edit` for their order).
+
+    Placements for added and moved objects are drawn from ``rng``.
+    """
+    objs = list(source.objects)
+    bg = source.background
+    if kind == "background_change":
+        return Edit(
+            kind,
+            f"change the background to {params[0]} .",
+            source,
+            replace(source, background=params[0]),
+        )
+    if kind == "subject-add":
+        color, shape, cell = params
         new = place(rng, shape, color, objs, cell=cell, margin=1.0)
-        return Edit(kind, f"add a {color} {shape} in the {cell} .", source,
-                    Scene((*objs, new), source.background), None, new, cell)
-    target = _pick_unique(source, rng)
+        return Edit(
+            kind,
+            f"add {_a(color)} {color} {shape} in the {cell} .",
+            source,
+            Scene((*objs, new), bg),
+            None,
+            new,
+            cell,
+        )
+    target = source.find(params[1], params[0])
     rest = [o for o in objs if o is not target]
     if kind == "subject-remove":
-        return Edit(kind, f"remove the {target.name} .", source, Scene(tuple(rest), source.background), target)
+        return Edit(kind, f"remove the {target.name} .", source, Scene(tuple(rest), bg), target)
+    if kind == "motion_change":
+        cell = params[2]
+        new = place(rng, target.shape, target.color, rest, cell=cell, size=target.size, margin=1.0)
+        return Edit(
+            kind,
+            f"move the {target.name} to the {cell} .",
+            source,
+            Scene((*rest, new), bg),
+            target,
+            new,
+            cell,
+        )
     if kind == "color_alter":
-        new = replace(target, color=_other(COLORS, target.color, rng))
+        new = replace(target, color=params[2])
         instr = f"change the color of the {target.name} to {new.color} ."
     elif kind == "subject-replace":
-        new = replace(target, shape=_other(SHAPES, target.shape, rng), color=_other(COLORS, target.color, rng))
-        instr = f"replace the {target.name} with a {new.name} ."
-    elif kind == "motion_change":
-        cell = _other(CELLS, target.cell, rng)
-        new = place(rng, target.shape, target.color, rest, cell=cell, size=target.size, margin=1.0)
-        return Edit(kind, f"move the {target.name} to the {cell} .", source,
-                    Scene((*rest, new), source.background), target, new, cell)
+        new = replace(target, color=params[2], shape=params[3])
+        instr = f"replace the {target.name} with {_a(new.color)} {new.name} ."
     else:
         raise ValueError(f"unknown edit kind {kind!r}; expected one of {', '.join(EDIT_KINDS)}")
     if any(o.shape == new.shape and o.color == new.color for o in rest):
         raise PlacementError("the edit would duplicate an existing object")
-    return Edit(kind, instr, source, Scene((*rest, new), source.background), target, new)
+    return Edit(kind, instr, source, Scene((*rest, new), bg), target, new)
 
 
-def sample_edit(rng: np.random.Generator, kind: str, min_objects: int = 1, max_objects: int = 3) -> Edit:
+def _a(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
+def sample_edit(
+    rng: np.random.Generator, kind: str, min_objects: int = 1, max_objects: int = 3
+) -> Edit:
     """A random source scene and an edit of ``kind`` on it."""
     for _ in range(100):
         n = int(rng.integers(min_objects, max_objects + 1))
@@ -127,15 +182,22 @@ class EditCheck:
         return self.fulfilled and self.preserved
 
 
-def _matches(obj: ShapeObject, shape: str, color: str, center: tuple[float, float], cell: str | None) -> bool:
+def _matches(
+    obj: ShapeObject, shape: str, color: str, center: tuple[float, float], cell: str | None
+) -> bool:
     if (shape, color) != (obj.shape, obj.color):
         return False
     if cell is not None:
         return cell_of(*center) == cell
-    return abs(center[0] - obj.center[0]) <= POSITION_TOLERANCE and abs(center[1] - obj.center[1]) <= POSITION_TOLERANCE
+    return (
+        abs(center[0] - obj.center[0]) <= POSITION_TOLERANCE
+        and abs(center[1] - obj.center[1]) <= POSITION_TOLERANCE
+    )
 
 
-def check_edit(edit: Edit, image: np.ndarray, cfg: DetectorConfig = DetectorConfig(), min_score: float = 0.3) -> EditCheck:
+def check_edit(
+    edit: Edit, image: np.ndarray, cfg: DetectorConfig = DetectorConfig(), min_score: float = 0.3
+) -> EditCheck:
     """Compare an edited image with the edit's expected scene, exactly."""
     found = [
         (shape, d.color, ((d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2))
@@ -144,7 +206,9 @@ def check_edit(edit: Edit, image: np.ndarray, cfg: DetectorConfig = DetectorConf
     unused = list(range(len(found)))
     matched: dict[int, bool] = {}
     # Constrained objects (exact position) first, then cell-constrained results.
-    order = sorted(range(len(edit.expected.objects)), key=lambda i: edit.expected.objects[i] is edit.result)
+    order = sorted(
+        range(len(edit.expected.objects)), key=lambda i: edit.expected.objects[i] is edit.result
+    )
     for i in order:
         obj = edit.expected.objects[i]
         cell = edit.cell if obj is edit.result else None
@@ -176,4 +240,3 @@ def check_edit(edit: Edit, image: np.ndarray, cfg: DetectorConfig = DetectorConf
     if not bg_kept:
         reasons.append(f"background changed to {bg}")
     return EditCheck(fulfilled, preserved, len(missing), len(extra), "; ".join(reasons) or "ok")
-

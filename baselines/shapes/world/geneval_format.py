@@ -34,10 +34,22 @@ RELATIONS: tuple[str, ...] = ("left of", "right of", "above", "below")
 GENEVAL_COLORS: tuple[str, ...] = (
     "red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white",
 )  # fmt: skip
-_IRREGULAR_PLURALS = {"person": "people", "skis": "skis", "scissors": "scissors", "mouse": "mice",
-                      "sheep": "sheep", "knife": "knives", "wine glass": "wine glasses",
-                      "bus": "buses", "bench": "benches", "couch": "couches", "sandwich": "sandwiches",
-                      "toothbrush": "toothbrushes", "skateboard": "skateboards", "glass": "glasses"}
+_IRREGULAR_PLURALS = {
+    "person": "people",
+    "skis": "skis",
+    "scissors": "scissors",
+    "mouse": "mice",
+    "sheep": "sheep",
+    "knife": "knives",
+    "wine glass": "wine glasses",
+    "bus": "buses",
+    "bench": "benches",
+    "couch": "couches",
+    "sandwich": "sandwiches",
+    "toothbrush": "toothbrushes",
+    "skateboard": "skateboards",
+    "glass": "glasses",
+}
 
 
 def article(word: str) -> str:
@@ -70,7 +82,11 @@ def make_metadata(
     colorable = [c for c in classes if c != "person"]
     if tag == "single_object":
         a = pick(classes)
-        return {"tag": tag, "include": [{"class": a, "count": 1}], "prompt": f"a photo of {_phrase(a)}"}
+        return {
+            "tag": tag,
+            "include": [{"class": a, "count": 1}],
+            "prompt": f"a photo of {_phrase(a)}",
+        }
     if tag == "two_object":
         a, b = (classes[i] for i in rng.choice(len(classes), 2, replace=False))
         return {
@@ -106,7 +122,10 @@ def make_metadata(
         ca, cb = (colors[i] for i in rng.choice(len(colors), 2, replace=False))
         return {
             "tag": tag,
-            "include": [{"class": a, "count": 1, "color": ca}, {"class": b, "count": 1, "color": cb}],
+            "include": [
+                {"class": a, "count": 1, "color": ca},
+                {"class": b, "count": 1, "color": cb},
+            ],
             "prompt": f"a photo of {_phrase(a, ca)} and {_phrase(b, cb)}",
         }
     raise ValueError(f"unknown GenEval tag {tag!r}; expected one of {', '.join(TAGS)}")
@@ -190,7 +209,12 @@ def _place_relative(
         obj = ShapeObject(shape, color, x, y, s)
         dx = obj.center[0] - ref.center[0]
         dy = obj.center[1] - ref.center[1]
-        main, ortho = {"left of": (-dx, dy), "right of": (dx, dy), "above": (-dy, dx), "below": (dy, dx)}[rel]
+        main, ortho = {
+            "left of": (-dx, dy),
+            "right of": (dx, dy),
+            "above": (-dy, dx),
+            "below": (dy, dx),
+        }[rel]
         # Main-axis offset past GenEval's 0.1*(dim_a+dim_b) margin, and dominant over the other axis.
         if main - 0.1 * (s + ref.size) < _MIN_REL_OFFSET or abs(ortho) > 0.5 * main:
             continue

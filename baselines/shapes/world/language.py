@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .scene import COLORS, NUMBER_WORDS, SHAPES, Scene, sample_scene
 from .geneval_format import plural
+from .scene import COLORS, NUMBER_WORDS, SHAPES, Scene, sample_scene
 
 CAPTION_PROMPT = "describe the image ."
 CAPTION_MARGIN = 1.5  # px: caption scenes keep centres this far from grid-cell borders
@@ -40,6 +40,12 @@ def caption_scene(rng: np.random.Generator, min_objects: int = 2, max_objects: i
     """A scene for the caption task: distinct objects, centres clear of cell borders."""
     n = int(rng.integers(min_objects, max_objects + 1))
     return sample_scene(rng, n, distinct=True, margin=CAPTION_MARGIN)
+
+
+def vqa_scene(rng: np.random.Generator, min_objects: int = 1, max_objects: int = 4) -> Scene:
+    """A scene for the VQA task: 1-4 objects, repeats allowed (so counts go above one)."""
+    n = int(rng.integers(min_objects, max_objects + 1))
+    return sample_scene(rng, n, distinct=False)
 
 
 def _horizontal(a, b) -> str | None:
@@ -93,9 +99,39 @@ def vocabulary() -> list[str]:
     """Every word captions, questions, prompts and instructions can use."""
     from .edits import EDIT_WORDS  # local: edits imports this module
 
-    words = {".", "?", "a", "an", "the", "in", "of", "is", "are", "there", "how", "many", "what",
-             "color", "shape", "object", "objects", "describe", "image", "photo", "and", "yes",
-             "no", "zero", "left", "right", "above", "below", "top", "bottom", "center"}
+    words = {
+        ".",
+        "?",
+        "a",
+        "an",
+        "the",
+        "in",
+        "of",
+        "is",
+        "are",
+        "there",
+        "how",
+        "many",
+        "what",
+        "color",
+        "shape",
+        "object",
+        "objects",
+        "describe",
+        "image",
+        "photo",
+        "and",
+        "yes",
+        "no",
+        "zero",
+        "left",
+        "right",
+        "above",
+        "below",
+        "top",
+        "bottom",
+        "center",
+    }
     words |= set(SHAPES) | {plural(s) for s in SHAPES} | set(COLORS)
     words |= set(NUMBER_WORDS.values())
     words |= set(EDIT_WORDS)

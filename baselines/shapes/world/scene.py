@@ -164,23 +164,35 @@ def place(
         x = int(rng.integers(0, IMAGE_SIZE - s + 1))
         y = int(rng.integers(0, IMAGE_SIZE - s + 1))
         obj = ShapeObject(shape, color, x, y, s)
-        if cell is not None:
-            cx0, cy0, cx1, cy1 = cell_bounds(cell)
-            cx, cy = obj.center
-            if not (cx0 + margin <= cx < cx1 - margin and cy0 + margin <= cy < cy1 - margin):
-                continue
-        elif margin > 0 and _near_cell_border(obj.center, margin):
+        if not _in_cell(obj, cell, margin):
             continue
         if fits(obj, others):
             return obj
+    # Rare crowded cases: enumerate every candidate, so a free spot is found when one exists.
+    sizes = [size] if size is not None else list(range(MIN_SIZE, MAX_SIZE + 1))
+    candidates = [
+        ShapeObject(shape, color, x, y, s)
+        for s in sizes
+        for x in range(IMAGE_SIZE - s + 1)
+        for y in range(IMAGE_SIZE - s + 1)
+    ]
+    ok = [o for o in candidates if _in_cell(o, cell, margin) and fits(o, others)]
+    if ok:
+        return ok[int(rng.integers(len(ok)))]
     raise PlacementError(f"could not place a {color} {shape} (cell={cell}) among {len(others)}")
+
+
+def _in_cell(obj: ShapeObject, cell: str | None, margin: float) -> bool:
+    if cell is None:
+        return margin <= 0 or not _near_cell_border(obj.center, margin)
+    cx0, cy0, cx1, cy1 = cell_bounds(cell)
+    cx, cy = obj.center
+    return cx0 + margin <= cx < cx1 - margin and cy0 + margin <= cy < cy1 - margin
 
 
 def _near_cell_border(center: tuple[float, float], margin: float) -> bool:
     third = IMAGE_SIZE / 3
-    return any(
-        abs(v - third * k) < margin for v in center for k in (1, 2)
-    )
+    return any(abs(v - third * k) < margin for v in center for k in (1, 2))
 
 
 def sample_scene(

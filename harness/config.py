@@ -1,0 +1,376 @@
+"""Run configuration: a YAML file validated against typed dataclasses.
+
+A config names one system family with the variants to compare, and the suites with their
+parameters. Every key is checked: an unknown key, an unknown system or suite, or a value of
+the wrong type is a :class:`ConfigError` naming the file, the line and the key.
+
+Example::
+
+    out: runs/shapes          # optional; the CLI's --out wins
+    device: cpu               # cpu | cuda | cuda:N
+    dtype: float32            # float32 | bfloat16 | float16
+    seed: 0
+    system:
+      family: shapes
+      reference: baseline     # optional; default: the family's reference variant
+      variants: [oracle, baseline, nfe6, nfe1]   # or a mapping variant -> options
+      options: {}             # family options (validated by the family's Options)
+    suites:
+      geneval: {prompts_per_tag: 10, variants: [oracle, baseline, nfe6, nfe1]}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+
+from .registry import Registry, UnknownNameError
+
+
+class ConfigError(ValueError):
+    """A problem in a config file; the message names file, line and key."""
+
+
+@dataclass(frozen=True)
+class SystemSpec:
+    """The family under test and the variants to compare."""
+
+    family: str
+    variants: tuple[str, ...]
+    reference: str
+    options: Any  # the family's Options dataclass instance
+    variant_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    """One suite, its validated parameters and the variants it runs."""
+
+    name: str
+    params: Any  # the suite's Config dataclass instance
+    variants: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A validated run configuration."""
+
+    system: SystemSpec
+    suites: tuple[SuiteSpec, ...]
+    out: str | None = None
+    device: str = "cpu"
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    seed: int = 0
+    source: str = "<memory>"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able resolved config (every default filled in)."""
+        return {
+            "out": self.out,
+            "device": self.device,
+            "dtype": self.dtype,
+            "seed": self.seed,
+            "system": {
+                "family": self.system.family,
+                "reference": self.system.reference,
+                "variants": list(self.system.variants),
+                "options": _jsonable(self.system.options),
+                "variant_options": self.system.variant_options,
+            },
+            "suites": {
+                s.name: {**_jsonable(s.params), "variants": list(s.variants)} for s in self.suites
+            },
+        }
+
+
+def _jsonable(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+# ------------------------------------------------------------------ YAML with line numbers
+
+
+class _Located:
+    """A parsed YAML value with the line of every key path."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.lines: dict[tuple[str, ...], int] = {}
+
+    def where(self, path: tuple[str, ...]) -> str:
+        while path and path not in self.lines:
+            path = path[:-1]
+        line = self.lines.get(path)
+        return f"{self.source}:{line}" if line else self.source
+
+    def error(self, path: tuple[str, ...], message: str) -> ConfigError:
+        key = ".".join(path) if path else "<top level>"
+        return ConfigError(f"{self.where(path)}: {key}: {message}")
+
+
+def _to_python(node: yaml.Node, path: tuple[str, ...], loc: _Located) -> Any:
+    loc.lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for k, v in node.value:
+            key = (
+                yaml.safe_load(yaml.serialize(k)) if not isinstance(k, yaml.ScalarNode) else k.value
+            )
+            key = str(key)
+            if key in out:
+                raise ConfigError(f"{loc.source}:{k.start_mark.line + 1}: duplicate key {key!r}")
+            loc.lines[(*path, key)] = k.start_mark.line + 1
+            out[key] = _to_python(v, (*path, key), loc)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(v, (*path, str(i)), loc) for i, v in enumerate(node.value)]
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def parse_yaml(text: str, source: str) -> tuple[Any, _Located]:
+    """Parse YAML text, keeping the line of every key."""
+    loc = _Located(source)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError(f"{source}{line}: not valid YAML: {problem}") from err
+    if node is None:
+        return {}, loc
+    return _to_python(node, (), loc), loc
+
+
+# ------------------------------------------------------------------ typed validation
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def coerce(value: Any, tp: Any, path: tuple[str, ...], loc: _Located) -> Any:
+    """Check ``value`` against the annotation ``tp``; returns the converted value."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return coerce(value, arg, path, loc)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise loc.error(path, f"expected {' or '.join(_type_name(a) for a in args)}, got {value!r}")
+    if origin is Literal:
+        if value not in args:
+            raise loc.error(path, f"expected one of {', '.join(map(repr, args))}, got {value!r}")
+        return value
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise loc.error(path, f"expected a list, got {value!r}")
+        item_tp = args[0] if args else Any
+        items = [coerce(v, item_tp, (*path, str(i)), loc) for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise loc.error(path, f"expected a mapping, got {value!r}")
+        vt = args[1] if len(args) == 2 else Any
+        return {k: coerce(v, vt, (*path, k), loc) for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        return build_dataclass(tp, value, path, loc)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise loc.error(path, f"expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise loc.error(path, f"expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise loc.error(path, f"expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise loc.error(path, f"expected a string, got {value!r}")
+        return value
+    if tp is Path:
+        if not isinstance(value, str):
+            raise loc.error(path, f"expected a path string, got {value!r}")
+        return Path(value)
+    return value
+
+
+def build_dataclass(cls: type, values: Any, path: tuple[str, ...], loc: _Located) -> Any:
+    """Instantiate dataclass ``cls`` from a mapping, rejecting unknown keys."""
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise loc.error(path, f"expected a mapping, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        import difflib
+
+        k = unknown[0]
+        close = difflib.get_close_matches(k, fields, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise loc.error((*path, k), f"unknown key.{hint} Allowed: {', '.join(sorted(fields))}")
+    kwargs = {k: coerce(v, hints[k], (*path, k), loc) for k, v in values.items()}
+    missing = [
+        n
+        for n, f in fields.items()
+        if n not in kwargs
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING  # type: ignore[misc]
+    ]
+    if missing:
+        raise loc.error(path, f"missing required key(s): {', '.join(missing)}")
+    try:
+        obj = cls(**kwargs)
+    except (ValueError, TypeError) as err:
+        raise loc.error(path, str(err)) from err
+    return obj
+
+
+_TOP_KEYS = {"out", "device", "dtype", "seed", "system", "suites"}
+
+
+def load_config(
+    path: str | Path, systems: Registry, suites: Registry, text: str | None = None
+) -> RunConfig:
+    """Load and validate a run config file against the system and suite registries."""
+    source = str(path)
+    if text is None:
+        try:
+            text = Path(path).read_text()
+        except OSError as err:
+            raise ConfigError(f"{source}: cannot read config: {err.strerror}") from err
+    data, loc = parse_yaml(text, source)
+    return build_config(data, loc, systems, suites)
+
+
+def build_config(data: Any, loc: _Located, systems: Registry, suites: Registry) -> RunConfig:
+    """Validate an already parsed config mapping."""
+    if not isinstance(data, dict):
+        raise loc.error((), "a config must be a mapping with keys system and suites")
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise loc.error((key,), f"unknown key. Allowed: {', '.join(sorted(_TOP_KEYS))}")
+    for key in ("system", "suites"):
+        if key not in data:
+            raise loc.error((), f"missing required key {key!r}")
+    system = _build_system(data["system"], loc, systems)
+    suite_specs = _build_suites(data["suites"], loc, suites, system)
+    device = coerce(data.get("device", "cpu"), str, ("device",), loc)
+    if not (device == "cpu" or device == "cuda" or device.startswith("cuda:")):
+        raise loc.error(("device",), f"expected cpu, cuda or cuda:N, got {device!r}")
+    return RunConfig(
+        system=system,
+        suites=suite_specs,
+        out=coerce(data.get("out"), str | None, ("out",), loc),
+        device=device,
+        dtype=coerce(
+            data.get("dtype", "float32"), Literal["float32", "bfloat16", "float16"], ("dtype",), loc
+        ),
+        seed=coerce(data.get("seed", 0), int, ("seed",), loc),
+        source=loc.source,
+    )
+
+
+def _lookup(registry: Registry, name: Any, path: tuple[str, ...], loc: _Located) -> Any:
+    if not isinstance(name, str):
+        raise loc.error(path, f"expected a name, got {name!r}")
+    try:
+        return registry.get(name)
+    except UnknownNameError as err:
+        raise loc.error(path, str(err)) from err
+
+
+def _build_system(data: Any, loc: _Located, systems: Registry) -> SystemSpec:
+    path = ("system",)
+    if not isinstance(data, dict):
+        raise loc.error(path, f"expected a mapping, got {data!r}")
+    allowed = {"family", "variants", "reference", "options"}
+    for key in data:
+        if key not in allowed:
+            raise loc.error((*path, key), f"unknown key. Allowed: {', '.join(sorted(allowed))}")
+    if "family" not in data:
+        raise loc.error(path, "missing required key 'family'")
+    family = _lookup(systems, data["family"], (*path, "family"), loc)
+    raw = data.get("variants", list(family.variants))
+    if isinstance(raw, list):
+        variant_options = {v: {} for v in raw}
+    elif isinstance(raw, dict):
+        variant_options = {k: (v or {}) for k, v in raw.items()}
+    else:
+        raise loc.error((*path, "variants"), f"expected a list or mapping, got {raw!r}")
+    for v in variant_options:
+        if v not in family.variants:
+            reg = Registry(f"variant of {family.name}")
+            for name in family.variants:
+                reg.add(name, name)
+            raise loc.error((*path, "variants", v), reg.unknown_message(v))
+    if not variant_options:
+        raise loc.error((*path, "variants"), "at least one variant is needed")
+    reference = data.get("reference", family.reference)
+    if reference not in variant_options:
+        raise loc.error(
+            (*path, "reference"),
+            f"reference variant {reference!r} is not among the variants ({', '.join(variant_options)})",
+        )
+    options = build_dataclass(family.Options, data.get("options"), (*path, "options"), loc)
+    return SystemSpec(
+        family=data["family"],
+        variants=tuple(variant_options),
+        reference=reference,
+        options=options,
+        variant_options=variant_options,
+    )
+
+
+def _build_suites(
+    data: Any, loc: _Located, suites: Registry, system: SystemSpec
+) -> tuple[SuiteSpec, ...]:
+    path = ("suites",)
+    if not isinstance(data, dict) or not data:
+        raise loc.error(path, "expected a non-empty mapping of suite name -> parameters")
+    specs = []
+    for name, params in data.items():
+        suite_cls = _lookup(suites, name, (*path, name), loc)
+        params = dict(params or {})
+        variants = params.pop("variants", None)
+        if variants is None:
+            chosen = system.variants
+        else:
+            chosen = tuple(coerce(variants, list[str], (*path, name, "variants"), loc))
+            for v in chosen:
+                if v not in system.variants:
+                    raise loc.error(
+                        (*path, name, "variants"),
+                        f"variant {v!r} is not in system.variants ({', '.join(system.variants)})",
+                    )
+        cfg = build_dataclass(suite_cls.Config, params, (*path, name), loc)
+        specs.append(SuiteSpec(name=name, params=cfg, variants=chosen))
+    return tuple(specs)

@@ -1,0 +1,264 @@
+"""Drive a run: build the variants, loop suites x items x variants, record, score.
+
+Variants are interleaved per item (A B A B ...) so that slow drifts of the machine hit
+every variant alike. Each finished sample is one flushed line in the run store; a killed
+run restarted with ``resume=True`` skips what is already recorded.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import subprocess
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from . import plugins
+from .config import RunConfig, SuiteSpec
+from .profiler import profile_sample
+from .scoring import score_run
+from .store import MANIFEST, SCORES, RunStore, now, record_key
+from .suite import Item, Suite
+from .system import CapabilityError, System, TextOutput
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+class RunError(RuntimeError):
+    """A run that cannot start (bad variant/suite combination, missing weights ...)."""
+
+
+@dataclass(frozen=True)
+class Distributed:
+    """This process's place in a (possibly single-process) run."""
+
+    rank: int = 0
+    world_size: int = 1
+    barrier: Callable[[], None] | None = None
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def build_systems(config: RunConfig) -> dict[str, System]:
+    """Construct (not load) every variant the config's suites use."""
+    family = plugins.SYSTEMS.get(config.system.family)
+    needed = [v for v in config.system.variants if any(v in s.variants for s in config.suites)]
+    systems = {}
+    for variant in needed:
+        systems[variant] = family.build(variant, config.system.options)
+    return systems
+
+
+def check_capabilities(
+    config: RunConfig, systems: dict[str, System], suites: dict[str, Suite]
+) -> None:
+    """Fail before any weights load when a suite asks a variant for what it cannot do."""
+    for spec in config.suites:
+        need = suites[spec.name].capability
+        if need is None:
+            continue
+        for variant in spec.variants:
+            if need not in systems[variant].capabilities:
+                raise RunError(
+                    f"suite {spec.name!r} needs {need!r} but {config.system.family}:{variant} "
+                    f"supports only {', '.join(sorted(systems[variant].capabilities))}; "
+                    f"set suites.{spec.name}.variants in {config.source}"
+                )
+
+
+def _git_info() -> dict[str, Any]:
+    root = Path(__file__).resolve().parents[1]
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return {"revision": None, "dirty": None}
+    if rev.returncode != 0:
+        return {"revision": None, "dirty": None}
+    return {"revision": rev.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+
+
+def _versions() -> dict[str, str | None]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for pkg in (
+        "hbench",
+        "torch",
+        "transformers",
+        "diffusers",
+        "torchmetrics",
+        "open-clip-torch",
+        "lm-eval",
+        "numpy",
+        "triton",
+    ):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def manifest(
+    config: RunConfig, systems: dict[str, System], dist: Distributed, argv: list[str]
+) -> dict[str, Any]:
+    """The run's manifest (see docs/run-store.md)."""
+    from hbench import __version__
+
+    cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {
+        "hbench_version": __version__,
+        "config_path": config.source,
+        "config": config.to_dict(),
+        "system": {
+            "family": config.system.family,
+            "reference": config.system.reference,
+            "variants": {name: s.describe() for name, s in systems.items()},
+        },
+        "seed": config.seed,
+        "device": config.device,
+        "dtype": config.dtype,
+        "versions": _versions(),
+        "git": _git_info(),
+        "host": {
+            "hostname": socket.gethostname(),
+            "platform": platform.platform(),
+            "cpu_count": os.cpu_count(),
+            "cuda": cuda,
+            "torch_threads": torch.get_num_threads(),
+        },
+        "argv": argv,
+        "started": now(),
+        "finished": None,
+        "world_size": dist.world_size,
+    }
+
+
+def run_item(
+    suite: Suite,
+    spec: SuiteSpec,
+    system: System,
+    variant: str,
+    item: Item,
+    store: RunStore,
+    device: str,
+) -> dict[str, Any]:
+    """Infer, profile and evaluate one item for one variant; returns its record."""
+    record: dict[str, Any] = {
+        "key": record_key(spec.name, item.sample, item.seed, variant),
+        "suite": spec.name,
+        "sample": item.sample,
+        "seed": item.seed,
+        "variant": variant,
+        "output": {},
+        "metrics": {},
+        "details": {},
+        "profile": {},
+        "error": None,
+    }
+    try:
+        with profile_sample(system.profiled_modules(), device) as prof:
+            output = suite.infer(system, item)
+        if isinstance(output, TextOutput):
+            prof.stages = {k: float(v) for k, v in output.stats.items() if k.endswith("_s")}
+        record["profile"] = prof.to_dict()
+        result = suite.evaluate(item, output, store.artifacts(spec.name, variant))
+        record.update(output=result.output, metrics=result.metrics, details=result.details)
+    except (CapabilityError, KeyboardInterrupt):
+        raise
+    except Exception as err:  # noqa: BLE001 - a sample's failure is recorded, the run goes on
+        record["error"] = {
+            "type": type(err).__name__,
+            "message": str(err),
+            "where": traceback.format_exception(err)[-2].strip()[:500] if err.__traceback__ else "",
+        }
+    record["finished_at"] = now()
+    return record
+
+
+def execute(
+    config: RunConfig,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    dist: Distributed = Distributed(),
+    argv: list[str] | None = None,
+    progress: bool = True,
+) -> dict[str, Any] | None:
+    """Run every suite of ``config`` into ``run_dir``; returns scores (main rank) or None."""
+    # 1. Check everything that can be checked before weights load.
+    suites = {s.name: plugins.SUITES.get(s.name)(s.params) for s in config.suites}
+    systems = build_systems(config)
+    check_capabilities(config, systems, suites)
+    store = RunStore(run_dir, resume=resume, rank=dist.rank, world_size=dist.world_size)
+    try:
+        # 2. Manifest (kept from the first start when resuming).
+        if dist.is_main:
+            old = store.read_json(MANIFEST) if resume else None
+            man = manifest(config, systems, dist, argv or sys.argv)
+            if old:
+                man["started"] = old.get("started", man["started"])
+                man["resumed"] = [*old.get("resumed", []), now()]
+            store.write_json(MANIFEST, man)
+        # 3. Load weights.
+        dtype = DTYPES[config.dtype]
+        for system in systems.values():
+            system.load(config.device, dtype)
+        # 4. Suites x items x variants, interleaved.
+        for spec in config.suites:
+            _run_suite(suites[spec.name], spec, systems, store, config, dist, progress)
+    finally:
+        store.close()
+    if dist.barrier is not None:
+        dist.barrier()
+    if not dist.is_main:
+        return None
+    # 5. Scores from the store alone, then close the manifest.
+    scores = score_run(store.dir, suites, config)
+    store.write_json(SCORES, scores)
+    man = store.read_json(MANIFEST) or {}
+    man["finished"] = now()
+    store.write_json(MANIFEST, man)
+    return scores
+
+
+def _run_suite(
+    suite: Suite,
+    spec: SuiteSpec,
+    systems: dict[str, System],
+    store: RunStore,
+    config: RunConfig,
+    dist: Distributed,
+    progress: bool,
+) -> None:
+    items = suite.items(config.seed)
+    mine = items[dist.rank :: dist.world_size]
+    todo = [
+        (it, v)
+        for it in mine
+        for v in spec.variants
+        if not store.done(record_key(spec.name, it.sample, it.seed, v))
+    ]
+    if not todo:
+        return
+    for variant in spec.variants:
+        for warm in suite.warmup_items(config.seed):
+            suite.infer(systems[variant], warm)
+    desc = f"{spec.name}" + (f" [rank {dist.rank}]" if dist.world_size > 1 else "")
+    for item, variant in tqdm(todo, desc=desc, unit="sample", disable=not progress, leave=False):
+        store.append(run_item(suite, spec, systems[variant], variant, item, store, config.device))

@@ -1,0 +1,122 @@
+"""scores.json from the run store alone: per-variant summaries and paired comparisons.
+
+For every suite: ``Suite.summarize`` per variant plus a profile summary, then for every
+non-reference variant a paired comparison against the reference: the mean difference of
+every per-sample metric with a bootstrap interval, the paired speedup (median of
+reference/other seconds), and ``Suite.compare``'s suite-specific block.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import statistics as st
+from .store import read_records
+from .suite import Suite
+
+
+def _finite(values: list[Any]) -> list[float]:
+    return [float(v) for v in values if isinstance(v, (int, float)) and np.isfinite(v)]
+
+
+def profile_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Latency, NFE, overhead and memory summary of one variant's records."""
+    prof = [r["profile"] for r in records if r.get("profile")]
+    if not prof:
+        return {}
+    seconds = _finite([p.get("seconds") for p in prof])
+    out: dict[str, Any] = {}
+    if seconds:
+        s = st.percentiles(seconds)
+        out.update(
+            seconds_median=s.median,
+            seconds_p10=s.p10,
+            seconds_p90=s.p90,
+            seconds_p99=s.p99,
+            seconds_mean=s.mean,
+        )
+        total = sum(seconds)
+        overhead = sum(_finite([p.get("overhead_seconds", 0.0) for p in prof]))
+        out["overhead_share"] = overhead / total if total > 0 else 0.0
+    nfe = _finite([p.get("nfe") for p in prof])
+    if nfe:
+        out["nfe_mean"] = float(np.mean(nfe))
+        out["merged_calls_mean"] = float(np.mean(_finite([p.get("merged_calls") for p in prof])))
+    mem = [p.get("peak_memory_bytes", 0) for p in prof]
+    out["peak_memory_bytes"] = int(max(mem)) if mem else 0
+    stages: dict[str, list[float]] = {}
+    for p in prof:
+        for k, v in (p.get("stages") or {}).items():
+            stages.setdefault(k, []).append(float(v))
+    if stages:
+        out["stages_mean"] = {k: float(np.mean(v)) for k, v in sorted(stages.items())}
+    return out
+
+
+def paired(reference: list[dict[str, Any]], other: list[dict[str, Any]]) -> tuple[list, list]:
+    """Records of two variants matched by (sample, seed), errors excluded, in sample order."""
+    ref = {(r["sample"], r["seed"]): r for r in reference if not r.get("error")}
+    oth = {(r["sample"], r["seed"]): r for r in other if not r.get("error")}
+    keys = sorted(set(ref) & set(oth))
+    return [ref[k] for k in keys], [oth[k] for k in keys]
+
+
+def compare_variants(
+    reference: list[dict[str, Any]], other: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Generic paired deltas of every shared metric and the paired speedup."""
+    ref, oth = paired(reference, other)
+    out: dict[str, Any] = {"n_pairs": len(ref), "metrics": {}}
+    if not ref:
+        return out
+    names = sorted(set.intersection(*(set(r["metrics"]) for r in ref + oth)))
+    for name in names:
+        a = [r["metrics"][name] for r in ref]
+        b = [r["metrics"][name] for r in oth]
+        if all(isinstance(v, (int, float)) and np.isfinite(v) for v in a + b):
+            out["metrics"][name] = st.paired_bootstrap(a, b).to_dict()
+    secs = [(r["profile"].get("seconds"), o["profile"].get("seconds")) for r, o in zip(ref, oth)]
+    secs = [(a, b) for a, b in secs if a and b and a > 0 and b > 0]
+    if secs:
+        out["speedup"] = st.speedup([a for a, _ in secs], [b for _, b in secs]).to_dict()
+    return out
+
+
+def score_run(run_dir: str | Path, suites: dict[str, Suite], config: Any) -> dict[str, Any]:
+    """Scores of a run, computed from its records."""
+    records = read_records(Path(run_dir))
+    reference = config.system.reference
+    out: dict[str, Any] = {"reference": reference, "suites": {}}
+    for spec in config.suites:
+        suite = suites[spec.name]
+        mine = [r for r in records if r["suite"] == spec.name]
+        by_variant = {
+            v: sorted(
+                (r for r in mine if r["variant"] == v), key=lambda r: (r["sample"], r["seed"])
+            )
+            for v in spec.variants
+        }
+        block: dict[str, Any] = {
+            "primary_metric": suite.primary_metric,
+            "variants": {},
+            "comparisons": {},
+        }
+        for variant, recs in by_variant.items():
+            ok = [r for r in recs if not r.get("error")]
+            summary: dict[str, Any] = {"n": len(recs), "errors": len(recs) - len(ok)}
+            summary["scores"] = suite.summarize(ok) if ok else {}
+            summary["profile"] = profile_summary(ok)
+            block["variants"][variant] = summary
+        if reference in by_variant:
+            for variant, recs in by_variant.items():
+                if variant == reference:
+                    continue
+                cmp = compare_variants(by_variant[reference], recs)
+                cmp["reference"] = reference
+                cmp.update(suite.compare(*paired(by_variant[reference], recs)))
+                block["comparisons"][variant] = cmp
+        out["suites"][spec.name] = block
+    return out
