@@ -1,0 +1,209 @@
+"""The ``hbench`` command line: a thin layer over the library.
+
+Subcommands: ``demo``, ``run``, ``list``, ``report``, ``gate``, ``geneval``, ``kernels``,
+``bench``. Errors a user can cause (bad config, unknown names, an occupied run directory,
+missing files) print one line ``hbench: error: ...`` and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from hbench import __version__
+
+DEMO_CONFIG = Path(__file__).with_name("demo.yaml")
+
+
+class UserError(Exception):
+    """An error caused by the user's input: printed as one line, no traceback."""
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from .config import ConfigError
+    from .registry import UnknownNameError
+    from .runner import RunError
+    from .store import RunStoreError
+
+    return (UserError, ConfigError, UnknownNameError, RunError, RunStoreError, FileNotFoundError)
+
+
+# ------------------------------------------------------------------ subcommands
+
+
+def _default_out() -> Path:
+    return Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from . import plugins
+    from .config import load_config
+    from .distributed import init_distributed
+    from .runner import execute
+
+    plugins.load_entry_point_plugins()
+    config = load_config(args.config, plugins.SYSTEMS, plugins.SUITES)
+    if args.show_config:
+        import yaml
+
+        print(yaml.safe_dump(config.to_dict(), sort_keys=False), end="")
+        return 0
+    out = Path(args.out or config.out or _default_out())
+    dist = init_distributed()
+    scores = execute(
+        config, out, resume=args.resume, dist=dist, argv=sys.argv, progress=not args.quiet
+    )
+    if scores is not None:
+        print(f"run directory: {out}")
+        _print_summary(out)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    args.config = str(DEMO_CONFIG)
+    args.show_config = False
+    return cmd_run(args)
+
+
+def _print_summary(run_dir: Path) -> None:
+    from .summary import summary_table
+
+    print(summary_table(run_dir))
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from . import plugins
+
+    plugins.load_entry_point_plugins()
+    for title, registry in plugins.ALL.items():
+        print(f"{title}:")
+        for name in registry:
+            print(f"  {name:<18} {registry.help(name)}")
+            if registry is plugins.SYSTEMS:
+                family = registry.get(name)
+                for variant, help_text in family.variants.items():
+                    ref = " (reference)" if variant == family.reference else ""
+                    print(f"      {variant:<14} {help_text}{ref}")
+    return 0
+
+
+def _delegate(module: str, argv: list[str]) -> int:
+    """Hand the remaining arguments to a module's ``main(argv)``."""
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        if err.name and module.startswith(err.name):
+            raise UserError(f"this hbench build has no {module} (not installed yet)") from err
+        raise
+    return int(mod.main(argv) or 0)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    for run in args.runs:
+        if not (Path(run) / "manifest.json").exists():
+            raise UserError(f"{run} is not a run directory (no manifest.json)")
+    if args.text:
+        from .summary import summary_table
+
+        for run in args.runs:
+            print(summary_table(Path(run)))
+        return 0
+    argv = [*args.runs] + (["--out", args.out] if args.out else [])
+    return _delegate("hbench.reports.cli", argv)
+
+
+# ------------------------------------------------------------------ parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hbench",
+        description="Evaluate accelerated multimodal models against their baselines.",
+    )
+    parser.add_argument("--version", action="version", version=f"hbench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def run_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--out", help="run directory (default: the config's out, else runs/<timestamp>)"
+        )
+        p.add_argument(
+            "--resume",
+            action="store_true",
+            help="continue a run directory, skipping finished samples",
+        )
+        p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    p = sub.add_parser(
+        "demo",
+        help="run the embedded shapes-world demo (CPU, minutes)",
+        description="Run every shapes-world suite over the shapes family's variants.\n"
+        "Example: hbench demo --out runs/demo",
+    )
+    run_flags(p)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "run",
+        help="run a config file",
+        description="Example: hbench run configs/shapes.yaml --out runs/x",
+    )
+    p.add_argument("config", help="run config (YAML)")
+    run_flags(p)
+    p.add_argument("--show-config", action="store_true", help="print the resolved config and exit")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("list", help="list systems, variants, suites, detectors, judges, metrics")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser(
+        "report",
+        help="render reports from run directories",
+        description="Example: hbench report runs/a runs/b --out reports/ab",
+    )
+    p.add_argument("runs", nargs="+", help="run directories")
+    p.add_argument("--out", help="output directory (default: RUN/report)")
+    p.add_argument("--text", action="store_true", help="print the plain-text summary only")
+    p.set_defaults(func=cmd_report)
+
+    for name, module, help_text in (
+        ("gate", "hbench.harness.gate", "check a run against a claims file (CI gate)"),
+        (
+            "geneval",
+            "hbench.tasks.geneval.cli",
+            "GenEval tools: score an image folder in the official layout",
+        ),
+        ("kernels", "hbench.kernels.bench", "kernel correctness checks and microbenchmarks"),
+        (
+            "bench",
+            "hbench.baselines.runtime.bench",
+            "speculative-decoding speed benchmark against peers",
+        ),
+    ):
+        p = sub.add_parser(name, help=help_text, add_help=False)
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(func=lambda a, m=module: _delegate(m, a.rest))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``hbench`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except _user_errors() as err:
+        if os.environ.get("HBENCH_DEBUG"):
+            raise
+        print(f"hbench: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "hbench: interrupted; finished samples are saved (continue with --resume)",
+            file=sys.stderr,
+        )
+        return 130
