@@ -50,11 +50,21 @@ class SystemSpec:
 
 @dataclass(frozen=True)
 class SuiteSpec:
-    """One suite, its validated parameters and the variants it runs."""
+    """One suite instance, its validated parameters and the variants it runs.
+
+    ``name`` is the instance's key in the config (records and scores use it); ``kind`` is
+    the registered suite it instantiates (``suite:`` in the config, default: the key), so
+    one suite can run twice with different parameters.
+    """
 
     name: str
     params: Any  # the suite's Config dataclass instance
     variants: tuple[str, ...]
+    kind: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            object.__setattr__(self, "kind", self.name)
 
 
 @dataclass(frozen=True)
@@ -84,7 +94,8 @@ class RunConfig:
                 "variant_options": self.system.variant_options,
             },
             "suites": {
-                s.name: {**_jsonable(s.params), "variants": list(s.variants)} for s in self.suites
+                s.name: {"suite": s.kind, **_jsonable(s.params), "variants": list(s.variants)}
+                for s in self.suites
             },
         }
 
@@ -358,8 +369,13 @@ def _build_suites(
         raise loc.error(path, "expected a non-empty mapping of suite name -> parameters")
     specs = []
     for name, params in data.items():
-        suite_cls = _lookup(suites, name, (*path, name), loc)
+        if params is not None and not isinstance(params, dict):
+            raise loc.error((*path, name), f"expected a mapping of parameters, got {params!r}")
         params = dict(params or {})
+        kind = params.pop("suite", name)
+        suite_cls = _lookup(
+            suites, kind, (*path, name, "suite") if kind != name else (*path, name), loc
+        )
         variants = params.pop("variants", None)
         if variants is None:
             chosen = system.variants
@@ -372,5 +388,5 @@ def _build_suites(
                         f"variant {v!r} is not in system.variants ({', '.join(system.variants)})",
                     )
         cfg = build_dataclass(suite_cls.Config, params, (*path, name), loc)
-        specs.append(SuiteSpec(name=name, params=cfg, variants=chosen))
+        specs.append(SuiteSpec(name=name, params=cfg, variants=chosen, kind=kind))
     return tuple(specs)

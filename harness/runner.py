@@ -202,7 +202,7 @@ def execute(
 ) -> dict[str, Any] | None:
     """Run every suite of ``config`` into ``run_dir``; returns scores (main rank) or None."""
     # 1. Check everything that can be checked before weights load.
-    suites = {s.name: plugins.SUITES.get(s.name)(s.params) for s in config.suites}
+    suites = {s.name: plugins.SUITES.get(s.kind)(s.params) for s in config.suites}
     systems = build_systems(config)
     check_capabilities(config, systems, suites)
     store = RunStore(run_dir, resume=resume, rank=dist.rank, world_size=dist.world_size)
