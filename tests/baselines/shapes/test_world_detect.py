@@ -28,7 +28,7 @@ def test_exact_on_ground_truth(seed):
         want = sorted((o.shape, o.color, tuple(float(v) for v in o.box)) for o in scene.objects)
         assert got == want
         assert background_of(img) == scene.background
-        for s, d in flat_objects(detect(img), 0.9):
+        for _s, d in flat_objects(detect(img), 0.9):
             assert classify_color(img, d.mask) == d.color
 
 

@@ -6,11 +6,23 @@ import numpy as np
 import pytest
 
 from hbench.baselines.shapes.world import (
-    CAPTION_PROMPT, EDIT_KINDS, TAGS, caption, caption_scene, check_edit, questions, render,
-    sample_edit, scene_for_metadata, shapes_metadata_set,
+    CAPTION_PROMPT,
+    EDIT_KINDS,
+    TAGS,
+    caption,
+    caption_scene,
+    check_edit,
+    questions,
+    render,
+    sample_edit,
+    scene_for_metadata,
+    shapes_metadata_set,
 )  # fmt: skip
 from hbench.baselines.shapes.world.parse import (
-    answer, parse_geneval_prompt, parse_instruction, scene_from_image,
+    answer,
+    parse_geneval_prompt,
+    parse_instruction,
+    scene_from_image,
 )  # fmt: skip
 
 
