@@ -78,7 +78,7 @@ def compare_variants(
         b = [r["metrics"][name] for r in oth]
         if all(isinstance(v, (int, float)) and np.isfinite(v) for v in a + b):
             out["metrics"][name] = st.paired_bootstrap(a, b).to_dict()
-    secs = [(r["profile"].get("seconds"), o["profile"].get("seconds")) for r, o in zip(ref, oth)]
+    secs = [(r["profile"].get("seconds"), o["profile"].get("seconds")) for r, o in zip(ref, oth, strict=True)]
     secs = [(a, b) for a, b in secs if a and b and a > 0 and b > 0]
     if secs:
         out["speedup"] = st.speedup([a for a, _ in secs], [b for _, b in secs]).to_dict()
