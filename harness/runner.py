@@ -206,6 +206,8 @@ def execute(
     systems = build_systems(config)
     check_capabilities(config, systems, suites)
     store = RunStore(run_dir, resume=resume, rank=dist.rank, world_size=dist.world_size)
+    if dist.barrier is not None:
+        dist.barrier()  # every rank has checked the directory before any rank writes records
     try:
         # 2. Manifest (kept from the first start when resuming).
         if dist.is_main:
@@ -247,7 +249,12 @@ def _run_suite(
     progress: bool,
 ) -> None:
     items = suite.items(config.seed)
-    mine = items[dist.rank :: dist.world_size]
+    if suite.shardable:
+        mine = items[dist.rank :: dist.world_size]
+    else:  # timing suites: one process measures, so ranks do not compete for the device
+        mine = items if dist.is_main else []
+        if dist.world_size > 1 and dist.is_main:
+            print(f"hbench: suite {spec.name!r} runs on rank 0 only (timing is not sharded)", file=sys.stderr)
     todo = [
         (it, v)
         for it in mine

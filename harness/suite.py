@@ -67,6 +67,7 @@ class Suite(ABC):
     capability: ClassVar[str]  # system capability the suite needs
     Config: ClassVar[type]  # dataclass of the suite's parameters
     primary_metric: ClassVar[str]  # the headline per-sample metric (e.g. "correct")
+    shardable: ClassVar[bool] = True  # False for timing suites: they run on rank 0 only
 
     def __init__(self, config: Any) -> None:
         self.config = config
