@@ -36,6 +36,37 @@ SYSTEMS.add(
     "hbench.baselines.shapes.family:ShapesFamily",
     "embedded shapes world: oracle reference, trained baseline and accelerated students",
 )
+SYSTEMS.add(
+    "diffusers",
+    "hbench.baselines.diffusers.family:DiffusersFamily",
+    "any diffusers text-to-image pipeline from a local path: baseline, few-step, scheduler, LoRA, distilled",
+)
+SUITES.add(
+    "geneval",
+    "hbench.tasks.geneval.suite:GenEvalSuite",
+    "GenEval with the official rules (thresholds, counting, colour, position), official layout",
+)
+DETECTORS.add(
+    "shapes", "hbench.tasks.geneval.detectors:ShapesDetector", "exact shapes-world detector"
+)
+DETECTORS.add(
+    "hf-detection",
+    "hbench.tasks.geneval.hf_detection:HFDetector",
+    "transformers Mask2Former / DETR / OWLv2 from a local folder, labels mapped to GenEval classes",
+)
+DETECTORS.add(
+    "mmdet",
+    "hbench.tasks.geneval.detectors:MMDetDetector",
+    "the official mmdet detector (only if mmdet is installed)",
+)
+COLOR_CLASSIFIERS.add(
+    "shapes", "hbench.tasks.geneval.colors:ShapesColorClassifier", "exact shapes-world palette colour"
+)
+COLOR_CLASSIFIERS.add(
+    "clip",
+    "hbench.tasks.geneval.colors:ClipColorClassifier",
+    "open_clip zero-shot over the ten GenEval colours, three official templates, #999 backdrop",
+)
 
 _plugins_loaded = False
 

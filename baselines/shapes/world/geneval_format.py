@@ -34,22 +34,6 @@ RELATIONS: tuple[str, ...] = ("left of", "right of", "above", "below")
 GENEVAL_COLORS: tuple[str, ...] = (
     "red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white",
 )  # fmt: skip
-_IRREGULAR_PLURALS = {
-    "person": "people",
-    "skis": "skis",
-    "scissors": "scissors",
-    "mouse": "mice",
-    "sheep": "sheep",
-    "knife": "knives",
-    "wine glass": "wine glasses",
-    "bus": "buses",
-    "bench": "benches",
-    "couch": "couches",
-    "sandwich": "sandwiches",
-    "toothbrush": "toothbrushes",
-    "skateboard": "skateboards",
-    "glass": "glasses",
-}
 
 
 def article(word: str) -> str:
@@ -58,12 +42,12 @@ def article(word: str) -> str:
 
 
 def plural(noun: str) -> str:
-    """Plural of a class name (irregulars as in GenEval's prompt set)."""
-    if noun in _IRREGULAR_PLURALS:
-        return _IRREGULAR_PLURALS[noun]
-    if noun.endswith(("s", "x", "ch", "sh")):
-        return noun + "es"
-    return noun + "s"
+    """Plural of a class name by the official GenEval rule: ``+es`` after a final "s", else ``+s``.
+
+    The official prompt set keeps this rule's results ("two sheeps", "three persons",
+    "four knifes", "two benchs"), so matching it reproduces the official prompts exactly.
+    """
+    return noun + "es" if noun.endswith("s") else noun + "s"
 
 
 def _phrase(cls: str, color: str | None = None) -> str:

@@ -1,0 +1,1 @@
+"""GenEval: official prompts and rules, pluggable detectors and colour classifiers, official layout."""
