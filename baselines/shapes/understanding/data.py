@@ -1,0 +1,74 @@
+"""Training and evaluation examples from the shapes world (caption and VQA)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from hbench.baselines.shapes.world import (
+    CAPTION_PROMPT,
+    caption,
+    caption_scene,
+    questions,
+    render,
+    vqa_scene,
+)
+
+QA_KINDS: tuple[str, ...] = ("count", "color", "shape", "relation")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One (image, prompt, answer) triple."""
+
+    image: np.ndarray
+    prompt: str
+    answer: str
+    task: str  # caption | count | color | shape | relation
+
+
+def caption_example(rng: np.random.Generator) -> Example:
+    scene = caption_scene(rng)
+    return Example(render(scene), CAPTION_PROMPT, caption(scene), "caption")
+
+
+def vqa_example(rng: np.random.Generator, kind: str | None = None) -> Example:
+    """A VQA example; ``kind`` None picks a kind uniformly among those the scene allows."""
+    while True:
+        scene = vqa_scene(rng)
+        qs = questions(scene, rng)
+        want = kind or QA_KINDS[int(rng.integers(len(QA_KINDS)))]
+        hits = [q for q in qs if q.kind == want]
+        if hits:
+            q = hits[0]
+            return Example(render(scene), q.question, q.answer, q.kind)
+
+
+def sample_example(rng: np.random.Generator, caption_frac: float = 0.5) -> Example:
+    return caption_example(rng) if rng.random() < caption_frac else vqa_example(rng)
+
+
+def prompt_ids(tok, prompt: str) -> list[int]:
+    """``<bos> prompt <sep>`` token ids (the model answers after ``<sep>``)."""
+    return [tok.bos_token_id, *tok.encode(prompt, add_special_tokens=False), tok.sep_token_id]
+
+
+def collate(tok, examples: list[Example], prefix_len: int) -> dict[str, torch.Tensor]:
+    """Right-padded batch: images, token ids and labels (prefix and prompt masked with -100)."""
+    seqs, labs = [], []
+    for ex in examples:
+        p = prompt_ids(tok, ex.prompt)
+        a = [*tok.encode(ex.answer, add_special_tokens=False), tok.eos_token_id]
+        seqs.append(p + a)
+        labs.append([-100] * len(p) + a)
+    n = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), n), tok.pad_token_id, dtype=torch.long)
+    labels = torch.full((len(seqs), prefix_len + n), -100, dtype=torch.long)
+    for i, (s, lab) in enumerate(zip(seqs, labs, strict=True)):
+        ids[i, : len(s)] = torch.tensor(s)
+        labels[i, prefix_len : prefix_len + len(lab)] = torch.tensor(lab)
+    imgs = np.stack([ex.image for ex in examples]).astype(np.float32) / 127.5 - 1.0
+    images = torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous()
+    return {"images": images, "ids": ids, "labels": labels}
