@@ -6,8 +6,9 @@ import doctest
 
 import numpy as np
 import pytest
-from hbench.harness import statistics as st
 from scipy import stats as sps
+
+from hbench.harness import statistics as st
 
 
 def test_doctests_pass() -> None:
