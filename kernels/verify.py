@@ -1,0 +1,327 @@
+"""Speculative-decoding verification of one drafted chain against the target model.
+
+Greedy (``verify_greedy``): the target's choice at position ``i`` is ``argmax(logits[i])``
+(ties go to the lowest index, as ``torch.argmax``). The accepted length is the number of
+leading draft tokens equal to those choices; the next token is the target's choice at the
+first mismatch (the correction), or at position ``k`` when all ``k`` were accepted (the bonus).
+
+Sampling (``verify_sampling``, Leviathan et al. / Chen et al. rejection sampling): draft
+token ``x_i`` is accepted iff ``u_i * q_i(x_i) <= p_i(x_i)`` (``u_i`` uniform in [0, 1));
+the accepted length is the number of leading acceptances ``j``; the token to emit next is
+sampled from ``norm(max(p_j - q_j, 0))`` if ``j < k`` and from ``p_k`` if ``j == k``.
+A draft token outside ``[0, V)`` is rejected (greedy: it never equals the argmax).
+
+Shapes: ``draft_tokens [k]`` (int32/int64), ``target_logits [k+1, V]``,
+``draft_probs [k, V]``, ``target_probs [k+1, V]``, ``uniforms [k]``; one sequence per call.
+Logits/probs may be float16/bfloat16/float32 and must be finite; math is float32.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from . import dispatch
+from ._triton import jit, tl, triton
+
+DTYPES = (torch.float16, torch.bfloat16, torch.float32)
+MAX_BLOCKS = 4096  # vocab chunks per row; limits V to MAX_BLOCKS * block_v
+
+
+@dataclass(frozen=True)
+class GreedyVerdict:
+    """Result of greedy verification.
+
+    Attributes:
+        accepted_len: Leading draft tokens accepted (0..k).
+        next_token: Target's token at position ``accepted_len`` (correction or bonus).
+        target_tokens: ``[k+1]`` int64 argmax per position (per-position acceptance stats).
+    """
+
+    accepted_len: int
+    next_token: int
+    target_tokens: torch.Tensor
+
+
+@dataclass(frozen=True)
+class SamplingVerdict:
+    """Result of rejection-sampling verification.
+
+    Attributes:
+        accepted_len: Leading draft tokens accepted (0..k).
+        accepted: ``[k]`` bool, the accept/reject decision at every position.
+        probs: ``[V]`` float32 distribution to sample the next token from (the normalised
+            residual at the first rejection, or the target's bonus row ``p_k``).
+        residual_mass: Sum of the unnormalised row above (0 means the inputs were not
+            probability rows: then ``probs`` is not a distribution).
+    """
+
+    accepted_len: int
+    accepted: torch.Tensor
+    probs: torch.Tensor
+    residual_mass: float
+
+
+# ---- greedy -----------------------------------------------------------------------------
+
+
+@jit
+def _argmax_blocks_kernel(logits_ptr, vmax_ptr, vidx_ptr, vocab, stride_row, BLOCK_V: tl.constexpr):
+    # Stage 1: per (row, vocab block) max and its first index.
+    row = tl.program_id(0)
+    blk = tl.program_id(1)
+    cols = blk * BLOCK_V + tl.arange(0, BLOCK_V)
+    x = tl.load(
+        logits_ptr + row.to(tl.int64) * stride_row + cols, mask=cols < vocab, other=-float("inf")
+    ).to(tl.float32)
+    m = tl.max(x, axis=0)
+    first = tl.min(tl.where(x == m, cols, vocab), axis=0)  # lowest index holding the max
+    out = row * tl.num_programs(1) + blk
+    tl.store(vmax_ptr + out, m)
+    tl.store(vidx_ptr + out, first)
+
+
+@jit
+def _argmax_rows_kernel(
+    vmax_ptr, vidx_ptr, draft_ptr, target_ptr, first_bad_ptr, n_blocks, n_draft, vocab,
+    BLOCK_B: tl.constexpr,
+):  # fmt: skip
+    # Stage 2: reduce the blocks of one row (earliest block wins ties), compare with the draft.
+    row = tl.program_id(0)
+    b = tl.arange(0, BLOCK_B)
+    ok = b < n_blocks
+    m = tl.load(vmax_ptr + row * n_blocks + b, mask=ok, other=-float("inf"))
+    idx = tl.load(vidx_ptr + row * n_blocks + b, mask=ok, other=vocab)
+    best = tl.max(m, axis=0)
+    token = tl.min(tl.where(m == best, idx, vocab), axis=0)
+    tl.store(target_ptr + row, token.to(tl.int64))
+    if row < n_draft:
+        draft = tl.load(draft_ptr + row).to(tl.int64)
+        if draft != token:
+            tl.atomic_min(first_bad_ptr, row.to(tl.int64))
+
+
+def verify_greedy_reference(draft_tokens: torch.Tensor, target_logits: torch.Tensor) -> GreedyVerdict:
+    """Greedy verification in eager PyTorch (EAGLE's argmax / cumprod / sum)."""
+    k = draft_tokens.shape[0]
+    target = target_logits.float().argmax(dim=-1)
+    matches = (target[:k] == draft_tokens.long()).long()
+    accepted = int(matches.cumprod(0).sum()) if k else 0
+    return GreedyVerdict(accepted, int(target[accepted]), target)
+
+
+def _check_tokens(op: str, draft_tokens: torch.Tensor, k_rows: int, name: str) -> None:
+    if draft_tokens.dim() != 1 or draft_tokens.dtype not in (torch.int32, torch.int64):
+        raise ValueError(
+            f"{op}: draft_tokens must be a 1-D int32/int64 tensor [k] (one sequence; batched "
+            f"verification is not supported), got {tuple(draft_tokens.shape)} {draft_tokens.dtype}"
+        )
+    if k_rows != draft_tokens.shape[0] + 1:
+        raise ValueError(f"{op}: {name} has {k_rows} rows; expected k+1 = {draft_tokens.shape[0] + 1}")
+
+
+def check_greedy_inputs(draft_tokens: torch.Tensor, target_logits: torch.Tensor) -> None:
+    """Raises ValueError unless ``draft_tokens [k]`` and ``target_logits [k+1, V]``."""
+    if target_logits.dim() != 2 or target_logits.dtype not in DTYPES or target_logits.shape[1] == 0:
+        raise ValueError(
+            f"verify_greedy: target_logits must be [k+1, V] float, got "
+            f"{tuple(target_logits.shape)} {target_logits.dtype}"
+        )
+    _check_tokens("verify_greedy", draft_tokens, target_logits.shape[0], "target_logits")
+
+
+def _block_v(vocab: int, block_v: int | None) -> int:
+    if block_v is None:
+        block_v = min(4096, triton.next_power_of_2(vocab))
+    if block_v & (block_v - 1):
+        raise ValueError(f"block_v must be a power of two, got {block_v}")
+    return block_v
+
+
+def verify_greedy(
+    draft_tokens: torch.Tensor, target_logits: torch.Tensor, *, block_v: int | None = None
+) -> GreedyVerdict:
+    """Greedy speculative verification (Triton or reference, per :mod:`dispatch`).
+
+    Args:
+        draft_tokens: ``[k]`` int32/int64 drafted tokens.
+        target_logits: ``[k+1, V]`` target logits at the drafted positions plus one.
+        block_v: Vocabulary block per program (power of two; tests use small ones).
+
+    Returns:
+        :class:`GreedyVerdict`; reading it synchronises once with the device.
+    """
+    check_greedy_inputs(draft_tokens, target_logits)
+    k, vocab = draft_tokens.shape[0], target_logits.shape[1]
+    too_big = triton is not None and triton.cdiv(vocab, _block_v(vocab, block_v)) > MAX_BLOCKS
+    why = f"V={vocab} needs more than {MAX_BLOCKS} blocks" if too_big else None
+    if dispatch.choose("verify_greedy", (draft_tokens, target_logits), why) == "reference":
+        return verify_greedy_reference(draft_tokens, target_logits)
+    bv = _block_v(vocab, block_v)
+    n_blocks = triton.cdiv(vocab, bv)
+    dev = target_logits.device
+    logits = target_logits if target_logits.stride(1) == 1 else target_logits.contiguous()
+    vmax = torch.empty((k + 1, n_blocks), dtype=torch.float32, device=dev)
+    vidx = torch.empty((k + 1, n_blocks), dtype=torch.int32, device=dev)
+    # One buffer for [first mismatch, targets...] so the host reads it in one copy.
+    info = torch.full((k + 2,), k, dtype=torch.int64, device=dev)
+    _argmax_blocks_kernel[(k + 1, n_blocks)](
+        logits, vmax, vidx, vocab, logits.stride(0), BLOCK_V=bv, num_warps=8 if bv >= 2048 else 4
+    )
+    _argmax_rows_kernel[(k + 1,)](
+        vmax, vidx, draft_tokens, info[1:], info, n_blocks, k, vocab,
+        BLOCK_B=triton.next_power_of_2(n_blocks),
+    )  # fmt: skip
+    host = info.tolist()
+    accepted = host[0]
+    return GreedyVerdict(accepted, host[1 + accepted], info[1:])
+
+
+# ---- sampling ---------------------------------------------------------------------------
+
+
+@jit
+def _accept_kernel(
+    draft_ptr, p_ptr, q_ptr, u_ptr, info_ptr, n_draft, vocab, stride_p, stride_q,
+    BLOCK_K: tl.constexpr,
+):  # fmt: skip
+    # info[:k] = decisions, info[k] = accepted length (as float32, exact for small k).
+    i = tl.arange(0, BLOCK_K)
+    live = i < n_draft
+    x = tl.load(draft_ptr + i, mask=live, other=0).to(tl.int64)
+    in_vocab = (x >= 0) & (x < vocab)
+    gather = live & in_vocab
+    p = tl.load(p_ptr + i.to(tl.int64) * stride_p + x, mask=gather, other=0.0).to(tl.float32)
+    q = tl.load(q_ptr + i.to(tl.int64) * stride_q + x, mask=gather, other=0.0).to(tl.float32)
+    u = tl.load(u_ptr + i, mask=live, other=0.0).to(tl.float32)
+    accept = in_vocab & (u * q <= p)
+    tl.store(info_ptr + i, accept.to(tl.float32), mask=live)
+    first_reject = tl.min(tl.where(live & (accept == 0), i, n_draft), axis=0)
+    tl.store(info_ptr + n_draft, first_reject.to(tl.float32))
+
+
+@jit
+def _residual_kernel(
+    p_ptr, q_ptr, info_ptr, out_ptr, partial_ptr, n_draft, vocab, stride_p, stride_q,
+    BLOCK_V: tl.constexpr,
+):  # fmt: skip
+    # out = max(p_j - q_j, 0) for j < k, else p_k; partial[block] = its sum.
+    blk = tl.program_id(0)
+    j = tl.load(info_ptr + n_draft).to(tl.int64)
+    cols = blk * BLOCK_V + tl.arange(0, BLOCK_V)
+    ok = cols < vocab
+    p = tl.load(p_ptr + j * stride_p + cols, mask=ok, other=0.0).to(tl.float32)
+    q = tl.load(q_ptr + j * stride_q + cols, mask=ok & (j < n_draft), other=0.0).to(tl.float32)
+    r = tl.maximum(p - q, 0.0)
+    tl.store(out_ptr + cols, r, mask=ok)
+    tl.store(partial_ptr + blk, tl.sum(r, axis=0))
+
+
+@jit
+def _normalize_kernel(out_ptr, partial_ptr, info_ptr, n_blocks, n_draft, vocab,
+                      BLOCK_V: tl.constexpr, BLOCK_B: tl.constexpr):  # fmt: skip
+    blk = tl.program_id(0)
+    b = tl.arange(0, BLOCK_B)
+    total = tl.sum(tl.load(partial_ptr + b, mask=b < n_blocks, other=0.0), axis=0)
+    if blk == 0:
+        tl.store(info_ptr + n_draft + 1, total)
+    cols = blk * BLOCK_V + tl.arange(0, BLOCK_V)
+    ok = cols < vocab
+    r = tl.load(out_ptr + cols, mask=ok, other=0.0)
+    tl.store(out_ptr + cols, r / total, mask=ok)
+
+
+def verify_sampling_reference(
+    draft_tokens: torch.Tensor,
+    draft_probs: torch.Tensor,
+    target_probs: torch.Tensor,
+    uniforms: torch.Tensor,
+) -> SamplingVerdict:
+    """Rejection-sampling verification in eager PyTorch: the spec."""
+    k, vocab = draft_probs.shape
+    x = draft_tokens.long()
+    in_vocab = (x >= 0) & (x < vocab)
+    xc = x.clamp(0, vocab - 1).unsqueeze(1)
+    p_x = target_probs[:k].float().gather(1, xc).squeeze(1)
+    q_x = draft_probs.float().gather(1, xc).squeeze(1)
+    accepted = in_vocab & (uniforms.float() * q_x <= p_x)
+    j = int((~accepted).long().cumsum(0).eq(0).sum()) if k else 0
+    p_j = target_probs[j].float()
+    r = (p_j - draft_probs[j].float()).clamp(min=0.0) if j < k else p_j.clamp(min=0.0)
+    mass = r.sum()
+    return SamplingVerdict(j, accepted, r / mass, float(mass))
+
+
+def check_sampling_inputs(
+    draft_tokens: torch.Tensor,
+    draft_probs: torch.Tensor,
+    target_probs: torch.Tensor,
+    uniforms: torch.Tensor,
+) -> None:
+    """Raises ValueError unless the shapes in the module docstring hold."""
+    k = draft_tokens.shape[0] if draft_tokens.dim() == 1 else -1
+    for name, t, rows in (("draft_probs", draft_probs, k), ("target_probs", target_probs, k + 1)):
+        if t.dim() != 2 or t.dtype not in DTYPES or t.shape[1] == 0:
+            raise ValueError(f"verify_sampling: {name} must be [rows, V] float, got {tuple(t.shape)} {t.dtype}")
+    if draft_probs.shape[1] != target_probs.shape[1]:
+        raise ValueError(
+            f"verify_sampling: vocab sizes differ: draft {draft_probs.shape[1]}, target {target_probs.shape[1]}"
+        )
+    _check_tokens("verify_sampling", draft_tokens, target_probs.shape[0], "target_probs")
+    if draft_probs.shape[0] != k or uniforms.shape != (k,) or not uniforms.is_floating_point():
+        raise ValueError(
+            f"verify_sampling: need draft_probs [{k}, V] and float uniforms [{k}], got "
+            f"{tuple(draft_probs.shape)} and {tuple(uniforms.shape)} {uniforms.dtype}"
+        )
+
+
+def verify_sampling(
+    draft_tokens: torch.Tensor,
+    draft_probs: torch.Tensor,
+    target_probs: torch.Tensor,
+    uniforms: torch.Tensor,
+    *,
+    block_v: int | None = None,
+) -> SamplingVerdict:
+    """Rejection-sampling speculative verification (Triton or reference, per :mod:`dispatch`).
+
+    Args:
+        draft_tokens: ``[k]`` int32/int64 tokens the draft sampled.
+        draft_probs: ``[k, V]`` draft distributions ``q_i`` they were sampled from.
+        target_probs: ``[k+1, V]`` target distributions ``p_i`` (after temperature/top-p).
+        uniforms: ``[k]`` uniform draws in [0, 1) (the caller owns the generator).
+        block_v: Vocabulary block per program (power of two; tests use small ones).
+
+    Returns:
+        :class:`SamplingVerdict`; the caller samples the next token from ``probs``.
+    """
+    check_sampling_inputs(draft_tokens, draft_probs, target_probs, uniforms)
+    k, vocab = draft_probs.shape
+    tensors = (draft_tokens, draft_probs, target_probs, uniforms)
+    too_big = triton is not None and triton.cdiv(vocab, _block_v(vocab, block_v)) > MAX_BLOCKS
+    why = f"V={vocab} needs more than {MAX_BLOCKS} blocks" if too_big else None
+    if dispatch.choose("verify_sampling", tensors, why) == "reference":
+        return verify_sampling_reference(draft_tokens, draft_probs, target_probs, uniforms)
+    bv = _block_v(vocab, block_v)
+    n_blocks = triton.cdiv(vocab, bv)
+    dev = target_probs.device
+    p = target_probs if target_probs.stride(1) == 1 else target_probs.contiguous()
+    q = draft_probs if draft_probs.stride(1) == 1 else draft_probs.contiguous()
+    info = torch.empty((k + 2,), dtype=torch.float32, device=dev)
+    out = torch.empty((vocab,), dtype=torch.float32, device=dev)
+    partial = torch.empty((n_blocks,), dtype=torch.float32, device=dev)
+    _accept_kernel[(1,)](
+        draft_tokens, p, q, uniforms, info, k, vocab, p.stride(0), q.stride(0),
+        BLOCK_K=triton.next_power_of_2(max(k, 1)),
+    )  # fmt: skip
+    _residual_kernel[(n_blocks,)](
+        p, q, info, out, partial, k, vocab, p.stride(0), q.stride(0), BLOCK_V=bv,
+        num_warps=8 if bv >= 2048 else 4,
+    )  # fmt: skip
+    _normalize_kernel[(n_blocks,)](
+        out, partial, info, n_blocks, k, vocab, BLOCK_V=bv, BLOCK_B=triton.next_power_of_2(n_blocks),
+        num_warps=8 if bv >= 2048 else 4,
+    )  # fmt: skip
+    host = info.tolist()
+    return SamplingVerdict(int(host[k]), info[:k] > 0.5, out, float(host[k + 1]))
