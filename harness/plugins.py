@@ -46,6 +46,11 @@ SUITES.add(
     "hbench.tasks.geneval.suite:GenEvalSuite",
     "GenEval with the official rules (thresholds, counting, colour, position), official layout",
 )
+SUITES.add(
+    "latency",
+    "hbench.tasks.latency:LatencySuite",
+    "seconds/sample (p10/p50/p90/p99), tokens/s, hook-counted NFE, stages, memory; paired speedups",
+)
 DETECTORS.add(
     "shapes", "hbench.tasks.geneval.detectors:ShapesDetector", "exact shapes-world detector"
 )
@@ -66,6 +71,32 @@ COLOR_CLASSIFIERS.add(
     "clip",
     "hbench.tasks.geneval.colors:ClipColorClassifier",
     "open_clip zero-shot over the ten GenEval colours, three official templates, #999 backdrop",
+)
+
+SUITES.add(
+    "gedit",
+    "hbench.tasks.gedit.suite:GEditSuite",
+    "GEdit-Bench-style editing: VIEScore judging (SC, PQ, O), official per-type/intersection/language aggregation",
+)
+JUDGES.add(
+    "vlm",
+    "hbench.tasks.gedit.judges.vlm:VLMJudge",
+    "VIEScore with a local transformers chat VLM (e.g. Qwen2.5-VL) from a path",
+)
+JUDGES.add(
+    "openai",
+    "hbench.tasks.gedit.judges.openai_judge:OpenAIJudge",
+    "VIEScore through an OpenAI-compatible chat endpoint (base URL and key from config/environment)",
+)
+JUDGES.add(
+    "shapes",
+    "hbench.tasks.gedit.judges.shapes:ShapesJudge",
+    "exact VIEScore-shaped judge for shapes-world edits (edit checker + rendering cleanliness)",
+)
+SYSTEMS.add(
+    "diffusers-edit",
+    "hbench.baselines.diffusers_edit.family:DiffusersEditFamily",
+    "diffusers InstructPix2Pix-style editing pipeline from a local path: baseline and few-step",
 )
 
 _plugins_loaded = False

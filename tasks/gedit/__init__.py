@@ -1,0 +1,1 @@
+"""GEdit-Bench-style editing suite: data, VIEScore judges, automatic metrics, aggregation."""
