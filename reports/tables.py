@@ -1,0 +1,274 @@
+"""Run-level tables: the runs compared, the per-suite summary, speedups, latency breakdown.
+
+Each builder is a pure function ``(runs) -> Table`` and raises :class:`NoData` when the runs
+hold nothing for it. With several runs a ``Run`` column puts them side by side.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hbench.harness import statistics as st
+
+from . import data
+from .run import NoData, Run
+from .table import Table, fmt, fmt_interval, fmt_seconds, fmt_share
+
+DEFINITIONS = (
+    "NFE: forward passes of the generator network per image, counted by forward hooks "
+    "(a CFG step with conditional and unconditional rows is 2 NFE); merged calls: the "
+    "batch-merged forward calls.",
+    "Speedup: reference time / accelerated time for the same sample, median of the paired "
+    "ratios, measured interleaved after warm-up; the interval is a 95% percentile bootstrap.",
+    "Δ: mean over paired samples (same prompt, seed, image) of accelerated - reference, with a "
+    "95% paired-bootstrap interval (10,000 resamples, seed 0).",
+    "Acceptance length τ: tokens committed per target-model forward (1.0 for plain decoding).",
+    "Lossless text: token-identical greedy output per sample; exact-match intervals are Wilson.",
+)
+
+
+def _run_cols(runs: list[Run]) -> tuple[str, ...]:
+    return ("Run",) if len(runs) > 1 else ()
+
+
+def _run_cell(runs: list[Run], run: Run) -> tuple[str, ...]:
+    return (run.label,) if len(runs) > 1 else ()
+
+
+def runs_table(runs: list[Run]) -> Table:
+    """Provenance of every run: revision, host, device, dtype, versions, times, problems."""
+    rows = []
+    for run in runs:
+        m = run.manifest
+        git = m.get("git") or {}
+        revision = str(git.get("revision") or "–")[:12] + (" (dirty)" if git.get("dirty") else "")
+        host = m.get("host") or {}
+        versions = m.get("versions") or {}
+        lib = ", ".join(f"{k} {versions[k]}" for k in ("torch", "python") if k in versions)
+        rows.append(
+            (
+                run.label,
+                revision,
+                str(host.get("hostname") or "–"),
+                f"{m.get('device', '–')} / {m.get('dtype', '–')}",
+                lib or "–",
+                str(m.get("started") or "–"),
+                str(m.get("finished") or "–"),
+                str(len(run.records)),
+                "; ".join(run.problems) or "none",
+            )
+        )
+    columns = (
+        "Run",
+        "Git revision",
+        "Host",
+        "Device / dtype",
+        "Versions",
+        "Started",
+        "Finished",
+        "Records",
+        "Problems",
+    )
+    return Table("runs", "Runs compared", columns, tuple(rows), align=("l",) * len(columns))
+
+
+def summary_table(runs: list[Run]) -> Table:
+    """Per suite and variant: samples, errors, headline score, NFE, time, overhead, memory."""
+    rows = []
+    for suite in sorted({s for r in runs for s in r.suites()}):
+        variants = _union_variants(runs, suite)
+        for variant in variants:
+            for run in runs:
+                if variant not in run.variants(suite):
+                    continue
+                v = data.variant_view(run, suite, variant)
+                score = "–"
+                if v.score is not None:
+                    score = f"{fmt(v.score.value)} ({v.score_name})"
+                memory = f"{v.peak_memory_bytes / 2**20:.1f} MiB" if v.peak_memory_bytes else "–"
+                rows.append(
+                    (
+                        suite,
+                        variant,
+                        *_run_cell(runs, run),
+                        str(v.n),
+                        str(v.errors),
+                        score,
+                        fmt(v.nfe_mean, 1),
+                        fmt(v.merged_calls_mean, 1),
+                        fmt_seconds(v.seconds_median),
+                        fmt_share(v.overhead_share),
+                        memory,
+                    )
+                )
+    if not rows:
+        raise NoData("no suite has records or scores")
+    columns = (
+        "Suite",
+        "Variant",
+        *_run_cols(runs),
+        "n",
+        "Errors",
+        "Score",
+        "NFE / image",
+        "Merged calls",
+        "Seconds / sample (median)",
+        "Overhead share",
+        "Peak memory",
+    )
+    align = ("l", "l", *("l" for _ in _run_cols(runs))) + ("r",) * 8
+    notes = (
+        "Score: the suite's headline (GenEval and GEdit overall = unweighted mean of the "
+        "per-tag / per-task-type means). Overhead share: harness time outside the model's "
+        "forwards / total time.",
+        DEFINITIONS[0],
+    )
+    return Table("summary", "Summary per suite and variant", columns, tuple(rows), align, notes)
+
+
+def _union_variants(runs: list[Run], suite: str) -> list[str]:
+    out: list[str] = []
+    for run in runs:
+        out += [v for v in run.variants(suite) if v not in out]
+    return out
+
+
+def speedup_table(runs: list[Run]) -> Table:
+    """Paired speedup and headline-metric delta of every accelerated variant."""
+    rows = []
+    for suite in sorted({s for r in runs for s in r.suites()}):
+        for run in runs:
+            primary = data.primary_metric(run, suite)
+            for variant in data.accelerated_variants(run, suite):
+                sp = data.speedup(run, suite, variant)
+                diff = data.metric_diff(run, suite, variant, primary) if primary else None
+                n_pairs = len(data.pairs(run, suite, variant))
+                if sp is None and diff is None:
+                    continue
+                rows.append(
+                    (
+                        suite,
+                        variant,
+                        *_run_cell(runs, run),
+                        run.reference,
+                        str(n_pairs),
+                        _est(sp, "×"),
+                        primary or "–",
+                        _est(diff, signed=True),
+                    )
+                )
+    if not rows:
+        raise NoData("no accelerated variant has paired samples with its reference")
+    columns = (
+        "Suite",
+        "Variant",
+        *_run_cols(runs),
+        "Reference",
+        "Pairs",
+        "Speedup [95% CI]",
+        "Metric",
+        "Δ metric [95% CI]",
+    )
+    align = ("l", "l", *("l" for _ in _run_cols(runs)), "l", "r", "r", "l", "r")
+    return Table(
+        "speedup",
+        "Speedup and quality change against the reference",
+        columns,
+        tuple(rows),
+        align,
+        DEFINITIONS[1:3],
+    )
+
+
+def _est(e: data.Estimate | None, unit: str = "", signed: bool = False) -> str:
+    if e is None:
+        return "–"
+    digits = 2 if unit else 3
+    text = fmt_interval(e.value, e.low, e.high, digits, signed=signed)
+    head, sep, tail = text.partition(" [")
+    return f"{head}{unit}{sep}{tail}"
+
+
+def latency_rows(run: Run, suite: str) -> list[tuple[str, str, float, float, float, int]]:
+    """(group, variant, mean model s, mean overhead s, median s, n) from the records.
+
+    Groups are the latency suite's workloads, else the whole suite. Means are used for the
+    parts so that the stacked parts add up to the mean time per sample.
+    """
+    field = data.GROUP_FIELD.get(suite) if suite == "latency" else None
+    out = []
+    for variant in run.variants(suite):
+        groups: dict[str, list[tuple[float, float]]] = {}
+        for r in run.ok_records(suite, variant):
+            prof = r.get("profile") or {}
+            total = data._num(prof.get("seconds"))
+            if total is None and suite == "latency":
+                total = data._num((r.get("metrics") or {}).get("seconds"))
+            if total is None:
+                continue
+            model = data._num(prof.get("model_seconds"))
+            overhead = data._num(prof.get("overhead_seconds"))
+            if model is None:
+                model = total - overhead if overhead is not None else total
+            if overhead is None:
+                overhead = max(0.0, total - model)
+            key = str((r.get("details") or {}).get(field, "all")) if field else "all"
+            groups.setdefault(key, []).append((model, overhead, total))
+        for key, values in sorted(groups.items()):
+            arr = np.asarray(values)
+            out.append(
+                (
+                    key,
+                    variant,
+                    float(arr[:, 0].mean()),
+                    float(arr[:, 1].mean()),
+                    float(np.median(arr[:, 2])),
+                    len(values),
+                )
+            )
+    return out
+
+
+def latency_table(runs: list[Run]) -> Table:
+    """Time per sample split into model forwards and harness overhead, per suite / workload."""
+    rows = []
+    for run in runs:
+        for suite in run.suites():
+            for group, variant, model, overhead, median, n in latency_rows(run, suite):
+                total = model + overhead
+                rows.append(
+                    (
+                        suite,
+                        group,
+                        variant,
+                        *_run_cell(runs, run),
+                        str(n),
+                        fmt_seconds(model),
+                        fmt_seconds(overhead),
+                        fmt_share(overhead / total if total > 0 else None),
+                        fmt_seconds(median),
+                    )
+                )
+    if not rows:
+        raise NoData("no record has profile seconds")
+    columns = (
+        "Suite",
+        "Workload",
+        "Variant",
+        *_run_cols(runs),
+        "n",
+        "Model (mean)",
+        "Overhead (mean)",
+        "Overhead share",
+        "Total (median)",
+    )
+    align = ("l", "l", "l", *("l" for _ in _run_cols(runs))) + ("r",) * 5
+    return Table("latency", "Latency breakdown per sample", columns, tuple(rows), align)
+
+
+def tau_interval(values: list[float]) -> data.Estimate | None:
+    """Mean acceptance length with a bootstrap interval (None without samples)."""
+    if not values:
+        return None
+    i = st.mean_interval(values)
+    return data.Estimate(i.estimate, i.low, i.high, i.n)

@@ -1,0 +1,218 @@
+"""Quality tables: GenEval per tag, GEdit per task type, exact match and first divergences."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import data, text
+from .run import NoData, Run
+from .table import Table, fmt, fmt_interval, fmt_signed
+from .tables import DEFINITIONS, _est, _run_cell, _run_cols, _union_variants, tau_interval
+
+MAX_DIVERGENCES = 25  # rows of the first-divergence table; the rest are counted in a note
+
+
+def group_table(runs: list[Run], suite: str, metric: str, key: str, title: str) -> Table:
+    """Per group (GenEval tag / GEdit task type) mean ``metric`` of every variant, and each
+    accelerated variant's paired Δ against the reference with a 95% bootstrap interval.
+
+    Two summary rows follow the groups: ``overall`` (unweighted mean of the group means, the
+    official rule) and ``all samples (paired)`` (Δ over all pairs, as scores.json gives it).
+    """
+    have = [r for r in runs if suite in r.suites()]
+    if not have:
+        raise NoData(f"no run has the {suite} suite")
+    variants = _union_variants(have, suite)
+    accelerated = [v for v in variants if any(v != r.reference for r in have)]
+    columns: list[str] = ["Group", *_run_cols(runs), "n"]
+    for v in variants:
+        columns.append(f"{v} {metric}")
+        if v in accelerated:
+            columns.append(f"Δ {v} [95% CI]")
+    rows = []
+    for run in have:
+        means = {v: data.group_means(run, suite, v, metric) for v in run.variants(suite)}
+        groups = sorted({g for m in means.values() for g in m})
+        if not groups:
+            continue
+        for group in groups:
+            n = max((m[group][1] for m in means.values() if group in m), default=0)
+            row = [group, *_run_cell(runs, run), str(n)]
+            for v in variants:
+                row.append(fmt(means[v][group][0]) if group in means.get(v, {}) else "–")
+                if v in accelerated:
+                    row.append(_delta(run, suite, v, metric, group))
+            rows.append(tuple(row))
+        rows.append(_overall_row(runs, run, suite, metric, variants, accelerated, means, groups))
+        rows.append(_paired_row(runs, run, suite, metric, variants, accelerated))
+    if not rows:
+        raise NoData(f"no {suite} record has metric {metric!r}")
+    notes = (
+        "overall: unweighted mean of the group means; Δ overall is the difference of the "
+        "overall scores. all samples (paired): mean paired Δ over every sample.",
+        DEFINITIONS[2],
+    )
+    align = ("l", *("l" for _ in _run_cols(runs))) + ("r",) * (
+        len(columns) - 1 - len(_run_cols(runs))
+    )
+    return Table(key, title, tuple(columns), tuple(rows), align, notes)
+
+
+def _delta(run: Run, suite: str, variant: str, metric: str, group: str | None) -> str:
+    if variant == run.reference or variant not in run.variants(suite):
+        return "–"
+    return _est(data.metric_diff(run, suite, variant, metric, group), signed=True)
+
+
+def _overall_row(runs, run, suite, metric, variants, accelerated, means, groups) -> tuple:
+    """Unweighted mean over groups per variant; Δ = difference of those overall scores."""
+    overall = {
+        v: float(np.mean([m[0] for m in means[v].values()]))
+        for v in means
+        if means[v] and set(means[v]) == set(groups)
+    }
+    n = sum(max(m[g][1] for m in means.values() if g in m) for g in groups)
+    row = ["overall", *_run_cell(runs, run), str(n)]
+    for v in variants:
+        row.append(fmt(overall.get(v)))
+        if v in accelerated:
+            ok = v in overall and run.reference in overall and v != run.reference
+            row.append(fmt_signed(overall[v] - overall[run.reference]) if ok else "–")
+    return tuple(row)
+
+
+def _paired_row(runs, run, suite, metric, variants, accelerated) -> tuple:
+    n = max(
+        (len(data.pairs(run, suite, v)) for v in data.accelerated_variants(run, suite)), default=0
+    )
+    row = ["all samples (paired)", *_run_cell(runs, run), str(n)]
+    for v in variants:
+        row.append("")
+        if v in accelerated:
+            row.append(_delta(run, suite, v, metric, None))
+    return tuple(row)
+
+
+def geneval_table(runs: list[Run]) -> Table:
+    """GenEval accuracy per tag with paired deltas."""
+    return group_table(runs, "geneval", "correct", "geneval_tags", "GenEval accuracy per tag")
+
+
+def gedit_tables(runs: list[Run]) -> list[Table]:
+    """GEdit VIEScore O, SC and PQ per task type with paired deltas (one table each)."""
+    return [
+        group_table(runs, "gedit", m, f"gedit_{m.lower()}", f"GEdit {m} per task type")
+        for m in ("O", "SC", "PQ")
+    ]
+
+
+def text_suites(runs: list[Run]) -> list[str]:
+    """Suites whose records carry text outputs (understanding, in practice)."""
+    found = set()
+    for run in runs:
+        for r in run.records:
+            if isinstance((r.get("output") or {}).get("text"), str):
+                found.add(r["suite"])
+    return sorted(found)
+
+
+def exact_match_table(runs: list[Run]) -> Table:
+    """Exact-match rate (Wilson 95% CI), mean acceptance length and speedup per variant."""
+    rows = []
+    for suite in text_suites(runs):
+        for run in runs:
+            for variant in data.accelerated_variants(run, suite):
+                em = text.exact_match(run, suite, variant)
+                if em is None:
+                    continue
+                tau = tau_interval(text.acceptance_lengths(run, suite, variant))
+                rows.append(
+                    (
+                        suite,
+                        variant,
+                        *_run_cell(runs, run),
+                        em.reference,
+                        em.compared_on,
+                        f"{em.matches}/{em.n}",
+                        fmt_interval(em.matches / em.n, em.low, em.high),
+                        str(len(em.divergences)),
+                        _est(tau),
+                        _est(data.speedup(run, suite, variant), "×"),
+                    )
+                )
+    if not rows:
+        raise NoData("no text outputs paired with a reference")
+    columns = (
+        "Suite",
+        "Variant",
+        *_run_cols(runs),
+        "Reference",
+        "Compared on",
+        "Exact",
+        "Exact-match rate [95% CI]",
+        "Divergent",
+        "τ [95% CI]",
+        "Speedup [95% CI]",
+    )
+    align = ("l", "l", *("l" for _ in _run_cols(runs)), "l", "l") + ("r",) * 5
+    return Table(
+        "exact_match",
+        "Exact match against the reference (greedy decoding)",
+        columns,
+        tuple(rows),
+        align,
+        (DEFINITIONS[4], DEFINITIONS[3]),
+    )
+
+
+def divergence_table(runs: list[Run]) -> Table:
+    """The first divergence of every sample whose output differs from the reference's."""
+    rows, total = [], 0
+    for suite in text_suites(runs):
+        for run in runs:
+            for variant in data.accelerated_variants(run, suite):
+                em = text.exact_match(run, suite, variant)
+                for d in em.divergences if em else ():
+                    total += 1
+                    if len(rows) >= MAX_DIVERGENCES:
+                        continue
+                    token = "–" if d.token_index is None else str(d.token_index)
+                    ids = f"{_tok(d.reference_token)} → {_tok(d.other_token)}"
+                    rows.append(
+                        (
+                            suite,
+                            variant,
+                            *_run_cell(runs, run),
+                            d.sample,
+                            token,
+                            ids,
+                            str(d.char_index),
+                            d.reference_text,
+                            d.other_text,
+                        )
+                    )
+    if not total:
+        raise NoData("no divergent text outputs (every compared output is identical)")
+    columns = (
+        "Suite",
+        "Variant",
+        *_run_cols(runs),
+        "Sample",
+        "First token",
+        "Token ids",
+        "Char",
+        "Reference text",
+        "Accelerated text",
+    )
+    align = ("l", "l", *("l" for _ in _run_cols(runs)), "l", "r", "l", "r", "l", "l")
+    notes = (
+        "Token ids: reference → accelerated at the first differing token "
+        "(end = the output ended there).",
+    )
+    if total > len(rows):
+        notes += (f"{total - len(rows)} more divergent samples not shown.",)
+    return Table("divergences", "First divergences", columns, tuple(rows), align, notes)
+
+
+def _tok(token: int | None) -> str:
+    return "end" if token is None else str(token)
