@@ -1,0 +1,218 @@
+"""Drafters for speculative decoding, behind one small interface.
+
+* :class:`DraftModelDrafter`: a separate small causal LM with its own KV cache (as in
+  transformers' assisted generation); it must share the target's tokenizer.
+* :class:`EagleHeadDrafter`: an :class:`~.eagle.EagleHead` that reads the target's hidden
+  states and shares its embeddings and LM head.
+
+Protocol per generation: ``begin`` once after the target's prefill, then alternate
+``propose(k)`` (k draft tokens, plus their draft distributions when sampling) and
+``commit(accepted, tokens, features)`` after each verification.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+from torch import nn
+from transformers.cache_utils import Cache
+
+from .decoding import DecodeConfig, sample, sampling_probs
+from .eagle import EagleHead
+from .kv_cache import PreallocatedLayer, cache_length, make_cache, rollback
+from .target import Prompt, StepOutput, Target
+
+
+@dataclass(frozen=True)
+class DraftResult:
+    """``k`` proposed tokens and, when sampling, the ``[k, V]`` distributions they came from."""
+
+    tokens: list[int]
+    probs: torch.Tensor | None = None
+
+
+class Drafter(Protocol):
+    """What the speculative loop needs from a drafter."""
+
+    forwards: int  # draft-network forward calls so far
+    feature_layers: tuple[int, ...] | None  # target features it reads (None: none)
+
+    def begin(
+        self, target: Target, prompt: Prompt, prefill: StepOutput, first_token: int, max_len: int
+    ) -> None:
+        """Start a generation: the target has consumed ``prompt`` and chose ``first_token``."""
+
+    def propose(
+        self, k: int, config: DecodeConfig, generator: torch.Generator | None
+    ) -> DraftResult:
+        """Draft ``k`` tokens after everything committed so far."""
+
+    def commit(self, accepted: int, tokens: list[int], features: torch.Tensor | None) -> None:
+        """Sync after verification.
+
+        Args:
+            accepted: how many of the last proposal's tokens the target accepted.
+            tokens: the committed tokens (accepted drafts + the target's own next token).
+            features: target features of the verified positions ``[pending, d_1..d_accepted]``.
+        """
+
+
+def _pick(
+    logits: torch.Tensor, config: DecodeConfig, generator: torch.Generator | None
+) -> tuple[int, torch.Tensor | None]:
+    if config.greedy:
+        return int(torch.argmax(logits).item()), None
+    q = sampling_probs(logits[None], config)[0]
+    return sample(q, generator), q
+
+
+def _to_vocab(logits: torch.Tensor, vocab: int) -> torch.Tensor:
+    """Align draft logits with the target vocabulary (extra rows dropped, missing ones -inf)."""
+    v = logits.shape[-1]
+    if v == vocab:
+        return logits
+    if v > vocab:
+        return logits[..., :vocab]
+    pad = logits.new_full((*logits.shape[:-1], vocab - v), float("-inf"))
+    return torch.cat([logits, pad], dim=-1)
+
+
+class DraftModelDrafter:
+    """A separate small causal LM (same tokenizer as the target) with its own KV cache.
+
+    Args:
+        model: a transformers causal LM.
+        cache_kind: KV cache kind (see :mod:`.kv_cache`).
+    """
+
+    feature_layers = None
+
+    def __init__(self, model: nn.Module, cache_kind: str = "prealloc") -> None:
+        self.model = model
+        self.cache_kind = cache_kind
+        self.forwards = 0
+        self._cache: Cache | None = None
+        self._seq: list[int] = []
+        self._vocab = 0
+        self._device = torch.device("cpu")
+
+    def begin(
+        self, target: Target, prompt: Prompt, prefill: StepOutput, first_token: int, max_len: int
+    ) -> None:
+        ids = prompt.draft_ids if prompt.draft_ids is not None else prompt.input_ids
+        if ids is None:
+            raise ValueError(
+                "a draft model needs token ids: set Prompt.draft_ids for an embeddings prompt"
+            )
+        self._device = ids.device
+        self._seq = [int(t) for t in ids.tolist()] + [int(first_token)]
+        self._vocab = target.vocab_size
+        self._cache = make_cache(self.model.config, len(ids) + max_len, self.cache_kind)
+
+    def _forward(self, tokens: list[int]) -> torch.Tensor:
+        ids = torch.tensor([tokens], device=self._device)
+        out = self.model(
+            input_ids=ids, past_key_values=self._cache, use_cache=True, logits_to_keep=1
+        )
+        self.forwards += 1
+        return _to_vocab(out.logits[0, -1].float(), self._vocab)
+
+    def propose(
+        self, k: int, config: DecodeConfig, generator: torch.Generator | None
+    ) -> DraftResult:
+        logits = self._forward(self._seq[cache_length(self._cache) :])
+        tokens: list[int] = []
+        probs: list[torch.Tensor] = []
+        for i in range(k):
+            tok, q = _pick(logits, config, generator)
+            tokens.append(tok)
+            if q is not None:
+                probs.append(q)
+            if i < k - 1:  # the last draft token is never fed: verification decides its fate
+                logits = self._forward([tok])
+        return DraftResult(tokens, torch.stack(probs) if probs else None)
+
+    def commit(self, accepted: int, tokens: list[int], features: torch.Tensor | None) -> None:
+        # The cache holds the committed sequence plus the fed drafts d_1..d_{k-1};
+        # keep the accepted ones, the rest is re-fed from ``_seq`` on the next proposal.
+        keep = min(cache_length(self._cache), len(self._seq) + accepted)
+        rollback(self._cache, keep)
+        self._seq.extend(int(t) for t in tokens)
+
+
+class EagleHeadDrafter:
+    """EAGLE-style drafting from the target's hidden states.
+
+    Args:
+        head: the draft head.
+        skip_prefix: do not run the head over ``Prompt.prefix_len`` leading (image) positions;
+            their keys never enter the head's cache (cheaper, must match how it was trained).
+    """
+
+    def __init__(self, head: EagleHead, skip_prefix: bool = False) -> None:
+        self.head = head
+        self.skip_prefix = skip_prefix
+        self.feature_layers = head.config.feature_layers
+        self.forwards = 0
+        self._target: Target | None = None
+        self._cache: Cache | None = None
+        self._feat = self._emb = self._pos = None
+        self._base_len = 0
+
+    def begin(
+        self, target: Target, prompt: Prompt, prefill: StepOutput, first_token: int, max_len: int
+    ) -> None:
+        if prefill.features is None:
+            raise ValueError(
+                "the target returned no features: build it with "
+                f"feature_layers={self.feature_layers}"
+            )
+        self._target = target
+        n = len(prompt)
+        embeds = target.prompt_embeds(prompt)
+        first = target.embed(torch.tensor([first_token], device=embeds.device))
+        next_emb = torch.cat([embeds[1:], first.to(embeds.dtype)], dim=0)
+        start = min(prompt.prefix_len, n - 1) if self.skip_prefix else 0
+        self._feat = prefill.features[start:]
+        self._emb = next_emb[start:]
+        self._pos = torch.arange(start, n, device=embeds.device)
+        self._cache = Cache(layers=[PreallocatedLayer(n - start + max_len)])
+        self._base_len = 0
+
+    def _step(self, feat: torch.Tensor, emb: torch.Tensor, pos: torch.Tensor, own: bool):
+        hidden = self.head(feat[None], emb[None], pos[None], self._cache, own_features=own)
+        self.forwards += 1
+        logits = self.head.logits(hidden[:, -1:], self._target.lm_head)[0, -1].float()
+        return hidden[:, -1], logits
+
+    def propose(
+        self, k: int, config: DecodeConfig, generator: torch.Generator | None
+    ) -> DraftResult:
+        hidden, logits = self._step(self._feat, self._emb, self._pos, own=False)
+        self._base_len = cache_length(self._cache)
+        pos = self._pos[-1:] + 1
+        tokens: list[int] = []
+        probs: list[torch.Tensor] = []
+        for i in range(k):
+            tok, q = _pick(logits, config, generator)
+            tokens.append(tok)
+            if q is not None:
+                probs.append(q)
+            if i < k - 1:
+                emb = self._target.embed(torch.tensor([tok], device=pos.device))
+                hidden, logits = self._step(hidden, emb, pos, own=True)
+                pos = pos + 1
+        return DraftResult(tokens, torch.stack(probs) if probs else None)
+
+    def commit(self, accepted: int, tokens: list[int], features: torch.Tensor | None) -> None:
+        if features is None or features.shape[0] != accepted + 1:
+            raise ValueError(f"commit needs {accepted + 1} target feature rows, got {features}")
+        # Drop the head's keys computed from its own (approximate) features; re-run the
+        # committed positions with the target's true features at the next proposal.
+        rollback(self._cache, self._base_len)
+        start = self._pos[-1] + 1
+        self._feat = features
+        self._emb = self._target.embed(torch.tensor(tokens, device=features.device))
+        self._pos = torch.arange(accepted + 1, device=features.device) + start

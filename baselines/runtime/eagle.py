@@ -1,0 +1,213 @@
+"""EAGLE-style draft head: a generic ``nn.Module`` that reads a target's hidden states.
+
+Data flow at position ``t`` (EAGLE-1, and EAGLE-3 with multi-layer features)::
+
+    feature_t  = fc_features(concat(target hidden of feature_layers at t))   # F -> H (EAGLE-3)
+               | target last hidden at t                                       # EAGLE-1 (F = H)
+               | the head's own output at t                                    # later draft steps
+    x_t        = fuse(concat(feature_t, embed(token at t + 1)))                # 2H -> H
+    h_t        = decoder_layer(x_t)       # one LlamaDecoderLayer, causal, own KV cache
+    logits_t   = target.lm_head(norm(h_t))   # predicts the token at t + 2
+
+The embedding table and LM head are the target's (shared, not saved with the head).
+``feature_layers`` index transformers' ``hidden_states`` tuple: 0 is the embedding
+output, ``i`` the output of decoder layer ``i``, ``-1`` the final *normed* hidden state.
+
+Training (for a trainer of this head): run the target over a sequence with
+``output_hidden_states=True``; for every position ``t < T - 1`` feed
+``features[:, :-1]`` and ``embed(ids[:, 1:])`` (or the next ``inputs_embeds`` rows for an
+image prefix) to :meth:`EagleHead.forward` with ``cache=None``; the logits at ``t`` are
+trained towards the target's token at ``t + 2`` (cross-entropy against the target's
+distribution is what EAGLE uses) and, optionally, ``h_t`` towards the target's feature at
+``t + 1`` (EAGLE-1's regression term). At decode time the runtime feeds the head its own
+``h_t`` as the next feature (``own_features=True``), so training on the head's own rollouts
+(EAGLE-3's training-time test) improves later positions.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import LlamaConfig
+from transformers.models.llama.modeling_llama import (
+    LlamaDecoderLayer,
+    LlamaRMSNorm,
+    LlamaRotaryEmbedding,
+)
+
+FORMAT = "hbench-eagle-head-v1"
+
+
+@dataclass(frozen=True)
+class EagleHeadConfig:
+    """Shape of an :class:`EagleHead`.
+
+    Attributes:
+        hidden_size: the target's hidden size ``H`` (and the head's).
+        num_attention_heads: attention heads of the head's decoder layer.
+        intermediate_size: FFN width of the decoder layer.
+        num_key_value_heads: KV heads (defaults to ``num_attention_heads``).
+        feature_layers: indices into the target's ``hidden_states`` tuple; ``(-1,)`` is EAGLE-1,
+            three indices (low, mid, high) is EAGLE-3 style.
+        rms_norm_eps: epsilon of the RMS norms.
+        rope_theta: RoPE base (use the target's).
+        max_position_embeddings: longest position the head will see.
+    """
+
+    hidden_size: int
+    num_attention_heads: int
+    intermediate_size: int
+    num_key_value_heads: int | None = None
+    feature_layers: tuple[int, ...] = field(default=(-1,))
+    rms_norm_eps: float = 1e-6
+    rope_theta: float = 10000.0
+    max_position_embeddings: int = 4096
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "feature_layers", tuple(int(i) for i in self.feature_layers))
+        if not self.feature_layers:
+            raise ValueError("feature_layers must name at least one hidden-state index")
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(
+                f"hidden_size {self.hidden_size} is not divisible by "
+                f"num_attention_heads {self.num_attention_heads}"
+            )
+
+    def llama_config(self) -> LlamaConfig:
+        cfg = LlamaConfig(
+            vocab_size=1,  # the head has no embedding table of its own
+            hidden_size=self.hidden_size,
+            intermediate_size=self.intermediate_size,
+            num_hidden_layers=1,
+            num_attention_heads=self.num_attention_heads,
+            num_key_value_heads=self.num_key_value_heads or self.num_attention_heads,
+            rms_norm_eps=self.rms_norm_eps,
+            rope_theta=self.rope_theta,
+            max_position_embeddings=self.max_position_embeddings,
+            bos_token_id=None,
+            eos_token_id=None,
+            pad_token_id=None,
+        )
+        cfg._attn_implementation = "sdpa"
+        return cfg
+
+    @classmethod
+    def for_target(cls, target_config: object, **overrides: object) -> EagleHeadConfig:
+        """A head config matching a transformers text config (hidden size, heads, RoPE)."""
+        text = target_config.get_text_config(decoder=True)  # type: ignore[attr-defined]
+        rope = getattr(text, "rope_parameters", None) or {}
+        base = dict(
+            hidden_size=text.hidden_size,
+            num_attention_heads=text.num_attention_heads,
+            num_key_value_heads=getattr(text, "num_key_value_heads", None),
+            intermediate_size=text.intermediate_size,
+            rms_norm_eps=getattr(text, "rms_norm_eps", 1e-6),
+            rope_theta=float(rope.get("rope_theta", getattr(text, "rope_theta", 10000.0))),
+            max_position_embeddings=text.max_position_embeddings,
+        )
+        base.update(overrides)
+        return cls(**base)  # type: ignore[arg-type]
+
+
+class EagleHead(nn.Module):
+    """Draft head: feature fusion + one Llama decoder layer + norm (LM head is the target's)."""
+
+    def __init__(self, config: EagleHeadConfig) -> None:
+        super().__init__()
+        self.config = config
+        h = config.hidden_size
+        n_feat = len(config.feature_layers)
+        # EAGLE-3: low/mid/high features are projected back to H; EAGLE-1 uses h_t as is.
+        self.fc_features = nn.Linear(n_feat * h, h, bias=False) if n_feat > 1 else None
+        self.fuse = nn.Linear(2 * h, h, bias=False)
+        lcfg = config.llama_config()
+        self.layer = LlamaDecoderLayer(lcfg, layer_idx=0)
+        self.norm = LlamaRMSNorm(h, eps=config.rms_norm_eps)
+        self.rotary = LlamaRotaryEmbedding(lcfg)
+
+    @property
+    def feature_dim(self) -> int:
+        return len(self.config.feature_layers) * self.config.hidden_size
+
+    def forward(
+        self,
+        features: torch.Tensor,
+        next_embeds: torch.Tensor,
+        position_ids: torch.Tensor,
+        cache: object | None = None,
+        own_features: bool = False,
+    ) -> torch.Tensor:
+        """Run the head over ``T`` positions.
+
+        Args:
+            features: ``[B, T, F]`` target features (``F = len(feature_layers) * H``) or, with
+                ``own_features``, ``[B, T, H]`` outputs of earlier head steps.
+            next_embeds: ``[B, T, H]`` embeddings of the token (or prefix row) at ``t + 1``.
+            position_ids: ``[B, T]`` absolute positions ``t``.
+            cache: a transformers ``Cache`` with one layer, or None (training: plain causal).
+            own_features: whether ``features`` are head outputs (skip ``fc_features``).
+
+        Returns:
+            ``[B, T, H]`` head hidden states (pre-norm); see :meth:`logits`.
+        """
+        if not own_features and self.fc_features is not None:
+            features = self.fc_features(features)
+        x = self.fuse(torch.cat([features, next_embeds], dim=-1))
+        mask = None
+        past = cache.get_seq_length() if cache is not None else 0
+        t = x.shape[1]
+        if past and t > 1:
+            # SDPA's is_causal is top-left aligned; with a cache prefix the mask must be explicit.
+            kv = torch.arange(past + t, device=x.device)
+            q = torch.arange(t, device=x.device) + past
+            mask = (kv[None, :] <= q[:, None])[None, None]
+        cos_sin = self.rotary(x, position_ids)
+        return self.layer(
+            x,
+            attention_mask=mask,
+            position_ids=position_ids,
+            past_key_values=cache,
+            use_cache=cache is not None,
+            position_embeddings=cos_sin,
+        )
+
+    def logits(self, hidden: torch.Tensor, lm_head: nn.Module) -> torch.Tensor:
+        """Next-next-token logits from head hidden states through the target's LM head."""
+        return lm_head(self.norm(hidden))
+
+    def save(self, path: str | Path) -> None:
+        """Write weights and config to one safetensors file."""
+        meta = {"format": FORMAT, "config": json.dumps(asdict(self.config))}
+        tensors = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        save_file(tensors, str(path), metadata=meta)
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | torch.device = "cpu") -> EagleHead:
+        """Read a head written by :meth:`save` (safetensors only; strict key check)."""
+        from safetensors import safe_open
+
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"EAGLE head checkpoint not found: {path}")
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        if meta.get("format") != FORMAT or "config" not in meta:
+            raise ValueError(
+                f"{path}: not an hbench EAGLE head (metadata format={meta.get('format')!r}, "
+                f"expected {FORMAT!r} with a 'config' entry)"
+            )
+        try:
+            config = EagleHeadConfig(**json.loads(meta["config"]))
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{path}: bad head config in metadata: {err}") from err
+        head = cls(config)
+        state = load_file(str(path), device=str(device))
+        missing, unexpected = head.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise ValueError(f"{path}: missing keys {missing}, unexpected keys {unexpected}")
+        return head.to(device)

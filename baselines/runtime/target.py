@@ -1,0 +1,198 @@
+"""The target-model interface of the decoding runtime and its transformers adapter.
+
+The runtime (baseline greedy/sampling and speculative decoding) only sees a
+:class:`Target`: a causal LM with a KV cache that can be rolled back to a length. A prompt
+is token ids or a prefix of embeddings (image tokens merged by the caller), so LLaVA-style
+models and the shapes target decode through the same loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+from torch import nn
+
+from .kv_cache import cache_length, make_cache, rollback
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One prompt at batch size 1.
+
+    Attributes:
+        input_ids: ``[P]`` token ids, or None when ``inputs_embeds`` is given.
+        inputs_embeds: ``[P, H]`` input embeddings (e.g. image features merged with text).
+        prefix_len: leading positions that are not text (image tokens); an EAGLE head may skip them.
+        draft_ids: token ids a separate draft model should see (text-only drafters of a VLM);
+            defaults to ``input_ids``.
+    """
+
+    input_ids: torch.Tensor | None = None
+    inputs_embeds: torch.Tensor | None = None
+    prefix_len: int = 0
+    draft_ids: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        if (self.input_ids is None) == (self.inputs_embeds is None):
+            raise ValueError("Prompt needs exactly one of input_ids or inputs_embeds")
+        if self.input_ids is not None and self.input_ids.dim() != 1:
+            raise ValueError(f"input_ids must be 1-D [P], got shape {tuple(self.input_ids.shape)}")
+        if self.inputs_embeds is not None and self.inputs_embeds.dim() != 2:
+            raise ValueError(
+                f"inputs_embeds must be 2-D [P, H], got shape {tuple(self.inputs_embeds.shape)}"
+            )
+        if len(self) == 0:
+            raise ValueError("empty prompt")
+
+    def __len__(self) -> int:
+        x = self.input_ids if self.input_ids is not None else self.inputs_embeds
+        return int(x.shape[0])  # type: ignore[union-attr]
+
+
+@dataclass(frozen=True)
+class StepOutput:
+    """What one target forward returns.
+
+    Attributes:
+        logits: ``[T, V]`` float32 logits of the positions asked for.
+        features: ``[T_all, F]`` drafter features of *all* fed positions, or None when the
+            target was built without feature layers.
+    """
+
+    logits: torch.Tensor
+    features: torch.Tensor | None
+
+
+class Target(Protocol):
+    """A causal LM at batch size 1 with a rollback-able KV cache."""
+
+    vocab_size: int
+
+    def start(self, max_len: int) -> None:
+        """Drop any state and allocate a cache for ``max_len`` positions."""
+
+    def prefill(self, prompt: Prompt) -> StepOutput:
+        """Feed the whole prompt; logits of the last position only."""
+
+    def extend(self, token_ids: torch.Tensor) -> StepOutput:
+        """Feed ``[T]`` new tokens after the cache; logits of all ``T`` positions."""
+
+    def rollback(self, length: int) -> None:
+        """Keep only the first ``length`` cached positions."""
+
+    @property
+    def length(self) -> int:
+        """Positions currently in the cache."""
+
+    def embed(self, token_ids: torch.Tensor) -> torch.Tensor:
+        """``[T] -> [T, H]`` input embeddings (shared with an EAGLE head)."""
+
+    def prompt_embeds(self, prompt: Prompt) -> torch.Tensor:
+        """``[P, H]`` input embeddings of a prompt."""
+
+    @property
+    def lm_head(self) -> nn.Module:
+        """The output projection (shared with an EAGLE head)."""
+
+
+class HFCausalLMTarget:
+    """:class:`Target` over a transformers causal LM or the text LM of a VLM.
+
+    The forward runs the decoder (``model.get_decoder()``) and the LM head separately so
+    that the vocabulary projection is only computed where logits are needed (the last
+    prompt position at prefill). Models whose causal-LM forward post-processes logits
+    (soft-capping, logit scale) are rejected rather than decoded subtly wrong.
+
+    Args:
+        model: a ``*ForCausalLM`` or ``*ForConditionalGeneration`` model in eval mode.
+        cache_kind: see :mod:`.kv_cache` (``prealloc``, ``dynamic``, ``static``).
+        feature_layers: ``hidden_states`` indices returned as drafter features, or None.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        cache_kind: str = "prealloc",
+        feature_layers: tuple[int, ...] | None = None,
+    ) -> None:
+        self.model = model
+        self.decoder = model.get_decoder()
+        self._lm_head = model.get_output_embeddings()
+        self._embed = model.get_input_embeddings()
+        text = model.config.get_text_config(decoder=True)
+        for attr in ("final_logit_softcapping", "logit_scale"):
+            if getattr(text, attr, None) not in (None, 1.0):
+                raise NotImplementedError(
+                    f"{type(model).__name__}: {attr}={getattr(text, attr)} post-processes logits; "
+                    "the runtime's decoder + lm_head forward does not support it"
+                )
+        if getattr(text, "rope_parameters", None) and (
+            (text.rope_parameters or {}).get("mrope_section") is not None
+        ):
+            raise NotImplementedError(
+                f"{type(model).__name__}: multimodal RoPE (mrope) positions are not supported "
+                "by the runtime's 1-D position ids"
+            )
+        self.config = text
+        self.vocab_size = int(self._lm_head.weight.shape[0])
+        self.cache_kind = cache_kind
+        self.feature_layers = tuple(feature_layers) if feature_layers else None
+        self.cache = None
+
+    @property
+    def lm_head(self) -> nn.Module:
+        return self._lm_head
+
+    @property
+    def length(self) -> int:
+        if self.cache is None:
+            return 0
+        return cache_length(self.cache)
+
+    def start(self, max_len: int) -> None:
+        self.cache = make_cache(self.config, max_len, self.cache_kind)
+
+    def embed(self, token_ids: torch.Tensor) -> torch.Tensor:
+        return self._embed(token_ids)
+
+    def prompt_embeds(self, prompt: Prompt) -> torch.Tensor:
+        if prompt.inputs_embeds is not None:
+            return prompt.inputs_embeds
+        return self.embed(prompt.input_ids)
+
+    def _run(
+        self, ids: torch.Tensor | None, embeds: torch.Tensor | None, last_only: bool
+    ) -> StepOutput:
+        if self.cache is None:
+            raise RuntimeError("call start(max_len) before feeding tokens")
+        want = self.feature_layers
+        multi = want is not None and want != (-1,)
+        out = self.decoder(
+            input_ids=None if ids is None else ids[None],
+            inputs_embeds=None if embeds is None else embeds[None],
+            past_key_values=self.cache,
+            use_cache=True,
+            output_hidden_states=multi,
+        )
+        hidden = out.last_hidden_state[0]
+        features = None
+        if want is not None:
+            if multi:
+                features = torch.cat([out.hidden_states[i][0] for i in want], dim=-1)
+            else:
+                features = hidden
+        rows = hidden[-1:] if last_only else hidden
+        return StepOutput(logits=self._lm_head(rows).float(), features=features)
+
+    def prefill(self, prompt: Prompt) -> StepOutput:
+        if prompt.input_ids is not None:
+            return self._run(prompt.input_ids, None, last_only=True)
+        return self._run(None, prompt.inputs_embeds, last_only=True)
+
+    def extend(self, token_ids: torch.Tensor) -> StepOutput:
+        return self._run(token_ids, None, last_only=False)
+
+    def rollback(self, length: int) -> None:
+        rollback(self.cache, length)
