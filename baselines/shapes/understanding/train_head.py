@@ -1,0 +1,229 @@
+"""Train the EAGLE-style draft head on the target's own greedy outputs (resumable, seeded).
+
+    python -m hbench.baselines.shapes.understanding.train_head --out /work/train-logs/understanding/head
+
+Stage 1 (data): greedy answers of the committed target for seeded caption and VQA scenes,
+stored as safetensors in ``--out`` (skipped when present). Stage 2 (train): the head reads
+the target's last hidden state and the next token's embedding (image positions skipped,
+as the runtime's ``EagleHeadDrafter(skip_prefix=True)`` decodes) and is trained towards the
+target's next-next-token distribution, unrolled ``--unroll`` draft steps on its own
+features with the chain mask the decoder sees (EAGLE-3's training-time test). Stage 3
+(export): fp16 safetensors + manifest entry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from hbench.baselines.runtime.eagle import EagleHead, EagleHeadConfig
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .data import caption_example, prompt_ids, vqa_example
+from .export import git_revision
+from .loading import load_target
+from .weights import HEAD_FILE, WEIGHTS_DIR, write_entry
+
+HEAD_SEED = 5_000_011
+FEATURE_LAYERS = (-1,)
+
+
+@torch.inference_mode()
+def make_data(model, tok, n_caption: int, n_vqa: int, batch: int = 64) -> dict[str, torch.Tensor]:
+    """Greedy target outputs for seeded scenes; prompts of equal length are batched."""
+    groups: dict[int, list] = defaultdict(list)
+    for i in range(n_caption + n_vqa):
+        rng = np.random.default_rng([HEAD_SEED, i])
+        ex = caption_example(rng) if i < n_caption else vqa_example(rng)
+        p = prompt_ids(tok, ex.prompt)
+        groups[len(p)].append((ex.image, p))
+    seqs, images = [], []
+    for items in groups.values():
+        for s in range(0, len(items), batch):
+            chunk = items[s : s + batch]
+            imgs = torch.from_numpy(np.stack([c[0] for c in chunk]).astype(np.float32) / 127.5 - 1)
+            imgs = imgs.permute(0, 3, 1, 2)
+            ids = torch.tensor([c[1] for c in chunk])
+            emb = model.embed_prompt(imgs, ids)
+            out = model.lm.generate(
+                inputs_embeds=emb,
+                attention_mask=torch.ones(emb.shape[:2], dtype=torch.long),
+                max_new_tokens=40,
+                do_sample=False,
+                eos_token_id=tok.eos_token_id,
+                pad_token_id=tok.pad_token_id,
+            )
+            for c, o in zip(chunk, out.tolist(), strict=True):
+                gen = o[: o.index(tok.eos_token_id) + 1] if tok.eos_token_id in o else o
+                seqs.append(c[1] + gen)
+                images.append(c[0])
+    n = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), n), tok.pad_token_id, dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(s)
+    return {
+        "ids": ids,
+        "lengths": torch.tensor([len(s) for s in seqs]),
+        "images": torch.from_numpy(np.stack(images)),
+    }
+
+
+def chain_mask(steps: int, n: int) -> torch.Tensor:
+    """Boolean attention mask over ``steps`` stacked blocks of ``n`` positions.
+
+    Entry (s, i) is draft step ``s`` of the chain that starts after position ``i``: it sees
+    step-1 entries (true target features) at positions ``j <= i`` and the chain's own
+    earlier steps (s' <= s, same i), exactly the keys the head's cache holds when drafting.
+    """
+    s = torch.arange(steps).repeat_interleave(n)
+    i = torch.arange(n).repeat(steps)
+    first = (s[None, :] == 0) & (i[None, :] <= i[:, None])
+    own = (s[None, :] <= s[:, None]) & (i[None, :] == i[:, None])
+    return first | own
+
+
+def unrolled_loss(
+    head: EagleHead, lm_head, feats, embeds, tlogits, lengths, start: int, steps: int
+):
+    """Mean soft cross-entropy over ``steps`` unrolled draft steps (per-step losses returned)."""
+    b, t, _ = feats.shape
+    n = t - 1 - start  # chains start after positions start .. t-2
+    base_pos = torch.arange(start, t - 1)
+    xs, pos, losses = [], [], []
+    prev = None
+    for s in range(steps):
+        # step s (0-based) of chain i: position c_i + s, embeds token c_i + s + 1, predicts c_i + s + 2
+        emb_idx = (base_pos + s + 1).clamp(max=t - 1)
+        f = feats[:, start : t - 1] if s == 0 else prev
+        if s == 0 and head.fc_features is not None:
+            f = head.fc_features(f)
+        xs.append(head.fuse(torch.cat([f, embeds[:, emb_idx]], dim=-1)))
+        pos.append(base_pos + s)
+        x = torch.cat(xs, dim=1)
+        p = torch.cat(pos)[None].expand(b, -1)
+        mask = chain_mask(s + 1, n)[None, None]
+        h = head.layer(
+            x, attention_mask=mask, position_ids=p, position_embeddings=head.rotary(x, p)
+        )
+        prev = h[:, s * n :]
+        logits = head.logits(prev, lm_head).float()
+        tgt_idx = (base_pos + s + 1).clamp(max=t - 1)
+        soft = torch.softmax(tlogits[:, tgt_idx].float(), dim=-1)
+        valid = (base_pos[None] + s + 2) < lengths[:, None]  # the predicted token exists
+        ce = -(soft * torch.log_softmax(logits, dim=-1)).sum(-1)
+        losses.append((ce * valid).sum() / valid.sum().clamp(min=1))
+    return losses
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--weights-dir", type=Path, default=WEIGHTS_DIR)
+    ap.add_argument("--n-caption", type=int, default=3000)
+    ap.add_argument("--n-vqa", type=int, default=1000)
+    ap.add_argument("--steps", type=int, default=800)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--unroll", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ckpt-every-s", type=float, default=120)
+    ap.add_argument("--command", default="", help="recorded in the manifest")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    model, tok = load_target(args.weights_dir)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    data_path = args.out / "data.safetensors"
+    if not data_path.is_file():  # stage 1
+        t0 = time.time()
+        save_file(make_data(model, tok, args.n_caption, args.n_vqa), str(data_path))
+        print(f"data: {time.time() - t0:.0f}s", flush=True)
+    data = load_file(str(data_path))
+    torch.manual_seed(args.seed)
+    cfg = EagleHeadConfig.for_target(model.lm.config, feature_layers=FEATURE_LAYERS)
+    head = EagleHead(cfg)
+    opt = torch.optim.AdamW(head.parameters(), lr=args.lr, weight_decay=0.0)
+    meta = load_checkpoint(args.out / "ckpt", head, opt)
+    step, elapsed = (meta["step"], meta["elapsed_s"]) if meta else (0, 0.0)
+    t0, last = time.time() - elapsed, time.time()
+    start = model.prefix_len
+    lm_head = model.lm.get_output_embeddings()
+    log = (args.out / "log.jsonl").open("a")
+    n_rows = data["ids"].shape[0]
+    while step < args.steps:  # stage 2
+        g = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
+        idx = torch.randint(n_rows, (args.batch,), generator=g)
+        lengths = data["lengths"][idx]
+        ids = data["ids"][idx, : int(lengths.max())]
+        imgs = data["images"][idx].float().permute(0, 3, 1, 2) / 127.5 - 1
+        with torch.no_grad():
+            emb = model.embed_prompt(imgs, ids)
+            out = model.lm.model(inputs_embeds=emb, output_hidden_states=True)
+            feats = torch.cat([out.hidden_states[i] for i in FEATURE_LAYERS], dim=-1)
+            tlogits = lm_head(out.last_hidden_state)
+        lr = args.lr * min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
+        for grp in opt.param_groups:
+            grp["lr"] = lr
+        losses = unrolled_loss(
+            head, lm_head, feats, emb, tlogits, lengths + start, start, args.unroll
+        )
+        loss = sum(losses) / len(losses)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(head.parameters(), 1.0)
+        opt.step()
+        step += 1
+        if step % 10 == 0:
+            log.write(
+                json.dumps(
+                    {
+                        "step": step,
+                        "losses": [round(x.item(), 4) for x in losses],
+                        "t": round(time.time() - t0, 1),
+                    }
+                )
+                + "\n"
+            )
+            log.flush()
+        if time.time() - last > args.ckpt_every_s or step == args.steps:
+            save_checkpoint(
+                args.out / "ckpt", head, opt, {"step": step, "elapsed_s": time.time() - t0}
+            )
+            last = time.time()
+    head.half().save(args.weights_dir / HEAD_FILE)  # stage 3
+    final = json.loads((args.out / "ckpt.json").read_text())
+    write_entry(
+        args.weights_dir,
+        HEAD_FILE,
+        {
+            "kind": "eagle-head",
+            "dtype": "float16",
+            "config": json.loads(json.dumps(cfg.__dict__)),
+            "params": sum(p.numel() for p in head.parameters()),
+            "training_command": args.command,
+            "git_revision": git_revision(),
+            "train_steps": final["step"],
+            "train_seconds": round(final["elapsed_s"], 1),
+            "data": {
+                "n_caption": args.n_caption,
+                "n_vqa": args.n_vqa,
+                "seed_stream": HEAD_SEED,
+                "source": "greedy outputs of the committed target",
+            },
+            "metrics": {"final_step_losses": [round(x.item(), 4) for x in losses]},
+        },
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
