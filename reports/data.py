@@ -83,16 +83,27 @@ def primary_metric(run: Run, suite: str) -> str | None:
     return None if name in TIME_METRICS else name
 
 
+def group_of(record: dict[str, Any], suite: str) -> str:
+    """The record's group (GenEval tag, GEdit task type, latency workload), read from
+    ``details`` or ``output``; GEdit groups carry their language when it is not English."""
+    field = GROUP_FIELD.get(suite)
+    if field is None:
+        return "all"
+    details, output = record.get("details") or {}, record.get("output") or {}
+    group = str(details.get(field, output.get(field, "all")))
+    language = output.get("language", details.get("language"))
+    if isinstance(language, str) and language not in ("", "en"):
+        group = f"{group} [{language}]"
+    return group
+
+
 def group_means(run: Run, suite: str, variant: str, metric: str) -> dict[str, tuple[float, int]]:
     """Mean and count of ``metric`` per group (tag / task type), from the records."""
-    field = GROUP_FIELD.get(suite)
     groups: dict[str, list[float]] = {}
     for r in run.ok_records(suite, variant):
         value = _metric(r, metric)
-        if value is None:
-            continue
-        key = str((r.get("details") or {}).get(field, "all")) if field else "all"
-        groups.setdefault(key, []).append(value)
+        if value is not None:
+            groups.setdefault(group_of(r, suite), []).append(value)
     return {k: (float(np.mean(v)), len(v)) for k, v in sorted(groups.items())}
 
 
@@ -208,10 +219,9 @@ def metric_diff(
         found = _from_block(entry, "mean_diff")
         if found is not None:
             return found
-    field = GROUP_FIELD.get(suite)
     a, b = [], []
     for ref, oth in pairs(run, suite, variant):
-        if group is not None and str((oth.get("details") or {}).get(field)) != group:
+        if group is not None and group_of(oth, suite) != group:
             continue
         x, y = _metric(ref, metric), _metric(oth, metric)
         if x is not None and y is not None:

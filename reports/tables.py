@@ -195,7 +195,6 @@ def latency_rows(run: Run, suite: str) -> list[tuple[str, str, float, float, flo
     Groups are the latency suite's workloads, else the whole suite. Means are used for the
     parts so that the stacked parts add up to the mean time per sample.
     """
-    field = data.GROUP_FIELD.get(suite) if suite == "latency" else None
     out = []
     for variant in run.variants(suite):
         groups: dict[str, list[tuple[float, float]]] = {}
@@ -212,7 +211,7 @@ def latency_rows(run: Run, suite: str) -> list[tuple[str, str, float, float, flo
                 model = total - overhead if overhead is not None else total
             if overhead is None:
                 overhead = max(0.0, total - model)
-            key = str((r.get("details") or {}).get(field, "all")) if field else "all"
+            key = data.group_of(r, suite) if suite == "latency" else "all"
             groups.setdefault(key, []).append((model, overhead, total))
         for key, values in sorted(groups.items()):
             arr = np.asarray(values)

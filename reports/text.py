@@ -125,10 +125,11 @@ def exact_match(run: Run, suite: str, variant: str) -> ExactMatch | None:
 
 
 def _stat(record: dict[str, Any], name: str) -> Any:
-    """A decoding statistic from ``output`` or, failing that, ``profile.stages``."""
-    output = record.get("output") or {}
-    if name in output:
-        return output[name]
+    """A decoding statistic from ``output``, ``metrics`` or ``profile.stages`` (in that order:
+    systems report TextOutput.stats, and suites copy them to one of these places)."""
+    for place in (record.get("output"), record.get("metrics")):
+        if isinstance(place, dict) and name in place:
+            return place[name]
     return ((record.get("profile") or {}).get("stages") or {}).get(name)
 
 
