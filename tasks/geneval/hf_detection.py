@@ -197,9 +197,9 @@ class HFDetector:
     def _open_vocabulary(self, image: Any) -> list[tuple[str | None, Detection]]:
         assert self.classes is not None
         queries = [self.options.query_template.format(c) for c in self.classes]
-        inputs = self.processor(text=[queries], images=image, return_tensors="pt").to(
-            self.options.device
-        )
+        inputs = self.processor(
+            text=[queries], images=image, return_tensors="pt", truncation=True
+        ).to(self.options.device)
         out = self.model(**inputs)
         w0, h0 = image.size
         side = max(w0, h0)  # OWLv2 pads to a square before resizing: boxes are relative to it
