@@ -58,7 +58,8 @@ def lpips_weights_file(net: str) -> Path:
 def _tensor(image: Image.Image):
     import torch
 
-    arr = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    # float64: in float32 SSIM's variance terms cancel badly, identical images score 0.998
+    arr = np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0
     return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0)
 
 
@@ -152,6 +153,8 @@ class EditMetrics:
             if self._lpips is not None:
                 pasted = torch.where(keep, ed, src)
                 dev = self.config.device
-                out["preserve_lpips"] = float(self._lpips(pasted.to(dev), src.to(dev)))
+                out["preserve_lpips"] = float(
+                    self._lpips(pasted.float().to(dev), src.float().to(dev))
+                )
                 self._lpips.reset()
         return out

@@ -56,7 +56,9 @@ def test_languages_are_separate_and_default_groups_are_the_eleven_types():
     assert cn.fullset.overall["background_change"] == 0.0
     assert math.isnan(cn.fullset.semantics["color_alter"])
     # every type filled -> a finite average over all eleven
-    rows = [ScoreRow(t, "en", i % 11, 10 - i % 11, i % 2 == 0) for i, t in enumerate(GEDIT_TASK_TYPES)]
+    rows = [
+        ScoreRow(t, "en", i % 11, 10 - i % 11, i % 2 == 0) for i, t in enumerate(GEDIT_TASK_TYPES)
+    ]
     full = aggregate(rows, "en").fullset
     want = sum(math.sqrt((i % 11) * (10 - i % 11)) for i in range(11)) / 11
     assert full.avg_overall == pytest.approx(want)

@@ -1,0 +1,129 @@
+"""The openai judge against a small OpenAI-compatible server on 127.0.0.1."""
+
+import base64
+import io
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from PIL import Image
+
+from hbench.tasks.gedit.judges import JudgeError, JudgeInput, make_judge
+from hbench.tasks.gedit.viescore import PQ_PROMPT, sc_prompt
+
+
+class _Server:
+    """Answers each POST with the next scripted (status, content) and records requests."""
+
+    def __init__(self, script):
+        self.script = list(script)
+        self.requests = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server naming
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.requests.append(
+                    {"path": self.path, "auth": self.headers["Authorization"], "body": body}
+                )
+                status, content = server.script.pop(0)
+                reply = {"choices": [{"message": {"role": "assistant", "content": content}}]}
+                data = json.dumps(
+                    reply if status == 200 else {"error": {"message": content}}
+                ).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _sample():
+    src = Image.new("RGB", (16, 16), (200, 20, 20))
+    out = Image.new("RGB", (16, 16), (20, 20, 200))
+    return JudgeInput(src, out, "turn it blue")
+
+
+def _images(request):
+    parts = request["body"]["messages"][0]["content"]
+    assert parts[0] == {
+        "type": "text",
+        "text": parts[0]["text"],
+    }  # text first, as the official client
+    out = []
+    for p in parts[1:]:
+        url = p["image_url"]["url"]
+        assert url.startswith("data:image/png;base64,")
+        out.append(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB"))
+    return parts[0]["text"], out
+
+
+def test_openai_judge_prompts_images_and_retries(monkeypatch):
+    script = [
+        (200, "I cannot decide."),  # SC attempt 1: unparseable -> retried
+        (200, '{"score": [8, 6], "reasoning": "ok"}'),  # SC attempt 2
+        (200, '||V^=^V||{"score": [9, 4], "reasoning": "ok"}||V^=^V||'),  # PQ attempt 1
+    ]
+    monkeypatch.setenv("HB_TEST_KEY", "sk-local")
+    with _Server(script) as srv:
+        judge = make_judge(
+            "openai", {"base_url": srv.url, "api_key_env": "HB_TEST_KEY", "model": "judge-x"}
+        )
+        scores = judge.judge(_sample())
+    assert (scores.sc_scores, scores.pq_scores) == ([8.0, 6.0], [9.0, 4.0])
+    assert (scores.sc, scores.pq, scores.overall) == (6.0, 4.0, pytest.approx(24**0.5))
+    assert scores.attempts == {"sc": 2, "pq": 1} and scores.raw["sc"][0] == "I cannot decide."
+    assert [r["path"] for r in srv.requests] == ["/v1/chat/completions"] * 3
+    assert all(r["auth"] == "Bearer sk-local" for r in srv.requests)
+    assert (
+        srv.requests[0]["body"]["model"] == "judge-x"
+        and srv.requests[0]["body"]["max_tokens"] == 1400
+    )
+    text, imgs = _images(srv.requests[0])
+    assert text == sc_prompt("turn it blue")
+    assert [im.getpixel((0, 0)) for im in imgs] == [(200, 20, 20), (20, 20, 200)]  # source, edited
+    text, imgs = _images(srv.requests[2])
+    assert text == PQ_PROMPT and [im.getpixel((0, 0)) for im in imgs] == [(20, 20, 200)]
+
+
+def test_openai_judge_records_an_error_after_bounded_attempts(monkeypatch):
+    script = [(500, "overloaded"), (200, '{"score": [12, 3]}'), (200, "no idea")]
+    monkeypatch.setenv("HB_TEST_KEY", "sk-local")
+    with _Server(script) as srv:
+        judge = make_judge(
+            "openai", {"base_url": srv.url, "api_key_env": "HB_TEST_KEY", "max_attempts": 3}
+        )
+        with pytest.raises(JudgeError) as info:
+            judge.judge(_sample())
+    assert len(srv.requests) == 3  # bounded: PQ is never asked once SC failed
+    err = info.value
+    assert err.attempts == 3 and "HTTP 500" in err.raw[0] and "overloaded" in err.raw[0]
+    assert "outside 0-10" in str(err) and "no score list" in str(err)
+    assert err.to_record()["raw"][2] == "no idea"
+
+
+def test_openai_judge_needs_endpoint_and_key(monkeypatch):
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("HB_NO_KEY", raising=False)
+    with pytest.raises(ValueError, match="no endpoint"):
+        make_judge("openai").load()
+    with pytest.raises(ValueError, match=r"\$HB_NO_KEY"):
+        make_judge("openai", {"base_url": "http://127.0.0.1:9", "api_key_env": "HB_NO_KEY"}).load()
+    with pytest.raises(ValueError, match="unknown option.*temprature"):
+        make_judge("openai", {"temprature": 0})
