@@ -1,0 +1,154 @@
+"""Training-time MONITOR of the shapes generator (not the reported benchmark).
+
+A straightforward GenEval-style check on shapes prompts with the world's exact detector,
+plus edit success with the world's exact edit checker. The official-rule scorer lives in
+``hbench.tasks.geneval``; numbers from this module are for monitoring training only.
+
+Run::
+
+    python -m hbench.baselines.shapes.generator.monitor --kind teacher --n-per-tag 16 --n-edits 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hbench.baselines.shapes.world import EDIT_KINDS, TAGS, check_edit, detect, render, sample_edit
+from hbench.baselines.shapes.world.geneval_format import shapes_metadata_set
+
+POSITION_THRESHOLD = 0.1
+
+
+def _relations(a: tuple, b: tuple) -> set[str]:
+    """Relations of box ``a`` relative to box ``b`` by the centre-offset rule (threshold 0.1)."""
+    ca = np.array([(a[0] + a[2]) / 2, (a[1] + a[3]) / 2])
+    cb = np.array([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2])
+    dims = np.array([a[2] - a[0] + b[2] - b[0], a[3] - a[1] + b[3] - b[1]])
+    off = ca - cb
+    rev = np.maximum(np.abs(off) - POSITION_THRESHOLD * dims, 0) * np.sign(off)
+    if np.all(np.abs(rev) < 1e-3):
+        return set()
+    dx, dy = rev / np.linalg.norm(off)
+    rels = set()
+    if dx < -0.5:
+        rels.add("left of")
+    if dx > 0.5:
+        rels.add("right of")
+    if dy < -0.5:
+        rels.add("above")
+    if dy > 0.5:
+        rels.add("below")
+    return rels
+
+
+def geneval_check(meta: dict, image: np.ndarray) -> tuple[bool, int]:
+    """(correct, extra objects) for one record: include >= count, exclude, colour, position."""
+    thr = 0.9 if meta["tag"] == "counting" else 0.3
+    dets = {k: [d for d in v if d.score >= thr][:16] for k, v in detect(image).items()}
+    groups: list[list] = []
+    ok = True
+    for req in meta["include"]:
+        found = dets.get(req["class"], [])
+        if len(found) < req["count"]:
+            ok = False
+            groups.append([])
+            continue
+        top = found[: req["count"]]
+        if "color" in req and any(d.color != req["color"] for d in top):
+            ok = False
+        if "position" in req:
+            rel, ref = req["position"]
+            if not groups[ref]:
+                ok = False
+            for d in top:
+                for r in groups[ref]:
+                    if rel not in _relations(d.box, r.box):
+                        ok = False
+        groups.append(top)
+    for req in meta.get("exclude", []):
+        if len(dets.get(req["class"], [])) >= req["count"]:
+            ok = False
+    expected = sum(r["count"] for r in meta["include"])
+    extra = max(0, sum(len(v) for v in dets.values()) - expected)
+    return ok, extra
+
+
+def run_monitor(engine, n_per_tag: int, n_edits: int, seed: int = 1234, batch: int = 32) -> dict:
+    """GenEval-style per-tag accuracy and edit success per kind for a loaded engine."""
+    metas = shapes_metadata_set(n_per_tag, seed)
+    images: list[np.ndarray] = []
+    for i in range(0, len(metas), batch):
+        chunk = metas[i : i + batch]
+        images += engine.generate_batch(
+            [m["prompt"] for m in chunk], [seed + i + j for j in range(len(chunk))]
+        )
+    per_tag: dict[str, list[bool]] = {t: [] for t in TAGS}
+    extras = []
+    for m, img in zip(metas, images, strict=True):
+        ok, extra = geneval_check(m, img)
+        per_tag[m["tag"]].append(ok)
+        extras.append(extra)
+    out = {f"geneval/{t}": float(np.mean(v)) for t, v in per_tag.items() if v}
+    out["geneval/overall"] = float(
+        np.mean([out[f"geneval/{t}"] for t in TAGS if f"geneval/{t}" in out])
+    )
+    out["geneval/extra_objects"] = float(np.mean(extras))
+    rng = np.random.default_rng(seed)
+    edits = [sample_edit(rng, k) for k in EDIT_KINDS for _ in range(n_edits)]
+    results = []
+    for i in range(0, len(edits), batch):
+        chunk = edits[i : i + batch]
+        results += engine.edit_batch([render(e.source) for e in chunk], [e.instruction for e in chunk],
+                                     [seed + i + j for j in range(len(chunk))])  # fmt: skip
+    ok_by_kind: dict[str, list[bool]] = {k: [] for k in EDIT_KINDS}
+    for e, img in zip(edits, results, strict=True):
+        ok_by_kind[e.kind].append(check_edit(e, img).success)
+    for k, v in ok_by_kind.items():
+        out[f"edit/{k}"] = float(np.mean(v))
+    out["edit/success"] = float(np.mean([x for v in ok_by_kind.values() for x in v]))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Evaluate one engine kind (optionally from a training checkpoint) and print JSON."""
+    ap = argparse.ArgumentParser(prog="python -m hbench.baselines.shapes.generator.monitor")
+    ap.add_argument("--kind", default="teacher")
+    ap.add_argument("--weights-dir", type=Path, default=None)
+    ap.add_argument(
+        "--state", type=Path, default=None, help="training state file: use its EMA weights"
+    )
+    ap.add_argument("--n-per-tag", type=int, default=16)
+    ap.add_argument("--n-edits", type=int, default=8)
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument(
+        "--set", nargs="*", default=[], help="guidance overrides, e.g. t2i.text_scale=3"
+    )
+    args = ap.parse_args(sys.argv[1:] if argv is None else argv)
+    import torch
+
+    from . import build_image_engine
+    from .state_engine import load_from_state, override_spec
+
+    torch.set_num_threads(1)
+    engine = build_image_engine(args.kind, args.weights_dir)
+    if args.set:
+        override_spec(engine, args.set)
+    if args.state is not None:
+        load_from_state(engine, args.state)
+    else:
+        engine.load("cpu", torch.float32)
+    t0 = time.time()
+    res = run_monitor(engine, args.n_per_tag, args.n_edits, args.seed)
+    res["seconds"] = round(time.time() - t0, 1)
+    print(json.dumps({"kind": args.kind, "overrides": args.set, **res}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,105 @@
+"""Shapes image engines over a tiny random generator: I/O contract, NFE, weights safety."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from hbench.baselines.shapes.generator import ENGINE_KINDS, build_image_engine
+from hbench.baselines.shapes.generator.network import GeneratorConfig, ShapesDenoiser
+from hbench.baselines.shapes.generator.tokens import WordTokenizer
+from hbench.baselines.shapes.generator.weights import MANIFEST, WeightsError, save_weights
+from hbench.baselines.shapes.world import render, sample_scene
+
+TINY = GeneratorConfig(vocab_size=WordTokenizer().size, channels=(8, 16, 32), text_dim=32, heads=2)
+NAMES = ("generator_teacher", "generator_nfe6", "generator_nfe1")
+
+
+@pytest.fixture(scope="module")
+def weights_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("weights")
+    torch.manual_seed(0)
+    for name in NAMES:
+        save_weights(
+            ShapesDenoiser(TINY).state_dict(), name, {"config": TINY.to_dict(), "role": name}, d
+        )
+    return d
+
+
+def _loaded(kind, weights_dir):
+    eng = build_image_engine(kind, weights_dir)
+    eng.load("cpu", torch.float32)
+    return eng
+
+
+def _count_rows(engine, fn):
+    rows = []
+    h = engine.modules()["generator"].register_forward_hook(
+        lambda m, a, o: rows.append(a[0].shape[0])
+    )
+    try:
+        fn()
+    finally:
+        h.remove()
+    return rows
+
+
+@pytest.mark.parametrize(
+    "kind,t2i,edit", [("teacher", 98, 147), ("euler6", 12, 18), ("nfe6", 6, 6), ("nfe1", 1, 1)]
+)
+def test_outputs_and_nfe(weights_dir, kind, t2i, edit):
+    eng = _loaded(kind, weights_dir)
+    src = render(sample_scene(np.random.default_rng(0), 2))
+    rows = _count_rows(eng, lambda: eng.generate("a photo of a red circle", 3))
+    assert sum(rows) == t2i
+    rows_e = _count_rows(eng, lambda: eng.edit(src, "remove the red circle .", 3))
+    assert sum(rows_e) == edit
+    # Students run one row per call; the teacher batches its CFG branches in one call.
+    assert max(rows) == (1 if kind.startswith("nfe") else 2)
+    img = eng.generate("a photo of two squares", 5)
+    assert img.shape == (32, 32, 3) and img.dtype == np.uint8
+    assert eng.describe()["engine"] == kind
+    assert eng.describe()["weights_sha256"]
+
+
+def test_same_seed_same_image_and_batch_consistency(weights_dir):
+    eng = _loaded("nfe6", weights_dir)
+    a = eng.generate("a photo of a blue triangle", 11)
+    b = eng.generate("a photo of a blue triangle", 11)
+    assert np.array_equal(a, b)
+    batch = eng.generate_batch(["a photo of a blue triangle", "a photo of a square"], [11, 12])
+    assert np.abs(batch[0].astype(int) - a.astype(int)).max() <= 1
+
+
+def test_bad_inputs_are_named(weights_dir):
+    eng = _loaded("nfe1", weights_dir)
+    with pytest.raises(ValueError, match="'dog'"):
+        eng.generate("a photo of a dog", 0)
+    with pytest.raises(ValueError, match="uint8"):
+        eng.edit(np.zeros((32, 32, 3), dtype=np.float32), "remove the red circle .", 0)
+    with pytest.raises(ValueError, match="unknown image engine"):
+        build_image_engine("nfe2")
+    with pytest.raises(RuntimeError, match="not loaded"):
+        build_image_engine("nfe1", weights_dir).generate("a photo of a square", 0)
+    assert set(ENGINE_KINDS) == {"teacher", "euler6", "nfe6", "nfe1"}
+
+
+def test_checksum_mismatch_and_pickle_are_refused(tmp_path):
+    save_weights(
+        ShapesDenoiser(TINY).state_dict(), "generator_nfe1", {"config": TINY.to_dict()}, tmp_path
+    )
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    manifest["files"]["generator_nfe1.safetensors"]["sha256"] = "0" * 64
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(WeightsError, match="generator_nfe1.safetensors.*does not match"):
+        build_image_engine("nfe1", tmp_path).load("cpu", torch.float32)
+    torch.save(
+        {"x": torch.zeros(1)}, tmp_path / "generator_nfe6.safetensors"
+    )  # a pickle in disguise
+    with pytest.raises(WeightsError, match="pickle"):
+        build_image_engine("nfe6", tmp_path).load("cpu", torch.float32)
+    with pytest.raises(WeightsError, match="not found"):
+        build_image_engine("teacher", tmp_path).load("cpu", torch.float32)
