@@ -25,11 +25,12 @@ from typing import Any
 import yaml
 
 from hbench.harness import plugins
+from hbench.harness.registry import UnknownNameError
 
 from .detectors import load_plugin
-from .metadata import MetadataError, generate_metadata, load_metadata, write_metadata
+from .metadata import generate_metadata, load_metadata, write_metadata
 from .rules import Thresholds
-from .summary import ResultsError, format_summary, read_results, summary_scores, write_results
+from .summary import format_summary, read_results, summary_scores, write_results
 
 
 def _options(pairs: list[str], what: str) -> dict[str, Any]:
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "export":
             return _export(args)
-    except (MetadataError, ResultsError, ValueError, FileNotFoundError, ImportError) as err:
+    except (ValueError, OSError, ImportError, UnknownNameError) as err:
         print(f"hbench geneval {args.command}: error: {err}", file=sys.stderr)
         return 2
     raise AssertionError(f"unhandled command {args.command}")
