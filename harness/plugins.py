@@ -47,6 +47,11 @@ SUITES.add(
     "GenEval with the official rules (thresholds, counting, colour, position), official layout",
 )
 SUITES.add(
+    "understanding",
+    "hbench.tasks.understanding.suite:UnderstandingSuite",
+    "shapes caption/VQA, MME, MMBench, MMMU from local files; answer extraction; lossless token check",
+)
+SUITES.add(
     "latency",
     "hbench.tasks.latency:LatencySuite",
     "seconds/sample (p10/p50/p90/p99), tokens/s, hook-counted NFE, stages, memory; paired speedups",

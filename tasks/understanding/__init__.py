@@ -1,0 +1,1 @@
+"""The understanding suite: shapes caption/VQA, MME, MMBench and MMMU from local files."""

@@ -1,0 +1,253 @@
+"""The understanding suite: samples -> ``system.understand`` -> extracted answer -> scores.
+
+Benchmarks: ``shapes-caption`` and ``shapes-vqa`` (generated from the shapes world, held-out
+seeds), ``mme``, ``mmbench`` and ``mmmu`` (read from local files in their public formats,
+see :mod:`.loaders`). Decoding is greedy with BAGEL's per-benchmark max new tokens unless
+``max_new_tokens`` is set. ``compare`` is the lossless check: token-by-token agreement of two
+variants per sample and, with ``repeats > 1``, a chi-square test of their output
+distributions over repeated seeds (meaningful when the variants sample).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from PIL import Image
+
+from hbench.harness.suite import Artifacts, Item, SampleResult, Suite, sample_seed
+from hbench.harness.system import UNDERSTAND, System, TextOutput, require
+
+from .loaders import Sample, decode_image, load_mmbench, load_mme, load_mmmu
+from .lossless import distribution_test, lossless_summary
+from .scoring import circular_accuracy, mme_scores, per_category, score_sample
+from .shapes_tasks import shapes_caption_sample, shapes_vqa_sample
+
+SUITE_NAME = "understanding"
+# BAGEL's protocol (DESIGN.md); shapes answers: <= 27 caption words + <eos>, one-word VQA.
+DEFAULT_MAX_NEW_TOKENS: dict[str, int] = {
+    "mme": 20, "mmbench": 100, "mmmu": 10, "mm-vet": 1000, "mathvista": 4096,
+    "shapes-caption": 32, "shapes-vqa": 4,
+}  # fmt: skip
+FILE_LOADERS = {"mme": load_mme, "mmbench": load_mmbench, "mmmu": load_mmmu}
+BENCHMARKS: tuple[str, ...] = ("shapes-caption", "shapes-vqa", *FILE_LOADERS)
+
+
+@dataclass(frozen=True)
+class UnderstandingConfig:
+    """Parameters of the understanding suite.
+
+    Attributes:
+        benchmark: one of ``BENCHMARKS``.
+        path: data file or folder (file benchmarks only).
+        samples: how many samples (shapes: generated; files: the first N; None: all rows).
+        max_new_tokens: None uses ``DEFAULT_MAX_NEW_TOKENS[benchmark]``.
+        repeats: each sample runs this many times with its own seed (sampling-mode check).
+    """
+
+    benchmark: str = "shapes-caption"
+    path: str | None = None
+    samples: int | None = 50
+    max_new_tokens: int | None = None
+    repeats: int = 1
+
+    def __post_init__(self) -> None:
+        if self.benchmark not in BENCHMARKS:
+            raise ValueError(
+                f"unknown benchmark {self.benchmark!r}; available: {', '.join(BENCHMARKS)}"
+            )
+        if self.benchmark in FILE_LOADERS and not self.path:
+            raise ValueError(f"benchmark {self.benchmark!r} reads local files: set path")
+        if self.benchmark.startswith("shapes") and self.samples is None:
+            raise ValueError("shapes benchmarks generate samples: set samples to a number")
+        if self.samples is not None and self.samples < 1:
+            raise ValueError(f"samples must be >= 1 or null, got {self.samples}")
+        if self.max_new_tokens is not None and self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1 or null, got {self.max_new_tokens}")
+        if self.repeats < 1:
+            raise ValueError(f"repeats must be >= 1, got {self.repeats}")
+
+    @property
+    def new_tokens(self) -> int:
+        return self.max_new_tokens or DEFAULT_MAX_NEW_TOKENS[self.benchmark]
+
+
+def build_prompt(s: Sample) -> str:
+    """The text prompt of a sample (VLMEvalKit's MMBench and MMMU's official templates)."""
+    if s.kind == "choice" and s.options:
+        if s.style == "mmbench":
+            opts = "".join(f"{k}. {v}\n" for k, v in s.options.items())
+            head = f"Hint: {s.hint}\n" if s.hint else ""
+            return f"{head}Question: {s.question}\nOptions:\n{opts}Please select the correct answer from the options above."
+        opts = "".join(f"({k}) {v}\n" for k, v in s.options.items())
+        return (
+            f"{s.question}\n{opts}Answer with the option's letter from the given choices directly."
+        )
+    if s.kind == "open":
+        return f"{s.question}\nAnswer the question using a single word or phrase."
+    return s.question
+
+
+class UnderstandingSuite(Suite):
+    """Understanding benchmarks with answer extraction and the lossless comparison."""
+
+    name: ClassVar[str] = SUITE_NAME
+    capability: ClassVar[str] = UNDERSTAND
+    Config: ClassVar[type] = UnderstandingConfig
+    primary_metric: ClassVar[str] = "correct"
+
+    def __init__(self, config: UnderstandingConfig | None = None) -> None:
+        super().__init__(config or UnderstandingConfig())
+        cfg: UnderstandingConfig = self.config
+        # Files are read (and a missing path fails) before any weights load.
+        self._rows: list[Sample] | None = None
+        if cfg.benchmark in FILE_LOADERS:
+            rows = FILE_LOADERS[cfg.benchmark](Path(cfg.path))
+            self._rows = rows[: cfg.samples] if cfg.samples else rows
+
+    def items(self, run_seed: int) -> list[Item]:
+        """Samples ``NNNNN`` (``NNNNN/rRR`` with repeats); shapes scenes come from the item seed."""
+        cfg: UnderstandingConfig = self.config
+        n = len(self._rows) if self._rows is not None else cfg.samples
+        out = []
+        for i in range(n):
+            for r in range(cfg.repeats):
+                sid = f"{i:05d}" if cfg.repeats == 1 else f"{i:05d}/r{r:02d}"
+                # Repeats share the scene (seeded by the base id) but get their own item seed.
+                base_seed = sample_seed(run_seed, self.name, f"{cfg.benchmark}/{i:05d}")
+                out.append(
+                    Item(
+                        sid,
+                        sample_seed(run_seed, self.name, f"{cfg.benchmark}/{sid}"),
+                        {"index": i, "base_seed": base_seed},
+                    )
+                )
+        return out
+
+    def _sample(self, item: Item) -> tuple[Sample, list[Image.Image]]:
+        """The sample and its decoded images (ValueError naming the file and row on bad input)."""
+        cfg: UnderstandingConfig = self.config
+        i = item.data["index"]
+        if self._rows is None:
+            make = shapes_caption_sample if cfg.benchmark == "shapes-caption" else None
+            s, arr = (
+                make(item.sample, item.data["base_seed"])
+                if make
+                else shapes_vqa_sample(item.sample, item.data["base_seed"], i)
+            )
+            return s, [Image.fromarray(arr)]
+        s = self._rows[i]
+        if s.error:
+            raise ValueError(s.error)
+        return s, [decode_image(ref, s.where) for ref in s.images]
+
+    def infer(self, system: System, item: Item) -> Any:
+        """One ``understand`` call with the sample's images and prompt."""
+        require(system, UNDERSTAND)
+        s, images = self._sample(item)
+        return system.understand(images, build_prompt(s), self.config.new_tokens)
+
+    def evaluate(self, item: Item, output: Any, artifacts: Artifacts) -> SampleResult:
+        """Extract the answer and score it; record text, token ids and decoding speed."""
+        if not isinstance(output, TextOutput):
+            raise TypeError(f"understand() must return TextOutput, got {type(output).__name__}")
+        s, _ = self._sample(item)
+        correct, extracted, reason = score_sample(s, output.text)
+        metrics = {"correct": float(correct), "new_tokens": float(len(output.token_ids))}
+        st = output.stats
+        wall = float(st.get("prefill_s", 0.0)) + float(st.get("decode_s", 0.0))
+        if wall > 0 and output.token_ids:
+            metrics["tokens_per_s"] = len(output.token_ids) / wall
+        if st.get("decode_s") and len(output.token_ids) > 1:
+            metrics["decode_tokens_per_s"] = (len(output.token_ids) - 1) / float(st["decode_s"])
+        if "acceptance_length" in st:
+            metrics["acceptance_length"] = float(st["acceptance_length"])
+        return SampleResult(
+            output={
+                "text": output.text,
+                "token_ids": list(output.token_ids),
+                "prompt": build_prompt(s),
+            },
+            metrics=metrics,
+            details={
+                "benchmark": self.config.benchmark,
+                "id": s.id,
+                "category": s.category,
+                "group": s.group or s.id,
+                "answer": s.answer if isinstance(s.answer, str | int | float) else str(s.answer),
+                "extracted": extracted,
+                "reason": reason,
+                "where": s.where,
+                "accept_per_position": st.get("accept_per_position"),
+            },
+        )
+
+    def summarize(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """Accuracy (plus MME scores / circular MMBench), per-category accuracy, speed means."""
+        ok = [r for r in records if not r.get("error")]
+        errors = len(records) - len(ok)
+        if not ok:
+            return {"n": 0, "errors": errors}
+        rows = [
+            {
+                "category": r["details"]["category"],
+                "group": r["details"]["group"],
+                "correct": r["metrics"]["correct"],
+            }
+            for r in ok
+        ]
+        out: dict[str, Any] = {
+            "n": len(ok),
+            "errors": errors,
+            "accuracy": sum(r["correct"] for r in rows) / len(rows),
+            "per_category": per_category(rows),
+        }
+        for m in ("tokens_per_s", "decode_tokens_per_s", "acceptance_length", "new_tokens"):
+            vals = [r["metrics"][m] for r in ok if m in r["metrics"]]
+            if vals:
+                out[f"{m}_mean"] = sum(vals) / len(vals)
+        if self.config.benchmark == "mme":
+            out["mme"] = mme_scores(rows)
+        if self.config.benchmark == "mmbench":
+            circ = circular_accuracy(rows)
+            if circ:
+                out.update(circ)
+        return out
+
+    def compare(
+        self, reference: list[dict[str, Any]], other: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Lossless check: per-sample token agreement; with repeats, output-distribution tests."""
+        ref = {r["sample"]: r for r in reference if not r.get("error")}
+        oth = {r["sample"]: r for r in other if not r.get("error")}
+        common = sorted(set(ref) & set(oth))
+        out: dict[str, Any] = {
+            "lossless": lossless_summary([(k, ref[k]["output"], oth[k]["output"]) for k in common])
+        }
+        out["lossless"]["unpaired"] = len(set(ref) ^ set(oth))
+        if self.config.repeats > 1:
+            out["sampling"] = sampling_check(ref, oth, common)
+        return out
+
+
+def sampling_check(ref: dict[str, dict], oth: dict[str, dict], common: list[str]) -> dict[str, Any]:
+    """Per-prompt chi-square tests over repeated seeds, combined with Fisher's method."""
+    from scipy.stats import combine_pvalues
+
+    groups: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
+    for k in common:
+        base = k.split("/r")[0]
+        groups[base][0].append(tuple(ref[k]["output"]["token_ids"]))
+        groups[base][1].append(tuple(oth[k]["output"]["token_ids"]))
+    tests = {g: distribution_test(a, b) for g, (a, b) in sorted(groups.items())}
+    ps = [t["p_value"] for t in tests.values() if t["dof"] > 0]
+    combined = float(combine_pvalues(ps, method="fisher").pvalue) if ps else 1.0
+    return {
+        "test": "chi-square homogeneity per prompt, Fisher-combined",
+        "p_value": combined,
+        "prompts": len(tests),
+        "tested_prompts": len(ps),
+        "per_prompt": tests,
+    }
