@@ -26,7 +26,8 @@ DATA = Path(os.environ.get("HBENCH_GENEVAL_DATA", REPO.parent / "shared" / "data
 OFFICIAL = DATA / "evaluation_metadata.jsonl"
 NAMES = DATA / "object_names.txt"
 needs_official = pytest.mark.skipif(
-    not OFFICIAL.is_file(), reason=f"official GenEval metadata not found at {OFFICIAL} (set HBENCH_GENEVAL_DATA)"
+    not OFFICIAL.is_file(),
+    reason=f"official GenEval metadata not found at {OFFICIAL} (set HBENCH_GENEVAL_DATA)",
 )
 
 
@@ -63,7 +64,11 @@ def test_generator_templates_reproduce_every_official_prompt():
 
 
 def test_broken_copy_fails_with_file_and_line(tmp_path):
-    good = {"tag": "single_object", "include": [{"class": "dog", "count": 1}], "prompt": "a photo of a dog"}
+    good = {
+        "tag": "single_object",
+        "include": [{"class": "dog", "count": 1}],
+        "prompt": "a photo of a dog",
+    }
     lines = [
         good,
         good,
@@ -87,17 +92,59 @@ def test_broken_copy_fails_with_file_and_line(tmp_path):
 @pytest.mark.parametrize(
     ("record", "problem"),
     [
-        ({"tag": "colors", "prompt": "p", "include": [{"class": "car", "count": 1, "color": "teal"}]}, "not a GenEval colour"),
-        ({"tag": "position", "prompt": "p", "include": [{"class": "a", "count": 1},
-          {"class": "b", "count": 1, "position": ["beside", 0]}]}, "relation 'beside'"),  # fmt: skip
-        ({"tag": "position", "prompt": "p", "include": [{"class": "a", "count": 1},
-          {"class": "b", "count": 1, "position": ["above", 1]}]}, "must index an earlier include group"),  # fmt: skip
-        ({"tag": "counting", "prompt": "p", "include": [{"class": "a", "count": 0}]}, "count must be an integer >= 1"),
-        ({"tag": "counting", "prompt": "p", "include": [{"class": "a", "count": 2}],
-          "exclude": [{"class": "a"}]}, "exclude[0] is missing 'count'"),  # fmt: skip
+        (
+            {
+                "tag": "colors",
+                "prompt": "p",
+                "include": [{"class": "car", "count": 1, "color": "teal"}],
+            },
+            "not a GenEval colour",
+        ),
+        (
+            {
+                "tag": "position",
+                "prompt": "p",
+                "include": [
+                    {"class": "a", "count": 1},
+                    {"class": "b", "count": 1, "position": ["beside", 0]},
+                ],
+            },
+            "relation 'beside'",
+        ),  # fmt: skip
+        (
+            {
+                "tag": "position",
+                "prompt": "p",
+                "include": [
+                    {"class": "a", "count": 1},
+                    {"class": "b", "count": 1, "position": ["above", 1]},
+                ],
+            },
+            "must index an earlier include group",
+        ),  # fmt: skip
+        (
+            {"tag": "counting", "prompt": "p", "include": [{"class": "a", "count": 0}]},
+            "count must be an integer >= 1",
+        ),
+        (
+            {
+                "tag": "counting",
+                "prompt": "p",
+                "include": [{"class": "a", "count": 2}],
+                "exclude": [{"class": "a"}],
+            },
+            "exclude[0] is missing 'count'",
+        ),  # fmt: skip
         ({"tag": "single_object", "prompt": "p", "include": []}, "non-empty list"),
         ({"tag": "single_object", "include": [{"class": "a", "count": 1}]}, "'prompt'"),
-        ({"tag": "single_object", "prompt": "p", "include": [{"class": "a", "count": 1, "size": 2}]}, "unknown key 'size'"),
+        (
+            {
+                "tag": "single_object",
+                "prompt": "p",
+                "include": [{"class": "a", "count": 1, "size": 2}],
+            },
+            "unknown key 'size'",
+        ),
     ],
 )
 def test_validate_record_names_the_problem(record, problem):
@@ -107,11 +154,15 @@ def test_validate_record_names_the_problem(record, problem):
 
 def test_invalid_json_and_blank_lines(tmp_path):
     path = tmp_path / "m.jsonl"
-    good = json.dumps({"tag": "single_object", "include": [{"class": "a", "count": 1}], "prompt": "p"})
+    good = json.dumps(
+        {"tag": "single_object", "include": [{"class": "a", "count": 1}], "prompt": "p"}
+    )
     path.write_text(f"{good}\n\n{{oops\n{good}\n\n")
     with pytest.raises(MetadataError) as err:
         load_metadata(path)
-    assert f"{path}:2: not valid JSON" in str(err.value) and f"{path}:3: not valid JSON" in str(err.value)
+    assert f"{path}:2: not valid JSON" in str(err.value) and f"{path}:3: not valid JSON" in str(
+        err.value
+    )
     with pytest.raises(MetadataError, match="cannot read"):
         load_metadata(tmp_path / "missing.jsonl")
 
@@ -138,9 +189,13 @@ def test_coco_generation_follows_the_official_rules():
     classes = set(read_object_names(NAMES))
     assert len(classes) == 80
     assert {g["class"] for r in records for g in r["include"]} <= classes
-    assert Counter(r["tag"] for r in records) == dict.fromkeys(Counter(r["tag"] for r in records), 30)
+    assert Counter(r["tag"] for r in records) == dict.fromkeys(
+        Counter(r["tag"] for r in records), 30
+    )
     _check_tag_rules(records, GENEVAL_COLORS)
-    assert {r["include"][1]["position"][0] for r in records if r["tag"] == "position"} == set(RELATIONS)
+    assert {r["include"][1]["position"][0] for r in records if r["tag"] == "position"} == set(
+        RELATIONS
+    )
     assert records == generate_metadata("coco", 30, seed=7, object_names=NAMES)  # seeded
     assert records != generate_metadata("coco", 30, seed=8, object_names=NAMES)
 

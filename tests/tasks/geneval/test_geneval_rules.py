@@ -30,7 +30,11 @@ class BoxColors:
         return [self.by_box[o.box] for o in objects]
 
 
-SINGLE = {"tag": "single_object", "include": [{"class": "dog", "count": 1}], "prompt": "a photo of a dog"}
+SINGLE = {
+    "tag": "single_object",
+    "include": [{"class": "dog", "count": 1}],
+    "prompt": "a photo of a dog",
+}
 TWO = {
     "tag": "two_object",
     "include": [{"class": "dog", "count": 1}, {"class": "cat", "count": 1}],
@@ -42,10 +46,17 @@ COUNT3 = {
     "exclude": [{"class": "dog", "count": 4}],
     "prompt": "a photo of three dogs",
 }
-RED_CAR = {"tag": "colors", "include": [{"class": "car", "count": 1, "color": "red"}], "prompt": "a photo of a red car"}
+RED_CAR = {
+    "tag": "colors",
+    "include": [{"class": "car", "count": 1, "color": "red"}],
+    "prompt": "a photo of a red car",
+}
 COLOR_ATTR = {
     "tag": "color_attr",
-    "include": [{"class": "car", "count": 1, "color": "red"}, {"class": "bus", "count": 1, "color": "blue"}],
+    "include": [
+        {"class": "car", "count": 1, "color": "red"},
+        {"class": "bus", "count": 1, "color": "blue"},
+    ],
     "prompt": "a photo of a red car and a blue bus",
 }
 
@@ -73,7 +84,9 @@ def test_single_object_pass_and_fail():
 def test_confidence_threshold_is_strictly_greater_than_0_3():
     assert not score_image(SINGLE, {"dog": [det(0, 0, 10, 10, 0.3)]}).correct
     assert score_image(SINGLE, {"dog": [det(0, 0, 10, 10, 0.31)]}).correct
-    assert not score_image(SINGLE, {"dog": [det(0, 0, 10, 10, 0.5)]}, thresholds=Thresholds(threshold=0.6)).correct
+    assert not score_image(
+        SINGLE, {"dog": [det(0, 0, 10, 10, 0.5)]}, thresholds=Thresholds(threshold=0.6)
+    ).correct
 
 
 def test_two_object_pass_and_fail():
@@ -105,7 +118,9 @@ def test_counting_threshold_0_9_applies_to_counting_only():
     assert not score_image(COUNT3, {"dog": at}).correct
     # the same 0.85 detection counts for a non-counting tag
     assert score_image(SINGLE, {"dog": [det(0, 0, 10, 10, 0.85)]}).correct
-    assert score_image(COUNT3, {"dog": three}, thresholds=Thresholds(counting_threshold=0.8)).correct
+    assert score_image(
+        COUNT3, {"dog": three}, thresholds=Thresholds(counting_threshold=0.8)
+    ).correct
 
 
 def test_max_16_objects_per_class():
@@ -117,7 +132,10 @@ def test_max_16_objects_per_class():
     four = {"tag": "counting", "include": [{"class": "dog", "count": 4}],
             "exclude": [{"class": "dog", "count": 5}], "prompt": "p"}  # fmt: skip
     assert score_image(four, {"dog": many}).reason == "expected dog<5, found 16"
-    assert score_image(four, {"dog": many}, thresholds=Thresholds(max_objects=3)).reason == "expected dog>=4, found 3"
+    assert (
+        score_image(four, {"dog": many}, thresholds=Thresholds(max_objects=3)).reason
+        == "expected dog>=4, found 3"
+    )
 
 
 def test_exclude_clauses_are_ored():
@@ -230,13 +248,20 @@ def test_position_target_group_that_failed():
     # a target group that failed its colour check is no target either
     meta = {"tag": "position", "prompt": "p", "include": [
         {"class": "cat", "count": 1, "color": "red"}, {"class": "dog", "count": 1, "position": ["left of", 0]}]}  # fmt: skip
-    res = score_image(meta, {"cat": [CAT], "dog": [PLACES["left of"]]}, None, BoxColors({CAT.box: "blue"}))
+    res = score_image(
+        meta, {"cat": [CAT], "dog": [PLACES["left of"]]}, None, BoxColors({CAT.box: "blue"})
+    )
     assert res.reason.split("\n")[1] == "no target for dog to be left of"
 
 
 def test_position_is_skipped_when_the_group_failed_its_colour():
     dog = PLACES["right of"]  # wrong place too, but only the colour failure is reported
-    res = score_image(position("left of", color="red"), {"cat": [CAT], "dog": [dog]}, None, BoxColors({dog.box: "blue"}))
+    res = score_image(
+        position("left of", color="red"),
+        {"cat": [CAT], "dog": [dog]},
+        None,
+        BoxColors({dog.box: "blue"}),
+    )
     assert res.reason == "expected red dog>=1, found 0 red; and 1 blue"
 
 
@@ -253,7 +278,11 @@ def test_iou_deduplication_is_off_by_default():
 
 
 def test_extras_never_change_the_score():
-    dets = {"dog": [det(0, 0, 10, 10), det(20, 0, 30, 10)], "cat": [det(40, 0, 50, 10)], "cow": [det(0, 0, 1, 1, 0.1)]}
+    dets = {
+        "dog": [det(0, 0, 10, 10), det(20, 0, 30, 10)],
+        "cat": [det(40, 0, 50, 10)],
+        "cow": [det(0, 0, 1, 1, 0.1)],
+    }
     res = score_image(SINGLE, dets)
     assert res.correct
     assert res.extras == {"extra_objects": 1, "extra_by_class": {"cat": 1}, "surplus_objects": 1}

@@ -26,7 +26,9 @@ def _rows(seed: int = 0) -> list[dict]:
     rows = []
     for p in range(30):
         tag = tags[int(rng.integers(len(tags)))]
-        meta = json.dumps({"tag": tag, "prompt": f"prompt {p}", "include": [{"class": "a", "count": 1}]})
+        meta = json.dumps(
+            {"tag": tag, "prompt": f"prompt {p}", "include": [{"class": "a", "count": 1}]}
+        )
         for s in range(4):
             rows.append({"filename": f"{p:05d}/samples/{s:04d}.png", "tag": tag, "prompt": f"prompt {p}",
                          "correct": bool(rng.random() < 0.4), "reason": "", "metadata": meta,
@@ -66,7 +68,11 @@ def test_results_roundtrip_and_agreement(tmp_path):
         {"metadata": "b", "correct": True}, {"metadata": "b", "correct": False},
         {"metadata": "b", "correct": False}, {"metadata": "b", "correct": False},
     ])  # fmt: skip
-    assert agree == {"mean_agreement": (1.0 + 0.75) / 2, "all_samples_agree": 0.5, "samples_per_prompt": 3.0}
+    assert agree == {
+        "mean_agreement": (1.0 + 0.75) / 2,
+        "all_samples_agree": 0.5,
+        "samples_per_prompt": 3.0,
+    }
     with pytest.raises(ValueError):
         summary_scores([])
     (tmp_path / "bad.jsonl").write_text('{"tag": "a", "correct": true}\n')
@@ -74,7 +80,11 @@ def test_results_roundtrip_and_agreement(tmp_path):
         read_results(tmp_path / "bad.jsonl")
 
 
-META = {"tag": "single_object", "include": [{"class": "circle", "count": 1}], "prompt": "a photo of a circle"}
+META = {
+    "tag": "single_object",
+    "include": [{"class": "circle", "count": 1}],
+    "prompt": "a photo of a circle",
+}
 
 
 def test_layout_write_and_read(tmp_path):
