@@ -52,3 +52,21 @@ def interpreter_ready() -> bool:
     from triton.runtime.interpreter import InterpretedFunction
 
     return isinstance(tl.standard.sum, InterpretedFunction)
+
+
+def check_out(op: str, name: str, out, shape, dtype, device) -> None:
+    """Validate a caller-provided output buffer.
+
+    Raises:
+        ValueError: ``out`` is not a contiguous tensor of the expected shape/dtype/device.
+    """
+    if (
+        tuple(out.shape) != tuple(shape)
+        or out.dtype != dtype
+        or out.device != device
+        or not out.is_contiguous()
+    ):
+        raise ValueError(
+            f"{op}: {name} must be a contiguous {tuple(shape)} {dtype} tensor on {device}, got "
+            f"{tuple(out.shape)} {out.dtype} on {out.device} (contiguous={out.is_contiguous()})"
+        )

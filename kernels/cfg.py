@@ -26,7 +26,7 @@ from typing import Literal, get_args
 import torch
 
 from . import dispatch
-from ._triton import jit, tl, triton
+from ._triton import check_out, jit, tl, triton
 
 RenormMode = Literal["global", "channel", "text_channel"]
 RENORM_MODES: tuple[str, ...] = get_args(RenormMode)
@@ -102,9 +102,7 @@ def _cfg_global_sums_kernel(
 
 
 @jit
-def _cfg_global_scale_kernel(
-    partial_ptr, scale_ptr, n_blocks, renorm_min, BLOCK: tl.constexpr
-):
+def _cfg_global_scale_kernel(partial_ptr, scale_ptr, n_blocks, renorm_min, BLOCK: tl.constexpr):
     # Reduce one sample's partial sums in a fixed order (deterministic), then the scale.
     sample = tl.program_id(0)
     acc_c = tl.zeros([BLOCK], dtype=tl.float32)
@@ -209,7 +207,9 @@ def _resolve(
     if v_cond.dtype not in DTYPES:
         raise ValueError(f"cfg_combine: dtype {v_cond.dtype} not supported; use one of {DTYPES}")
     if v_cond.dim() < 1 or v_cond.numel() == 0:
-        raise ValueError(f"cfg_combine: v_cond must be non-empty [..., C], got {tuple(v_cond.shape)}")
+        raise ValueError(
+            f"cfg_combine: v_cond must be non-empty [..., C], got {tuple(v_cond.shape)}"
+        )
     if not apply_cfg:  # BAGEL: outside cfg_interval both scales become 1.0
         text_scale, img_scale = 1.0, 1.0
     use_img = text_scale > 1.0 and img_scale > 1.0
@@ -227,43 +227,70 @@ def _resolve(
     return float(text_scale), float(img_scale), use_img
 
 
-def _launch_rows(c, t, u, text_scale, img_scale, text_channel, renorm_min) -> torch.Tensor:
+def _launch_rows(c, t, u, text_scale, img_scale, text_channel, renorm_min, out) -> None:
     n_cols = c.shape[-1]
     n_rows = c.numel() // n_cols
-    out = torch.empty_like(c, memory_format=torch.contiguous_format)
     block_c = triton.next_power_of_2(n_cols)
     block_r = max(1, min(64, 4096 // block_c, triton.next_power_of_2(n_rows)))
     _cfg_rows_kernel[(triton.cdiv(n_rows, block_r),)](
-        c, t, u if u is not None else c, out, n_rows, n_cols,
-        text_scale, img_scale, float(renorm_min),
-        USE_IMG=u is not None, TEXT_CHANNEL=text_channel, BLOCK_R=block_r, BLOCK_C=block_c,
+        c,
+        t,
+        u if u is not None else c,
+        out,
+        n_rows,
+        n_cols,
+        text_scale,
+        img_scale,
+        float(renorm_min),
+        USE_IMG=u is not None,
+        TEXT_CHANNEL=text_channel,
+        BLOCK_R=block_r,
+        BLOCK_C=block_c,
         num_warps=min(16, max(1, block_r * block_c // 512)),
-    )  # fmt: skip
-    return out
+    )
 
 
-def _launch_global(c, t, u, text_scale, img_scale, renorm_min, n_samples) -> torch.Tensor:
+def _launch_global(c, t, u, text_scale, img_scale, renorm_min, n_samples, out) -> None:
     per = c.numel() // n_samples
     block = min(4096, triton.next_power_of_2(per))
     n_blocks = triton.cdiv(per, block)
     grid = (n_blocks, n_samples)
     partial = torch.empty((n_samples, n_blocks, 2), dtype=torch.float32, device=c.device)
     scale = torch.empty((n_samples,), dtype=torch.float32, device=c.device)
-    out = torch.empty_like(c, memory_format=torch.contiguous_format)
     uu = u if u is not None else c
     warps = min(8, max(1, block // 512))
     _cfg_global_sums_kernel[grid](
-        c, t, uu, partial, per, text_scale, img_scale, USE_IMG=u is not None, BLOCK=block,
+        c,
+        t,
+        uu,
+        partial,
+        per,
+        text_scale,
+        img_scale,
+        USE_IMG=u is not None,
+        BLOCK=block,
         num_warps=warps,
-    )  # fmt: skip
+    )
     _cfg_global_scale_kernel[(n_samples,)](
-        partial, scale, n_blocks, float(renorm_min), BLOCK=min(1024, triton.next_power_of_2(n_blocks))
+        partial,
+        scale,
+        n_blocks,
+        float(renorm_min),
+        BLOCK=min(1024, triton.next_power_of_2(n_blocks)),
     )
     _cfg_global_apply_kernel[grid](
-        c, t, uu, scale, out, per, text_scale, img_scale, USE_IMG=u is not None, BLOCK=block,
+        c,
+        t,
+        uu,
+        scale,
+        out,
+        per,
+        text_scale,
+        img_scale,
+        USE_IMG=u is not None,
+        BLOCK=block,
         num_warps=warps,
-    )  # fmt: skip
-    return out
+    )
 
 
 def cfg_combine(
@@ -276,6 +303,8 @@ def cfg_combine(
     renorm_min: float = 0.0,
     apply_cfg: bool = True,
     per_sample: bool = False,
+    *,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Combine the CFG branches' velocities as BAGEL does (Triton or reference, per dispatch).
 
@@ -291,10 +320,11 @@ def cfg_combine(
         apply_cfg: Whether the step's ``t`` is inside ``cfg_interval`` (``lo < t <= hi``);
             False sets both scales to 1, so ``v_cond`` comes back unchanged.
         per_sample: ``global`` only: norms per index of dim 0 instead of over everything.
+        out: Optional contiguous output buffer of ``v_cond``'s shape and dtype.
 
     Returns:
-        The guided velocity, a new tensor of ``v_cond``'s shape and dtype; or ``v_cond``
-        itself when there is no guidance (``text_scale <= 1`` after the interval gate).
+        The guided velocity (``out``, or a new tensor); with no guidance (``text_scale <= 1``
+        after the interval gate) ``v_cond`` itself, or ``out`` holding a copy of it.
 
     Raises:
         ValueError: Unknown mode, unsupported dtype, mismatched inputs, or a missing
@@ -303,19 +333,26 @@ def cfg_combine(
     ts, ims, use_img = _resolve(
         v_cond, v_uncond_text, v_uncond_img, text_scale, img_scale, renorm_mode, apply_cfg
     )
+    if out is not None:
+        check_out("cfg_combine", "out", out, v_cond.shape, v_cond.dtype, v_cond.device)
     if ts <= 1.0:
-        return v_cond
+        return v_cond if out is None else out.copy_(v_cond)
     tensors = [v_cond, v_uncond_text] + ([v_uncond_img] if use_img else [])
     rows_mode = renorm_mode != "global"
     too_wide = rows_mode and v_cond.shape[-1] > MAX_COLS
     unsupported = f"rows of {v_cond.shape[-1]} elements exceed {MAX_COLS}" if too_wide else None
     if dispatch.choose("cfg_combine", tensors, unsupported) == "reference":
-        return cfg_combine_reference(
+        ref = cfg_combine_reference(
             v_cond, v_uncond_text, v_uncond_img, ts, ims, renorm_mode, renorm_min, True, per_sample
         )
+        return ref if out is None else out.copy_(ref)
+    if out is None:
+        out = torch.empty(v_cond.shape, dtype=v_cond.dtype, device=v_cond.device)
     c, t = v_cond.contiguous(), v_uncond_text.contiguous()
     u = v_uncond_img.contiguous() if use_img else None
     if rows_mode:
-        return _launch_rows(c, t, u, ts, ims, renorm_mode == "text_channel", renorm_min)
-    n_samples = v_cond.shape[0] if per_sample and v_cond.dim() > 1 else 1
-    return _launch_global(c, t, u, ts, ims, renorm_min, n_samples)
+        _launch_rows(c, t, u, ts, ims, renorm_mode == "text_channel", renorm_min, out)
+    else:
+        n_samples = v_cond.shape[0] if per_sample and v_cond.dim() > 1 else 1
+        _launch_global(c, t, u, ts, ims, renorm_min, n_samples, out)
+    return out

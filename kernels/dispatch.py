@@ -89,7 +89,9 @@ class Dispatcher:
         """
         devices = {t.device.type for t in tensors}
         if len(devices) > 1:
-            raise ValueError(f"{op}: tensors on several devices {sorted(devices)}; move them to one")
+            raise ValueError(
+                f"{op}: tensors on several devices {sorted(devices)}; move them to one"
+            )
         device = devices.pop() if devices else "cpu"
         mode = self.mode
         if mode == "reference":

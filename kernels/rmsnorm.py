@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from . import dispatch
-from ._triton import jit, tl, triton
+from ._triton import check_out, jit, tl, triton
 
 MAX_COLS = 65536  # one row lives in registers; wider rows use the reference
 DTYPES = (torch.float16, torch.bfloat16, torch.float32)
@@ -95,17 +95,36 @@ def check_rmsnorm_inputs(
         )
 
 
-def _launch(
-    x: torch.Tensor, weight: torch.Tensor, eps: float, residual: torch.Tensor | None
+def _outputs(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    out: torch.Tensor | None,
+    residual_out: torch.Tensor | None = None,
+    fused: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    dtype = torch.promote_types(weight.dtype, x.dtype)
+    if out is None:
+        out = torch.empty(x.shape, dtype=dtype, device=x.device)
+    check_out("rmsnorm", "out", out, x.shape, dtype, x.device)
+    if fused:
+        if residual_out is None:
+            residual_out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+        check_out("rmsnorm", "residual_out", residual_out, x.shape, x.dtype, x.device)
+    return out, residual_out
+
+
+def _launch(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    eps: float,
+    residual: torch.Tensor | None,
+    out: torch.Tensor,
+    res_out: torch.Tensor | None,
+) -> None:
     n_cols = x.shape[-1]
     x2 = x.reshape(-1, n_cols).contiguous()
     n_rows = x2.shape[0]
-    out = torch.empty(x.shape, dtype=torch.promote_types(weight.dtype, x.dtype), device=x.device)
-    res2 = res_out = None
-    if residual is not None:
-        res2 = residual.reshape(-1, n_cols).contiguous()
-        res_out = torch.empty_like(x, memory_format=torch.contiguous_format)
+    res2 = None if residual is None else residual.reshape(-1, n_cols).contiguous()
     block_c = triton.next_power_of_2(n_cols)
     block_r = max(1, min(64, 4096 // block_c, triton.next_power_of_2(n_rows)))
     num_warps = min(16, max(1, block_r * block_c // 512))
@@ -124,7 +143,6 @@ def _launch(
         BLOCK_C=block_c,
         num_warps=num_warps,
     )
-    return out, res_out
 
 
 def _unsupported(x: torch.Tensor) -> str | None:
@@ -133,25 +151,36 @@ def _unsupported(x: torch.Tensor) -> str | None:
     return None
 
 
-def rmsnorm(x: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+def rmsnorm(
+    x: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6, *, out: torch.Tensor | None = None
+) -> torch.Tensor:
     """Qwen2 RMSNorm over the last dimension (Triton or reference, per :mod:`dispatch`).
 
     Args:
         x: ``[..., C]`` float16/bfloat16/float32.
         weight: ``[C]``.
         eps: Added to the mean square.
+        out: Optional contiguous output buffer (else a new tensor).
 
     Returns:
-        A new tensor of ``x``'s shape, dtype ``promote_types(weight.dtype, x.dtype)``.
+        ``out``: ``x``'s shape, dtype ``promote_types(weight.dtype, x.dtype)``.
     """
     check_rmsnorm_inputs(x, weight)
+    out, _ = _outputs(x, weight, out)
     if dispatch.choose("rmsnorm", (x, weight), _unsupported(x)) == "reference":
-        return rmsnorm_reference(x, weight, eps)
-    return _launch(x, weight, eps, None)[0]
+        return out.copy_(rmsnorm_reference(x, weight, eps))
+    _launch(x, weight, eps, None, out, None)
+    return out
 
 
 def fused_add_rmsnorm(
-    x: torch.Tensor, residual: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6
+    x: torch.Tensor,
+    residual: torch.Tensor,
+    weight: torch.Tensor,
+    eps: float = 1e-6,
+    *,
+    out: torch.Tensor | None = None,
+    residual_out: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Residual add then RMSNorm in one pass: returns ``(rmsnorm(x + residual), x + residual)``.
 
@@ -160,13 +189,18 @@ def fused_add_rmsnorm(
         residual: Same shape and dtype as ``x``.
         weight: ``[C]``.
         eps: Added to the mean square.
+        out: Optional contiguous buffer for the normalised output.
+        residual_out: Optional contiguous buffer for ``x + residual``; may be ``residual``
+            itself (in-place update: each tile reads before it writes).
 
     Returns:
-        ``(normed, new_residual)``; both new tensors, ``new_residual`` in ``x``'s dtype.
+        ``(out, residual_out)``; ``residual_out`` in ``x``'s dtype.
     """
     check_rmsnorm_inputs(x, weight, residual)
-    if dispatch.choose("fused_add_rmsnorm", (x, residual, weight), _unsupported(x)) == "reference":
-        return fused_add_rmsnorm_reference(x, residual, weight, eps)
-    out, res_out = _launch(x, weight, eps, residual)
+    out, res_out = _outputs(x, weight, out, residual_out, fused=True)
     assert res_out is not None
+    if dispatch.choose("fused_add_rmsnorm", (x, residual, weight), _unsupported(x)) == "reference":
+        normed, summed = fused_add_rmsnorm_reference(x, residual, weight, eps)
+        return out.copy_(normed), res_out.copy_(summed)
+    _launch(x, weight, eps, residual, out, res_out)
     return out, res_out

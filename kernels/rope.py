@@ -95,7 +95,9 @@ def check_rope_inputs(
     if q.dtype not in DTYPES or k.dtype not in DTYPES:
         raise ValueError(f"rope: dtypes {q.dtype}/{k.dtype} not supported; use one of {DTYPES}")
     if q.shape[:-2] != k.shape[:-2] or q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"rope: q {tuple(q.shape)} and k {tuple(k.shape)} differ in tokens or head_dim")
+        raise ValueError(
+            f"rope: q {tuple(q.shape)} and k {tuple(k.shape)} differ in tokens or head_dim"
+        )
     head_dim = q.shape[-1]
     if head_dim % 2:
         raise ValueError(f"rope: head_dim must be even, got {head_dim}")
@@ -136,13 +138,27 @@ def _launch(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tens
     block_d = triton.next_power_of_2(half)
     block_hq = triton.next_power_of_2(n_q)
     _rope_kernel[(batch * seq,)](
-        q4, k4, cos4, sin4, seq, n_q, n_k, half,
-        q4.stride(0), q4.stride(1), q4.stride(2),
-        k4.stride(0), k4.stride(1), k4.stride(2),
-        cos_b, cos4.stride(1),
-        BLOCK_HQ=block_hq, BLOCK_HK=triton.next_power_of_2(n_k), BLOCK_D=block_d,
+        q4,
+        k4,
+        cos4,
+        sin4,
+        seq,
+        n_q,
+        n_k,
+        half,
+        q4.stride(0),
+        q4.stride(1),
+        q4.stride(2),
+        k4.stride(0),
+        k4.stride(1),
+        k4.stride(2),
+        cos_b,
+        cos4.stride(1),
+        BLOCK_HQ=block_hq,
+        BLOCK_HK=triton.next_power_of_2(n_k),
+        BLOCK_D=block_d,
         num_warps=min(8, max(1, block_hq * block_d // 256)),
-    )  # fmt: skip
+    )
 
 
 def apply_rope_(

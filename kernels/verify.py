@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from . import dispatch
-from ._triton import jit, tl, triton
+from ._triton import check_out, jit, tl, triton
 
 DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 MAX_BLOCKS = 4096  # vocab chunks per row; limits V to MAX_BLOCKS * block_v
@@ -84,9 +84,16 @@ def _argmax_blocks_kernel(logits_ptr, vmax_ptr, vidx_ptr, vocab, stride_row, BLO
 
 @jit
 def _argmax_rows_kernel(
-    vmax_ptr, vidx_ptr, draft_ptr, target_ptr, first_bad_ptr, n_blocks, n_draft, vocab,
+    vmax_ptr,
+    vidx_ptr,
+    draft_ptr,
+    target_ptr,
+    first_bad_ptr,
+    n_blocks,
+    n_draft,
+    vocab,
     BLOCK_B: tl.constexpr,
-):  # fmt: skip
+):
     # Stage 2: reduce the blocks of one row (earliest block wins ties), compare with the draft.
     row = tl.program_id(0)
     b = tl.arange(0, BLOCK_B)
@@ -102,7 +109,9 @@ def _argmax_rows_kernel(
             tl.atomic_min(first_bad_ptr, row.to(tl.int64))
 
 
-def verify_greedy_reference(draft_tokens: torch.Tensor, target_logits: torch.Tensor) -> GreedyVerdict:
+def verify_greedy_reference(
+    draft_tokens: torch.Tensor, target_logits: torch.Tensor
+) -> GreedyVerdict:
     """Greedy verification in eager PyTorch (EAGLE's argmax / cumprod / sum)."""
     k = draft_tokens.shape[0]
     target = target_logits.float().argmax(dim=-1)
@@ -118,7 +127,9 @@ def _check_tokens(op: str, draft_tokens: torch.Tensor, k_rows: int, name: str) -
             f"verification is not supported), got {tuple(draft_tokens.shape)} {draft_tokens.dtype}"
         )
     if k_rows != draft_tokens.shape[0] + 1:
-        raise ValueError(f"{op}: {name} has {k_rows} rows; expected k+1 = {draft_tokens.shape[0] + 1}")
+        raise ValueError(
+            f"{op}: {name} has {k_rows} rows; expected k+1 = {draft_tokens.shape[0] + 1}"
+        )
 
 
 def check_greedy_inputs(draft_tokens: torch.Tensor, target_logits: torch.Tensor) -> None:
@@ -165,14 +176,22 @@ def verify_greedy(
     vmax = torch.empty((k + 1, n_blocks), dtype=torch.float32, device=dev)
     vidx = torch.empty((k + 1, n_blocks), dtype=torch.int32, device=dev)
     # One buffer for [first mismatch, targets...] so the host reads it in one copy.
-    info = torch.full((k + 2,), k, dtype=torch.int64, device=dev)
+    info = torch.full((k + 2,), -1, dtype=torch.int64, device=dev)  # -1: never written
+    info[0] = k
     _argmax_blocks_kernel[(k + 1, n_blocks)](
         logits, vmax, vidx, vocab, logits.stride(0), BLOCK_V=bv, num_warps=8 if bv >= 2048 else 4
     )
     _argmax_rows_kernel[(k + 1,)](
-        vmax, vidx, draft_tokens, info[1:], info, n_blocks, k, vocab,
+        vmax,
+        vidx,
+        draft_tokens,
+        info[1:],
+        info,
+        n_blocks,
+        k,
+        vocab,
         BLOCK_B=triton.next_power_of_2(n_blocks),
-    )  # fmt: skip
+    )
     host = info.tolist()
     accepted = host[0]
     return GreedyVerdict(accepted, host[1 + accepted], info[1:])
@@ -183,9 +202,17 @@ def verify_greedy(
 
 @jit
 def _accept_kernel(
-    draft_ptr, p_ptr, q_ptr, u_ptr, info_ptr, n_draft, vocab, stride_p, stride_q,
+    draft_ptr,
+    p_ptr,
+    q_ptr,
+    u_ptr,
+    info_ptr,
+    n_draft,
+    vocab,
+    stride_p,
+    stride_q,
     BLOCK_K: tl.constexpr,
-):  # fmt: skip
+):
     # info[:k] = decisions, info[k] = accepted length (as float32, exact for small k).
     i = tl.arange(0, BLOCK_K)
     live = i < n_draft
@@ -203,9 +230,17 @@ def _accept_kernel(
 
 @jit
 def _residual_kernel(
-    p_ptr, q_ptr, info_ptr, out_ptr, partial_ptr, n_draft, vocab, stride_p, stride_q,
+    p_ptr,
+    q_ptr,
+    info_ptr,
+    out_ptr,
+    partial_ptr,
+    n_draft,
+    vocab,
+    stride_p,
+    stride_q,
     BLOCK_V: tl.constexpr,
-):  # fmt: skip
+):
     # out = max(p_j - q_j, 0) for j < k, else p_k; partial[block] = its sum.
     blk = tl.program_id(0)
     j = tl.load(info_ptr + n_draft).to(tl.int64)
@@ -219,8 +254,16 @@ def _residual_kernel(
 
 
 @jit
-def _normalize_kernel(out_ptr, partial_ptr, info_ptr, n_blocks, n_draft, vocab,
-                      BLOCK_V: tl.constexpr, BLOCK_B: tl.constexpr):  # fmt: skip
+def _normalize_kernel(
+    out_ptr,
+    partial_ptr,
+    info_ptr,
+    n_blocks,
+    n_draft,
+    vocab,
+    BLOCK_V: tl.constexpr,
+    BLOCK_B: tl.constexpr,
+):
     blk = tl.program_id(0)
     b = tl.arange(0, BLOCK_B)
     total = tl.sum(tl.load(partial_ptr + b, mask=b < n_blocks, other=0.0), axis=0)
@@ -261,9 +304,11 @@ def check_sampling_inputs(
 ) -> None:
     """Raises ValueError unless the shapes in the module docstring hold."""
     k = draft_tokens.shape[0] if draft_tokens.dim() == 1 else -1
-    for name, t, rows in (("draft_probs", draft_probs, k), ("target_probs", target_probs, k + 1)):
+    for name, t in (("draft_probs", draft_probs), ("target_probs", target_probs)):
         if t.dim() != 2 or t.dtype not in DTYPES or t.shape[1] == 0:
-            raise ValueError(f"verify_sampling: {name} must be [rows, V] float, got {tuple(t.shape)} {t.dtype}")
+            raise ValueError(
+                f"verify_sampling: {name} must be [rows, V] float, got {tuple(t.shape)} {t.dtype}"
+            )
     if draft_probs.shape[1] != target_probs.shape[1]:
         raise ValueError(
             f"verify_sampling: vocab sizes differ: draft {draft_probs.shape[1]}, target {target_probs.shape[1]}"
@@ -283,6 +328,7 @@ def verify_sampling(
     uniforms: torch.Tensor,
     *,
     block_v: int | None = None,
+    out: torch.Tensor | None = None,
 ) -> SamplingVerdict:
     """Rejection-sampling speculative verification (Triton or reference, per :mod:`dispatch`).
 
@@ -292,36 +338,67 @@ def verify_sampling(
         target_probs: ``[k+1, V]`` target distributions ``p_i`` (after temperature/top-p).
         uniforms: ``[k]`` uniform draws in [0, 1) (the caller owns the generator).
         block_v: Vocabulary block per program (power of two; tests use small ones).
+        out: Optional contiguous ``[V]`` float32 buffer for ``probs``.
 
     Returns:
         :class:`SamplingVerdict`; the caller samples the next token from ``probs``.
     """
     check_sampling_inputs(draft_tokens, draft_probs, target_probs, uniforms)
     k, vocab = draft_probs.shape
+    dev = target_probs.device
+    if out is None:
+        out = torch.empty((vocab,), dtype=torch.float32, device=dev)
+    check_out("verify_sampling", "out", out, (vocab,), torch.float32, dev)
     tensors = (draft_tokens, draft_probs, target_probs, uniforms)
     too_big = triton is not None and triton.cdiv(vocab, _block_v(vocab, block_v)) > MAX_BLOCKS
     why = f"V={vocab} needs more than {MAX_BLOCKS} blocks" if too_big else None
     if dispatch.choose("verify_sampling", tensors, why) == "reference":
-        return verify_sampling_reference(draft_tokens, draft_probs, target_probs, uniforms)
+        ref = verify_sampling_reference(draft_tokens, draft_probs, target_probs, uniforms)
+        return SamplingVerdict(
+            ref.accepted_len, ref.accepted, out.copy_(ref.probs), ref.residual_mass
+        )
     bv = _block_v(vocab, block_v)
     n_blocks = triton.cdiv(vocab, bv)
-    dev = target_probs.device
     p = target_probs if target_probs.stride(1) == 1 else target_probs.contiguous()
     q = draft_probs if draft_probs.stride(1) == 1 else draft_probs.contiguous()
-    info = torch.empty((k + 2,), dtype=torch.float32, device=dev)
-    out = torch.empty((vocab,), dtype=torch.float32, device=dev)
+    # NaN until written, so a decision the kernel skipped cannot pass for a real one.
+    info = torch.full((k + 2,), float("nan"), dtype=torch.float32, device=dev)
     partial = torch.empty((n_blocks,), dtype=torch.float32, device=dev)
     _accept_kernel[(1,)](
-        draft_tokens, p, q, uniforms, info, k, vocab, p.stride(0), q.stride(0),
+        draft_tokens,
+        p,
+        q,
+        uniforms,
+        info,
+        k,
+        vocab,
+        p.stride(0),
+        q.stride(0),
         BLOCK_K=triton.next_power_of_2(max(k, 1)),
-    )  # fmt: skip
+    )
     _residual_kernel[(n_blocks,)](
-        p, q, info, out, partial, k, vocab, p.stride(0), q.stride(0), BLOCK_V=bv,
+        p,
+        q,
+        info,
+        out,
+        partial,
+        k,
+        vocab,
+        p.stride(0),
+        q.stride(0),
+        BLOCK_V=bv,
         num_warps=8 if bv >= 2048 else 4,
-    )  # fmt: skip
+    )
     _normalize_kernel[(n_blocks,)](
-        out, partial, info, n_blocks, k, vocab, BLOCK_V=bv, BLOCK_B=triton.next_power_of_2(n_blocks),
+        out,
+        partial,
+        info,
+        n_blocks,
+        k,
+        vocab,
+        BLOCK_V=bv,
+        BLOCK_B=triton.next_power_of_2(n_blocks),
         num_warps=8 if bv >= 2048 else 4,
-    )  # fmt: skip
+    )
     host = info.tolist()
     return SamplingVerdict(int(host[k]), info[:k] > 0.5, out, float(host[k + 1]))

@@ -1,0 +1,426 @@
+"""Correctness checks of every kernel against its reference: the cases, tolerances and compare.
+
+Shared by the tests (``tests/kernels``) and ``hbench kernels bench``. Each case draws its
+own random inputs (seeded from the base seed and the case id, never all zeros), poisons the
+kernel's output buffers with NaN (or -1 for indices) before the call, runs the Triton
+kernel forced through the dispatcher, and compares with the reference. NaN never passes.
+
+Tolerances (``|out - ref| <= atol + rtol * |ref|``): float32 ``1e-5 / 1e-5``; float16
+``2e-3 / 2e-3``; bfloat16 ``2e-2 / 1.6e-2``. bfloat16 is loose enough for the interpreter's
+fp32->bf16 cast, which truncates where a GPU rounds to nearest even (one ulp apart).
+Verification results (lengths, tokens, decisions) must match exactly.
+
+Run ``python -m hbench.kernels.checks`` with ``TRITON_INTERPRET=1`` for a JSON report.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from . import cfg, dispatch, rmsnorm, rope, verify
+
+TOLERANCES: dict[torch.dtype, tuple[float, float]] = {
+    torch.float32: (1e-5, 1e-5),
+    torch.float16: (2e-3, 2e-3),
+    torch.bfloat16: (2e-2, 1.6e-2),
+}
+DTYPE_NAMES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One check: an op, a dtype and the op's parameters (shapes, modes)."""
+
+    op: str
+    dtype: torch.dtype
+    params: dict = field(hash=False, compare=False)
+
+    @property
+    def id(self) -> str:
+        """A readable, stable id (pytest ids, seeds, reports)."""
+        parts = [f"{k}={_fmt(v)}" for k, v in sorted(self.params.items())]
+        return f"{self.op}[{DTYPE_NAMES[self.dtype]},{','.join(parts)}]"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of one case: ``ok`` and, if not, what differed."""
+
+    case_id: str
+    ok: bool
+    max_abs_err: float
+    detail: str
+
+    def to_json(self) -> dict:
+        """A JSON-ready dict."""
+        return {
+            "case": self.case_id,
+            "ok": self.ok,
+            "max_abs_err": self.max_abs_err,
+            "detail": self.detail,
+        }
+
+
+def _fmt(v: object) -> str:
+    return "x".join(map(str, v)) if isinstance(v, tuple) else str(v)
+
+
+def compare(
+    name: str, out: torch.Tensor, ref: torch.Tensor, dtype: torch.dtype
+) -> tuple[bool, float, str]:
+    """Compare within ``dtype``'s tolerance; any NaN/inf in ``out`` or a shape change fails."""
+    if out.shape != ref.shape:
+        return False, float("inf"), f"{name}: shape {tuple(out.shape)} != {tuple(ref.shape)}"
+    o, r = out.detach().double().cpu(), ref.detach().double().cpu()
+    bad_values = ~torch.isfinite(o)
+    if bad_values.any():
+        first = tuple(int(i) for i in bad_values.nonzero()[0])
+        return (
+            False,
+            float("inf"),
+            f"{name}: {int(bad_values.sum())} non-finite values, first at {first}",
+        )
+    atol, rtol = TOLERANCES[dtype]
+    err = (o - r).abs()
+    worst = float(err.max()) if err.numel() else 0.0
+    over = err > atol + rtol * r.abs()
+    if over.any():
+        first = tuple(int(i) for i in over.nonzero()[0])
+        return (
+            False,
+            worst,
+            f"{name}: {int(over.sum())}/{err.numel()} elements off (atol={atol}, rtol={rtol}); "
+            f"first at {first}: {float(o[first])} vs {float(r[first])}",
+        )
+    return True, worst, ""
+
+
+def _exact(name: str, got: object, want: object) -> tuple[bool, float, str]:
+    if isinstance(got, torch.Tensor):
+        same = got.shape == want.shape and bool(torch.equal(got.cpu(), want.cpu()))
+        got, want = got.tolist(), want.tolist()
+    else:
+        same = got == want
+    return (True, 0.0, "") if same else (False, float("inf"), f"{name}: {got} != {want}")
+
+
+def _merge(*results: tuple[bool, float, str]) -> tuple[bool, float, str]:
+    ok = all(r[0] for r in results)
+    return ok, max(r[1] for r in results), "; ".join(r[2] for r in results if r[2])
+
+
+def _randn(shape, gen, dtype, device) -> torch.Tensor:
+    return torch.randn(shape, generator=gen).to(dtype=dtype, device=device)
+
+
+# ---- per-op checks ----------------------------------------------------------------------
+
+
+def _check_rmsnorm(case: Case, gen: torch.Generator, device: str) -> tuple[bool, float, str]:
+    shape, dt = case.params["shape"], case.dtype
+    w_dtype = case.params.get("weight_dtype", dt)
+    x = _randn(shape, gen, dt, device)
+    w = (1.0 + 0.5 * torch.randn(shape[-1], generator=gen)).to(w_dtype).to(device)
+    out_dtype = torch.promote_types(w_dtype, dt)
+    out = torch.full(shape, float("nan"), dtype=out_dtype, device=device)
+    if not case.params.get("residual"):
+        ref = rmsnorm.rmsnorm_reference(x, w)
+        with dispatch.use_backend("triton"):
+            got = rmsnorm.rmsnorm(x, w, out=out)
+        # Tolerance of the input dtype: Qwen2 rounds the normalised row to it before the weight.
+        return _merge(_exact("same buffer", got is out, True), compare("out", out, ref, dt))
+    r = _randn(shape, gen, dt, device)
+    res_out = torch.full(shape, float("nan"), dtype=dt, device=device)
+    ref, ref_sum = rmsnorm.fused_add_rmsnorm_reference(x, r, w)
+    with dispatch.use_backend("triton"):
+        rmsnorm.fused_add_rmsnorm(x, r, w, out=out, residual_out=res_out)
+    return _merge(compare("out", out, ref, dt), compare("residual_out", res_out, ref_sum, dt))
+
+
+def _check_cfg(case: Case, gen: torch.Generator, device: str) -> tuple[bool, float, str]:
+    p, shape, dt = case.params, case.params["shape"], case.dtype
+    c, t, u = (_randn(shape, gen, dt, device) for _ in range(3))
+    kwargs = dict(
+        text_scale=p.get("text_scale", 4.0),
+        img_scale=p.get("img_scale", 1.0),
+        renorm_mode=p["mode"],
+        renorm_min=p.get("renorm_min", 0.0),
+        apply_cfg=p.get("apply_cfg", True),
+        per_sample=p.get("per_sample", False),
+    )
+    ref = cfg.cfg_combine_reference(c, t, u, **kwargs)
+    out = torch.full(shape, float("nan"), dtype=dt, device=device)
+    with dispatch.use_backend("triton"):
+        cfg.cfg_combine(c, t, u, **kwargs, out=out)
+    return compare("out", out, ref, dt)
+
+
+def _check_rope(case: Case, gen: torch.Generator, device: str) -> tuple[bool, float, str]:
+    p, dt = case.params, case.dtype
+    batch, seq, hq, hk, d = p["bshkd"]
+    layout = p.get("layout", "bshd")
+    if layout == "packed":  # BAGEL: [T, H, D] with per-token tables [T, D]
+        q, k = _randn((seq, hq, d), gen, dt, device), _randn((seq, hk, d), gen, dt, device)
+        table_shape = (seq, d)
+    elif layout == "bhsd":  # HF: [B, H, S, D] passed as a transposed view
+        q = _randn((batch, hq, seq, d), gen, dt, device).transpose(1, 2)
+        k = _randn((batch, hk, seq, d), gen, dt, device).transpose(1, 2)
+        table_shape = (batch, seq, d)
+    else:
+        q, k = (
+            _randn((batch, seq, hq, d), gen, dt, device),
+            _randn((batch, seq, hk, d), gen, dt, device),
+        )
+        table_shape = (seq, d)
+    angles = 10.0 * torch.rand(table_shape, generator=gen)
+    cos, sin = angles.cos().to(device), angles.sin().to(device)
+    q_ref, k_ref = rope.rope_reference(q.clone(), k.clone(), cos, sin)
+    with dispatch.use_backend("triton"):
+        q_out, k_out = rope.apply_rope_(q, k, cos, sin)
+    same = _exact("in place", (q_out is q) and (k_out is k), True)
+    return _merge(same, compare("q", q, q_ref, dt), compare("k", k, k_ref, dt))
+
+
+def _greedy_inputs(case: Case, gen: torch.Generator, device: str):
+    k, vocab = case.params["k"], case.params["vocab"]
+    logits = torch.randn((k + 1, vocab), generator=gen)
+    if case.params.get("ties") and vocab > 1:
+        # Plant a tie for the max at two positions per row (lowest must win), across blocks.
+        a = torch.randint(0, vocab // 2, (k + 1,), generator=gen)
+        b = torch.randint(vocab // 2, vocab, (k + 1,), generator=gen)
+        top = logits.max(dim=1).values + 1.0
+        logits[torch.arange(k + 1), a] = top
+        logits[torch.arange(k + 1), b] = top
+    logits = logits.to(case.dtype)
+    target = logits.float().argmax(dim=1)
+    n_ok = (
+        int(case.params["accept"])
+        if case.params["accept"] != "rand"
+        else int(torch.randint(0, k + 1, (1,), generator=gen))
+    )
+    draft = target[:k].clone()
+    if n_ok < k:  # first mismatch at n_ok, random tokens after it
+        draft[n_ok] = (
+            draft[n_ok] + 1 + torch.randint(0, max(vocab - 1, 1), (1,), generator=gen)
+        ) % vocab
+        draft[n_ok + 1 :] = torch.randint(0, vocab, (k - n_ok - 1,), generator=gen)
+        if vocab == 1:
+            draft[n_ok] = 1  # out of vocabulary: the only way to mismatch with V = 1
+    return draft.to(device), logits.to(device)
+
+
+def _check_greedy(case: Case, gen: torch.Generator, device: str) -> tuple[bool, float, str]:
+    draft, logits = _greedy_inputs(case, gen, device)
+    ref = verify.verify_greedy_reference(draft, logits)
+    with dispatch.use_backend("triton"):
+        got = verify.verify_greedy(draft, logits, block_v=case.params.get("block_v"))
+    return _merge(
+        _exact("accepted_len", got.accepted_len, ref.accepted_len),
+        _exact("next_token", got.next_token, ref.next_token),
+        _exact("target_tokens", got.target_tokens, ref.target_tokens),
+    )
+
+
+def _check_sampling(case: Case, gen: torch.Generator, device: str) -> tuple[bool, float, str]:
+    k, vocab, dt = case.params["k"], case.params["vocab"], case.dtype
+    q = torch.softmax(2.0 * torch.randn((k, vocab), generator=gen), dim=-1)
+    # The target is the draft plus noise, so acceptance varies from position to position.
+    noise = case.params.get("noise", 1.0) * torch.randn((k + 1, vocab), generator=gen)
+    p = torch.softmax(torch.cat([q, q[-1:] if k else torch.ones(1, vocab)]).log() + noise, dim=-1)
+    draft = (
+        torch.multinomial(q, 1, generator=gen).squeeze(1) if k else torch.zeros(0, dtype=torch.long)
+    )
+    if case.params.get("oov") and k:
+        draft[-1] = vocab + 3
+    u = torch.rand((k,), generator=gen)
+    q, p = q.to(dt).to(device), p.to(dt).to(device)
+    draft, u = draft.to(device), u.to(device)
+    ref = verify.verify_sampling_reference(draft, q, p, u)
+    out = torch.full((vocab,), float("nan"), dtype=torch.float32, device=device)
+    with dispatch.use_backend("triton"):
+        got = verify.verify_sampling(draft, q, p, u, block_v=case.params.get("block_v"), out=out)
+    return _merge(
+        _exact("accepted_len", got.accepted_len, ref.accepted_len),
+        _exact("accepted", got.accepted, ref.accepted),
+        compare("probs", out, ref.probs, torch.float32),
+        _exact("probs is out", got.probs is out, True),
+    )
+
+
+CHECKS: dict[str, Callable[[Case, torch.Generator, str], tuple[bool, float, str]]] = {
+    "rmsnorm": _check_rmsnorm,
+    "cfg_combine": _check_cfg,
+    "rope": _check_rope,
+    "verify_greedy": _check_greedy,
+    "verify_sampling": _check_sampling,
+}
+
+
+# ---- the case grid ----------------------------------------------------------------------
+
+
+def _rmsnorm_cases() -> list[Case]:
+    shapes = [(1, 7), (13, 96), (3, 5, 200), (2, 5000)]  # single row, odd rows, 3-D, wide
+    out = [
+        Case("rmsnorm", dt, {"shape": s, "residual": res})
+        for dt in (torch.float32, torch.bfloat16)
+        for s in shapes
+        for res in (False, True)
+    ]
+    out.append(Case("rmsnorm", torch.float16, {"shape": (5, 130), "residual": True}))
+    out.append(Case("rmsnorm", torch.bfloat16, {"shape": (3, 64), "weight_dtype": torch.float32}))
+    return out
+
+
+def _cfg_cases() -> list[Case]:
+    out = []
+    for dt in (torch.float32, torch.bfloat16):
+        for mode in cfg.RENORM_MODES:
+            for img in (1.0, 2.0):
+                out.append(
+                    Case(
+                        "cfg_combine",
+                        dt,
+                        {"shape": (13, 64), "mode": mode, "img_scale": img, "renorm_min": 0.0},
+                    )
+                )
+                out.append(
+                    Case(
+                        "cfg_combine",
+                        dt,
+                        {"shape": (1, 7), "mode": mode, "img_scale": img, "renorm_min": 0.3},
+                    )
+                )
+            out.append(
+                Case(
+                    "cfg_combine",
+                    dt,
+                    {"shape": (2, 3000), "mode": mode, "img_scale": 1.5, "renorm_min": 0.25},
+                )
+            )
+    f32 = torch.float32
+    out += [
+        Case(
+            "cfg_combine",
+            f32,
+            {"shape": (3, 5, 100), "mode": "global", "img_scale": 2.0, "per_sample": True},
+        ),
+        Case("cfg_combine", f32, {"shape": (3, 5, 100), "mode": "global", "renorm_min": 0.5}),
+        Case(
+            "cfg_combine", f32, {"shape": (9, 64), "mode": "channel", "renorm_min": 1.5}
+        ),  # min > max
+        Case("cfg_combine", f32, {"shape": (9, 64), "mode": "channel", "apply_cfg": False}),
+        Case(
+            "cfg_combine",
+            f32,
+            {"shape": (9, 64), "mode": "global", "text_scale": 1.0, "img_scale": 2.0},
+        ),
+        Case(
+            "cfg_combine",
+            torch.float16,
+            {"shape": (6, 48), "mode": "text_channel", "img_scale": 1.5},
+        ),
+    ]
+    return out
+
+
+def _rope_cases() -> list[Case]:
+    shapes = [(1, 1, 1, 1, 2), (2, 5, 3, 1, 6), (1, 7, 28, 4, 128)]  # single, odd, Qwen2-7B heads
+    out = [Case("rope", dt, {"bshkd": s}) for dt in (torch.float32, torch.bfloat16) for s in shapes]
+    out += [
+        Case("rope", torch.float32, {"bshkd": (1, 9, 4, 2, 64), "layout": "packed"}),
+        Case("rope", torch.bfloat16, {"bshkd": (3, 5, 4, 2, 96), "layout": "bhsd"}),
+        Case("rope", torch.float16, {"bshkd": (2, 3, 5, 3, 32)}),
+    ]
+    return out
+
+
+def _verify_cases() -> list[Case]:
+    out = []
+    for dt in (torch.float32, torch.bfloat16):
+        for k, vocab, bv, accept in ((4, 1000, 128, "rand"), (7, 37, 16, 2), (1, 1, None, 0)):
+            out.append(
+                Case("verify_greedy", dt, {"k": k, "vocab": vocab, "block_v": bv, "accept": accept})
+            )
+        out.append(
+            Case(
+                "verify_greedy",
+                dt,
+                {"k": 3, "vocab": 500, "block_v": 64, "accept": 3, "ties": True},
+            )
+        )
+        out.append(
+            Case(
+                "verify_greedy",
+                dt,
+                {"k": 3, "vocab": 300, "block_v": None, "accept": 3, "ties": True},
+            )
+        )
+    out.append(
+        Case("verify_greedy", torch.float32, {"k": 0, "vocab": 50, "block_v": 16, "accept": 0})
+    )
+    out.append(
+        Case("verify_greedy", torch.float32, {"k": 6, "vocab": 200, "block_v": 32, "accept": 6})
+    )
+    for dt in (torch.float32, torch.bfloat16):
+        for k, vocab, bv, noise in ((4, 1000, 128, 1.0), (7, 37, 16, 0.3), (1, 5, None, 2.0)):
+            out.append(
+                Case("verify_sampling", dt, {"k": k, "vocab": vocab, "block_v": bv, "noise": noise})
+            )
+    out += [
+        Case("verify_sampling", torch.float32, {"k": 0, "vocab": 50, "block_v": 16}),
+        Case("verify_sampling", torch.float32, {"k": 6, "vocab": 300, "block_v": 64, "noise": 0.0}),
+        Case(
+            "verify_sampling",
+            torch.float32,
+            {"k": 3, "vocab": 100, "block_v": 32, "noise": 0.1, "oov": True},
+        ),
+    ]
+    return out
+
+
+def cases(op: str | None = None) -> list[Case]:
+    """The CPU-interpreter case grid (small shapes), optionally for one op."""
+    grid = _rmsnorm_cases() + _cfg_cases() + _rope_cases() + _verify_cases()
+    return [c for c in grid if op is None or c.op == op]
+
+
+def run_case(case: Case, seed: int = 0, device: str = "cpu") -> CheckResult:
+    """Run one case with inputs drawn from ``seed`` and the case id."""
+    gen = torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(case.id.encode()))
+    ok, err, detail = CHECKS[case.op](case, gen, device)
+    return CheckResult(case.id, ok, err, detail)
+
+
+def run_all(seed: int = 0, device: str = "cpu", op: str | None = None) -> list[CheckResult]:
+    """Run the whole grid (or one op's cases)."""
+    return [run_case(c, seed, device) for c in cases(op)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the grid's results as JSON (``python -m hbench.kernels.checks [seed]``)."""
+    from ._triton import interpreter_ready
+
+    args = sys.argv[1:] if argv is None else argv
+    seed = int(args[0]) if args else 0
+    device = "cuda" if torch.cuda.is_available() and not interpreter_ready() else "cpu"
+    if device == "cpu" and not interpreter_ready():
+        print(
+            json.dumps(
+                {"error": "no CUDA and TRITON_INTERPRET=1 was not set before triton imported"}
+            )
+        )
+        return 2
+    results = run_all(seed, device)
+    print(json.dumps({"device": device, "seed": seed, "results": [r.to_json() for r in results]}))
+    return 0 if all(r.ok for r in results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
