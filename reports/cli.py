@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .build import build_report
 from .run import RunStoreError
@@ -22,7 +23,11 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("runs", nargs="+", metavar="RUN", help="run directories (several: side by side)")
-    p.add_argument("--out", metavar="DIR", help="output directory (created)")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="output directory (created; default with one run: RUN/report)",
+    )
     p.add_argument(
         "--summary",
         action="store_true",
@@ -35,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code (2 on usage or run-store errors)."""
     args = parser().parse_args(argv)
     if not args.out and not args.summary:
-        parser().error("give --out DIR (and/or --summary)")
+        if len(args.runs) > 1:
+            parser().error("several runs need --out DIR")
+        args.out = str(Path(args.runs[0]) / "report")
     try:
         if args.summary:
             for run in args.runs:

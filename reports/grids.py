@@ -17,6 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 
+from .data import group_of
 from .figure_io import as_runs, save, style
 from .figures import RunDirs
 from .run import NoData, Run, RunStoreError
@@ -35,6 +36,7 @@ class GridRow:
     seed: Any
     text: str
     images: dict[str, str]  # column name -> path relative to the run
+    group: str = "all"  # GenEval tag / GEdit task type
 
 
 def image_suites(runs: list[Run]) -> list[str]:
@@ -63,6 +65,7 @@ def grid_rows(
     for run in runs:
         by_key: dict[tuple[str, Any], dict[str, str]] = {}
         texts: dict[tuple[str, Any], str] = {}
+        groups: dict[tuple[str, Any], str] = {}
         for variant in run.variants(suite):
             for r in run.ok_records(suite, variant):
                 output = r.get("output") or {}
@@ -75,17 +78,36 @@ def grid_rows(
                 cells[variant] = output["image"]
                 if variant == run.reference or key not in texts:
                     texts[key] = _record_text(r)
-        keys = sorted((k for k, c in by_key.items() if run.reference in c), key=str)
+                    groups[key] = group_of(r, suite)
         if chosen is None:
-            chosen = keys[:limit]
+            keys = [k for k in sorted(by_key, key=str) if run.reference in by_key[k]]
+            chosen = _spread(keys, groups, limit)
         for key in [k for k in chosen if k in by_key]:
             for name in by_key[key]:
                 if name not in columns:
                     columns.append(name)
-            rows.append(GridRow(run, key[0], key[1], texts.get(key, ""), by_key[key]))
+            rows.append(
+                GridRow(
+                    run, key[0], key[1], texts.get(key, ""), by_key[key], groups.get(key, "all")
+                )
+            )
     order = ["source", *[v for r in runs for v in r.variants(suite)]]
     columns = sorted(columns, key=order.index)
     return columns, rows
+
+
+def _spread(keys: list[Any], groups: dict[Any, str], limit: int) -> list[Any]:
+    """Up to ``limit`` keys taken round-robin over the groups (one GenEval tag each first)."""
+    by_group: dict[str, list[Any]] = {}
+    for key in keys:
+        by_group.setdefault(groups.get(key, ""), []).append(key)
+    queues = [by_group[g] for g in sorted(by_group)]
+    chosen: list[Any] = []
+    while len(chosen) < limit and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < limit:
+                chosen.append(queue.pop(0))
+    return sorted(chosen, key=lambda k: (groups.get(k, ""), str(k)))
 
 
 def _load(run: Run, relative: str) -> np.ndarray | None:
@@ -126,10 +148,11 @@ def image_grid(run_dirs: RunDirs, out_dir: str | PathLike[str], suite: str) -> P
             },
         )
         for i, row in enumerate(rows):
-            label = f"{row.sample} (seed {row.seed})"
-            if len(runs) > 1:
-                label += f" · {row.run.label}"
-            wrapped = textwrap.wrap(row.text, 30, max_lines=4, placeholder=" …")
+            head = [row.sample, f"seed {row.seed}"]
+            head += [row.group] if row.group not in ("all", row.sample.rsplit("-", 1)[0]) else []
+            head += [row.run.label] if len(runs) > 1 else []
+            label = "\n".join(h if len(h) <= 34 else h[:33] + "…" for h in head)
+            wrapped = textwrap.wrap(row.text, 34, max_lines=4, placeholder=" …")
             axes[i, 0].axis("off")
             axes[i, 0].text(
                 0.0,

@@ -167,11 +167,12 @@ def exact_match_table(runs: list[Run]) -> Table:
 
 def divergence_table(runs: list[Run]) -> Table:
     """The first divergence of every sample whose output differs from the reference's."""
-    rows, total = [], 0
+    rows, total, compared = [], 0, 0
     for suite in text_suites(runs):
         for run in runs:
             for variant in data.accelerated_variants(run, suite):
                 em = text.exact_match(run, suite, variant)
+                compared += em.n if em else 0
                 for d in em.divergences if em else ():
                     total += 1
                     if len(rows) >= MAX_DIVERGENCES:
@@ -191,8 +192,8 @@ def divergence_table(runs: list[Run]) -> Table:
                             d.other_text,
                         )
                     )
-    if not total:
-        raise NoData("no divergent text outputs (every compared output is identical)")
+    if not compared:
+        raise NoData("no text outputs paired with a reference")
     columns = (
         "Suite",
         "Variant",
@@ -209,6 +210,8 @@ def divergence_table(runs: list[Run]) -> Table:
         "Token ids: reference → accelerated at the first differing token "
         "(end = the output ended there).",
     )
+    if not total:
+        notes += (f"No divergence: all {compared} compared outputs are identical.",)
     if total > len(rows):
         notes += (f"{total - len(rows)} more divergent samples not shown.",)
     return Table("divergences", "First divergences", columns, tuple(rows), align, notes)
