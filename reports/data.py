@@ -193,17 +193,36 @@ def _from_block(entry: Any, key: str, source: str = "scores.json") -> Estimate |
     )
 
 
-def speedup(run: Run, suite: str, variant: str) -> Estimate | None:
-    """Median paired speedup (reference seconds / variant seconds) with its interval."""
-    found = _from_block(comparison_block(run, suite, variant).get("speedup"), "median")
+def speedup(run: Run, suite: str, variant: str, group: str | None = None) -> Estimate | None:
+    """Median paired speedup (reference seconds / variant seconds) with its interval.
+
+    With ``group`` (a latency workload) only that group's pairs count; scores.json's
+    per-workload block (``comparisons.<variant>.workloads.<group>.speedup``) is preferred.
+    """
+    block = comparison_block(run, suite, variant)
+    if group is not None:
+        block = ((block.get("workloads") or {}).get(group)) or {}
+    found = _from_block(block.get("speedup"), "median")
     if found is not None:
         return found
-    secs = [(_profile(a, "seconds"), _profile(b, "seconds")) for a, b in pairs(run, suite, variant)]
+    secs = [
+        (_profile(a, "seconds"), _profile(b, "seconds"))
+        for a, b in pairs(run, suite, variant)
+        if group is None or group_of(b, suite) == group
+    ]
     secs = [(a, b) for a, b in secs if a and b and a > 0 and b > 0]
     if not secs:
         return None
     s = st.speedup([a for a, _ in secs], [b for _, b in secs])
     return Estimate(s.median, s.ci_low, s.ci_high, s.n)
+
+
+def speedup_groups(run: Run, suite: str) -> list[str | None]:
+    """Groups a speedup is reported for: each latency workload separately (their times are
+    not comparable), else the whole suite (``None``)."""
+    if suite != "latency":
+        return [None]
+    return sorted({group_of(r, suite) for r in run.records if r["suite"] == suite}) or [None]
 
 
 def metric_diff(

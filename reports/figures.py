@@ -17,7 +17,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 from . import data, text
 from .figure_io import RUN_HATCHES, as_runs, colour, new_figure, save, style
 from .run import NoData, Run
-from .tables import latency_rows
+from .tables import _speedup_keys, latency_rows
 from .tables_quality import text_suites
 
 RunDirs = Sequence[Run | str | PathLike[str]]
@@ -42,9 +42,9 @@ def speedup_figure(run_dirs: RunDirs, out_dir: str | PathLike[str]) -> Path:
     panels = []
     for suite in _suites(runs):
         bars = [
-            (variant, i, data.speedup(run, suite, variant))
+            (variant, i, data.speedup(run, suite, variant, group), group)
             for i, run in enumerate(runs)
-            for variant in data.accelerated_variants(run, suite)
+            for variant, group in _speedup_keys(run, suite)
         ]
         bars = [b for b in bars if b[2] is not None]
         if bars:
@@ -52,14 +52,15 @@ def speedup_figure(run_dirs: RunDirs, out_dir: str | PathLike[str]) -> Path:
     if not panels:
         raise NoData("no paired timings of an accelerated variant and its reference")
     variants = _all_variants(runs)
+    counts = [len({(v, g) for v, _, _, g in bars}) for _, bars in panels]
     with style():
-        fig = new_figure(2.4 * len(panels) + 0.6, 2.8)
-        axes = fig.subplots(1, len(panels), squeeze=False)[0]
+        fig = new_figure(sum(0.9 + 0.75 * c for c in counts), 2.8)
+        axes = fig.subplots(1, len(panels), squeeze=False, width_ratios=counts)[0]
         for ax, (suite, bars) in zip(axes, panels, strict=True):
-            names = [v for v in variants if any(b[0] == v for b in bars)]
+            names = list(dict.fromkeys(_bar_name(v, g) for v, _, _, g in bars))
             width = 0.8 / len(runs)
-            for variant, i, est in bars:
-                x = names.index(variant) - 0.4 + width * (i + 0.5)
+            for variant, i, est, group in bars:
+                x = names.index(_bar_name(variant, group)) - 0.4 + width * (i + 0.5)
                 low = est.value - est.low if est.low is not None else 0.0
                 high = est.high - est.value if est.high is not None else 0.0
                 ax.bar(
@@ -89,6 +90,10 @@ def speedup_figure(run_dirs: RunDirs, out_dir: str | PathLike[str]) -> Path:
             ax.margins(y=0.15)
         _run_legend(fig, runs)
         return save(fig, out_dir, "speedup")
+
+
+def _bar_name(variant: str, group: str | None) -> str:
+    return variant if group is None else f"{variant}\n{group}"
 
 
 def _run_legend(fig, runs: list[Run]) -> None:

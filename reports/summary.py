@@ -32,7 +32,11 @@ def summary_text(run_dir: str | PathLike[str]) -> str:
             score = f"{fmt(v.score.value)} {v.score_name}" if v.score is not None else "–"
             speed = delta = exact = "–"
             if variant != run.reference:
-                speed = _est(data.speedup(run, suite, variant), "×")
+                groups = data.speedup_groups(run, suite)
+                speed = ", ".join(
+                    (f"{g} " if g else "") + _est(data.speedup(run, suite, variant, g), "×")
+                    for g in groups
+                )
                 if primary:
                     delta = _est(data.metric_diff(run, suite, variant, primary), signed=True)
                 em = text.exact_match(run, suite, variant)

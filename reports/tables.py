@@ -139,15 +139,17 @@ def speedup_table(runs: list[Run]) -> Table:
     for suite in sorted({s for r in runs for s in r.suites()}):
         for run in runs:
             primary = data.primary_metric(run, suite)
-            for variant in data.accelerated_variants(run, suite):
-                sp = data.speedup(run, suite, variant)
+            for variant, group in _speedup_keys(run, suite):
+                sp = data.speedup(run, suite, variant, group)
                 diff = data.metric_diff(run, suite, variant, primary) if primary else None
                 n_pairs = len(data.pairs(run, suite, variant))
+                if sp is not None and sp.n is not None:
+                    n_pairs = sp.n
                 if sp is None and diff is None:
                     continue
                 rows.append(
                     (
-                        suite,
+                        suite if group is None else f"{suite}: {group}",
                         variant,
                         *_run_cell(runs, run),
                         run.reference,
@@ -178,6 +180,12 @@ def speedup_table(runs: list[Run]) -> Table:
         align,
         DEFINITIONS[1:3],
     )
+
+
+def _speedup_keys(run: Run, suite: str) -> list[tuple[str, str | None]]:
+    """(variant, group) pairs a speedup is shown for (groups: latency workloads)."""
+    groups = data.speedup_groups(run, suite)
+    return [(v, g) for v in data.accelerated_variants(run, suite) for g in groups]
 
 
 def _est(e: data.Estimate | None, unit: str = "", signed: bool = False) -> str:

@@ -103,7 +103,7 @@ def _has_text(record: dict[str, Any]) -> bool:
 
 def exact_match(run: Run, suite: str, variant: str) -> ExactMatch | None:
     """Exact match of ``variant``'s outputs against the reference's (token ids, else text)."""
-    matched = [(a, b) for a, b in pairs(run, suite, variant) if "output" in a and "output" in b]
+    matched = [(a, b) for a, b in pairs(run, suite, variant) if _has_text(a) and _has_text(b)]
     if not matched:
         return None
     with_ids = all(

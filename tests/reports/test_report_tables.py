@@ -143,3 +143,37 @@ def test_two_runs_side_by_side(tmp_path: Path) -> None:
     assert {row[1] for row in tags.rows} == {r.label for r in runs}
     png = speedup_figure(runs, tmp_path / "out")
     assert png.exists() and png.with_suffix(".pdf").exists()
+
+
+def test_latency_speedup_is_per_workload(demo_run: Path) -> None:
+    run = load_run(demo_run)
+    recs = [r for r in _records(demo_run) if r["suite"] == "latency"]
+    for workload in ("edit", "t2i"):
+        mine = {(r["sample"], r["variant"]): r["profile"]["seconds"] for r in recs
+                if r["details"]["workload"] == workload}  # fmt: skip
+        samples = sorted({s for s, _ in mine})
+        s = st.speedup([mine[k, "baseline"] for k in samples], [mine[k, "nfe6"] for k in samples])
+        got = data.speedup(run, "latency", "nfe6", workload)
+        assert (got.value, got.low, got.high, got.n) == (s.median, s.ci_low, s.ci_high, 5)
+    suites = [row[0] for row in tables.speedup_table([run]).rows]
+    assert "latency: edit" in suites and "latency: t2i" in suites and "latency" not in suites
+
+
+def test_exact_match_only_for_text_outputs(demo_run: Path) -> None:
+    run = load_run(demo_run)
+    assert text.exact_match(run, "geneval", "nfe6") is None
+    assert tables_quality.text_suites([run]) == ["understanding"]
+
+
+def test_reports_import_no_torch_and_no_upper_layers() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, hbench.reports.build, hbench.reports.cli, hbench.reports.summary\n"
+        "bad = sorted(m for m in sys.modules if m == 'torch' or m.startswith(('torch.', "
+        "'hbench.tasks', 'hbench.baselines', 'hbench.harness.runner')))\n"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
