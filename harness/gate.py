@@ -11,7 +11,7 @@ check         measured value                                         interval
 mean          mean of ``metric`` over the variant's samples          bootstrap
 rate          share of samples with ``metric`` == 1 (0/1 metrics)    Wilson
 diff          mean of (variant - reference) ``metric`` per sample;   paired bootstrap
-              with ``group_by: <detail>`` the unweighted mean over   (stratified)
+              with ``group_by: <label>`` the unweighted mean over   (stratified)
               groups (GenEval overall over tags)
 speedup       median of paired reference/variant seconds             bootstrap
 exact_match   share of samples whose output ``field`` (default       Wilson
@@ -23,10 +23,13 @@ score         ``scores.json`` suite score ``metric`` (dotted path)   none
 score_diff    that score minus the reference's                       none
 ============  =====================================================  ==================
 
-Interval checks take a ``_ci_low`` / ``_ci_high`` suffix to compare the interval bound
-instead of the estimate (``diff_ci_low >= -0.01`` is paired non-inferiority at margin
-0.01). Exit status: 0 all claims hold, 1 a claim fails, 2 the claims file or the run
-cannot be used (unknown suite, variant or metric: the message names the claim's line).
+Sample labels (``workload``, ``where`` filters, ``group_by``) are read from a record's
+``details``, else from its ``output`` (GEdit keeps ``task_type`` there). Interval checks
+take a ``_ci_low`` / ``_ci_high`` suffix to compare the interval bound instead of the
+estimate (``diff_ci_low >= -0.01`` is paired non-inferiority at margin 0.01).
+
+Exit status: 0 all claims hold, 1 a claim fails, 2 the claims file or the run cannot be
+used (unknown suite, variant or metric: the message names the claim's line).
 """
 
 from __future__ import annotations
@@ -132,11 +135,10 @@ class RunView:
         if not recs:
             raise _unknown(claim, "variant", variant, {r.get("variant") for r in suite_recs})
         for key, value in claim.where:
-            seen = {str(r.get("details", {}).get(key)) for r in recs if key in r.get("details", {})}
+            seen = {str(record_field(r, key)) for r in recs if record_field(r, key) is not None}
             if value not in seen:
-                what = f"details.{key} value"
-                raise _unknown(claim, what, value, seen)
-            recs = [r for r in recs if str(r.get("details", {}).get(key)) == value]
+                raise _unknown(claim, f"{key} value", value, seen)
+            recs = [r for r in recs if str(record_field(r, key)) == value]
         ok = [r for r in recs if not r.get("error")]
         return ok, len(recs) - len(ok)
 
@@ -147,6 +149,12 @@ class RunView:
         if not ref:
             raise ClaimError(f"{claim.location}: no reference variant in the run; set 'reference'")
         return ref
+
+
+def record_field(record: dict[str, Any], key: str) -> Any:
+    """A per-sample label (``where`` / ``group_by``): ``details[key]``, else ``output[key]``."""
+    details = record.get("details") or {}
+    return details[key] if key in details else (record.get("output") or {}).get(key)
 
 
 def _unknown(claim: Claim, what: str, name: Any, available: set[Any]) -> ClaimError:
@@ -210,10 +218,10 @@ def measure_diff(claim: Claim, view: RunView, cfg: ClaimsFile) -> Measurement:
     ref, oth = _pairs(claim, view)
     groups = None
     if claim.group_by:
-        groups = [r.get("details", {}).get(claim.group_by) for r in ref]
+        groups = [record_field(r, claim.group_by) for r in ref]
         if any(g is None for g in groups):
             raise ClaimError(
-                f"{claim.location}: group_by {claim.group_by!r}: not in every record's details"
+                f"{claim.location}: group_by {claim.group_by!r}: not in every record's details or output"
             )
     d = st.paired_bootstrap(
         _metric_values(claim, ref),
