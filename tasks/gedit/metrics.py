@@ -5,13 +5,14 @@
   E_txt(source caption), embeddings from an open_clip model. Needs captions, so it exists
   for the shapes world (captions of the source and expected scenes) and not for
   GEdit-Bench, which ships none.
-* ``preserve_ssim`` / ``preserve_psnr``: torchmetrics SSIM (the SSIM map averaged over the
-  kept pixels) and PSNR (over the kept pixels) between source and edited, in [0, 1] range.
-  "Kept" is the unedited region when a mask is known (shapes world), else the whole image.
-  PSNR of identical regions is infinite; it is reported as ``psnr_max_db``.
-* ``preserve_lpips``: torchmetrics LPIPS between the source and the edited image with its
-  edited region pasted back from the source; only when the backbone's ImageNet weights are
-  already in the torch hub cache (nothing is downloaded).
+* ``preserve_ssim`` / ``preserve_psnr`` / ``preserve_lpips``: how well the pixels that
+  should stay did stay. "Kept" is the unedited region when a mask is known (shapes world),
+  else the whole image. The edited region of the edited image is first pasted back from the
+  source, so windowed measures (SSIM's 11x11 window, LPIPS's receptive fields) do not see
+  the intended change at the region's border; then torchmetrics SSIM (its map averaged over
+  the kept pixels, float64), PSNR (over the kept pixels; identical pixels give infinity,
+  reported as ``psnr_max_db``) and LPIPS. LPIPS runs only when its backbone's ImageNet
+  weights are already in the torch hub cache (nothing is downloaded).
 """
 
 from __future__ import annotations
@@ -144,14 +145,14 @@ class EditMetrics:
         if captions is not None and self._clip is not None:
             out["clip_dir"] = self.clip_direction(source, edited, *captions)
         if keep.any():
+            pasted = torch.where(keep, ed, src)  # the intended change removed
             _, ssim_map = structural_similarity_index_measure(
-                ed, src, data_range=1.0, return_full_image=True
+                pasted, src, data_range=1.0, return_full_image=True
             )
             out["preserve_ssim"] = float(ssim_map[0][:, keep].mean())
             psnr = float(peak_signal_noise_ratio(ed[0][:, keep], src[0][:, keep], data_range=1.0))
             out["preserve_psnr"] = psnr if math.isfinite(psnr) else self.config.psnr_max_db
             if self._lpips is not None:
-                pasted = torch.where(keep, ed, src)
                 dev = self.config.device
                 out["preserve_lpips"] = float(
                     self._lpips(pasted.float().to(dev), src.float().to(dev))

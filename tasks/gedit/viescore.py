@@ -12,8 +12,8 @@ GenEval's prompt templates, so a local judge sees exactly what the official judg
   ``[naturalness, artifacts]``; PQ = min.
 
 The parser accepts the answer shapes the official parser accepts (a JSON object between
-``||V^=^V||`` delimiters, a bare JSON object, a bare ``[a, b]`` list) plus a ``"score": [..]``
-fragment inside broken JSON, but never guesses: anything else raises
+``||V^=^V||`` delimiters, a bare JSON object, a bare ``[a, b]`` list) plus a single
+``"score": [..]`` fragment inside broken JSON, but never guesses: anything else raises
 :class:`ScoreParseError` (the official code falls back to a random score instead).
 """
 
@@ -121,6 +121,9 @@ def _score_list(text: str) -> list:
     if obj is not None and "score" in obj:
         value = obj["score"]
         return value if isinstance(value, list) else [value]
+    fragments = _SCORE_FRAGMENT.findall(text)
+    if len(fragments) > 1:  # e.g. a repeated or self-correcting answer: ambiguous
+        raise ScoreParseError(f"{len(fragments)} score lists in judge answer {text[:200]!r}")
     match = _SCORE_FRAGMENT.search(text) or _BARE_LIST.match(text)
     if match is None:
         raise ScoreParseError(f"no score list found in judge answer {text[:200]!r}")

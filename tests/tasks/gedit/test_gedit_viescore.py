@@ -53,6 +53,7 @@ def test_parse_accepts_official_answer_shapes(text, want):
         ('{"score": [true, 3]}', "not a number"),
         ('"score": [7, oops]', "malformed score list"),
         ("", "no score list"),
+        ('{"score": [7, 3]}{"score": [2, 9]}', "2 score lists"),
     ],
 )
 def test_parse_rejects_instead_of_guessing(text, match):
