@@ -392,3 +392,90 @@ def test_inputs_from_a_jsonl_file(tmp_path) -> None:
         InputError, match=r"inputs.jsonl:2: edit input needs string field\(s\) \['instruction'\]"
     ):
         load_inputs(str(path), "t2i", 1, 0, 32)
+
+
+# ---- the shapes family's real samplers (tiny random weights) ------------------------------
+
+SHAPES_FAMILY = "shapes-random-latency-test"
+SHAPES_NFE = {
+    "baseline": (98, 147),
+    "euler6": (12, 18),
+    "nfe6": (6, 6),
+    "nfe1": (1, 1),
+}  # (t2i, edit)
+
+
+@dataclass(frozen=True)
+class ShapesRandomOptions:
+    """Directory of random generator weights written by the test."""
+
+    weights: str = ""
+
+
+class ShapesRandomFamily:
+    """The shapes family's image engines and oracle text engine over random tiny weights."""
+
+    name: ClassVar[str] = SHAPES_FAMILY
+    variants: ClassVar[dict[str, str]] = {v: v for v in SHAPES_NFE}
+    reference: ClassVar[str] = "baseline"
+    Options: ClassVar[type] = ShapesRandomOptions
+
+    @classmethod
+    def build(cls, variant: str, options: ShapesRandomOptions) -> Any:
+        from hbench.baselines.shapes.family import VARIANTS, ShapesSystem
+        from hbench.baselines.shapes.generator import build_image_engine
+        from hbench.baselines.shapes.oracle import OracleTextEngine
+
+        image = build_image_engine(VARIANTS[variant][1], Path(options.weights))
+        return ShapesSystem(variant, OracleTextEngine(), image)
+
+
+if SHAPES_FAMILY not in plugins.SYSTEMS:
+    plugins.SYSTEMS.add(
+        SHAPES_FAMILY, ShapesRandomFamily, "test fixture of tests/tasks/test_latency.py"
+    )
+
+
+def test_nfe_of_the_shapes_samplers_through_the_runner(tmp_path) -> None:
+    from hbench.baselines.shapes.generator.network import GeneratorConfig, ShapesDenoiser
+    from hbench.baselines.shapes.generator.tokens import WordTokenizer
+    from hbench.baselines.shapes.generator.weights import save_weights
+
+    tiny = GeneratorConfig(
+        vocab_size=WordTokenizer().size, channels=(8, 16, 32), text_dim=32, heads=2
+    )
+    torch.manual_seed(0)
+    for name in ("generator_teacher", "generator_nfe6", "generator_nfe1"):
+        save_weights(
+            ShapesDenoiser(tiny).state_dict(),
+            name,
+            {"config": tiny.to_dict(), "role": name},
+            tmp_path,
+        )
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(
+        f"system: {{family: {SHAPES_FAMILY}, variants: [baseline, euler6, nfe6, nfe1], options: {{weights: {tmp_path}}}}}\n"
+        "suites:\n  latency: {workloads: [t2i, edit], samples: 1, repeats: 1, warmup: 0}\n"
+    )
+    scores = execute(
+        load_config(cfg, plugins.SYSTEMS, plugins.SUITES),
+        tmp_path / "run",
+        progress=False,
+        argv=["t"],
+    )
+    block = scores["suites"]["latency"]
+    for variant, (t2i, edit) in SHAPES_NFE.items():
+        workloads = block["variants"][variant]["scores"]["workloads"]
+        assert workloads["t2i"]["nfe"]["max"] == workloads["t2i"]["nfe"]["min"] == t2i, variant
+        assert workloads["edit"]["nfe"]["max"] == workloads["edit"]["nfe"]["min"] == edit, variant
+        # The teacher batches its CFG branches: 49 merged calls; the others one call per step.
+        merged = 49 if variant == "baseline" else (6 if variant in ("euler6", "nfe6") else 1)
+        assert workloads["t2i"]["merged_calls"]["max"] == merged
+    assert block["comparisons"]["nfe6"]["workloads"]["t2i"]["nfe_ratio"] == pytest.approx(98 / 6)
+    # The shipped shapes claims' exact NFE lines hold on this run (only they: the other claims
+    # need the trained models and the other suites).
+    claims = [line for line in (Path(__file__).parents[2] / "claims" / "shapes.yaml").read_text().splitlines()
+              if "check: nfe," in line and "suite: latency" in line]  # fmt: skip
+    (tmp_path / "nfe.yaml").write_text("claims:\n" + "\n".join(claims) + "\n")
+    assert len(claims) == 8
+    assert gate_main([str(tmp_path / "run"), "--claims", str(tmp_path / "nfe.yaml")]) == 0
