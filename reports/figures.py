@@ -12,6 +12,7 @@ from os import PathLike
 from pathlib import Path
 
 import numpy as np
+from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from . import data, text
@@ -58,9 +59,11 @@ def speedup_figure(run_dirs: RunDirs, out_dir: str | PathLike[str]) -> Path:
         axes = fig.subplots(1, len(panels), squeeze=False, width_ratios=counts)[0]
         for ax, (suite, bars) in zip(axes, panels, strict=True):
             names = list(dict.fromkeys(_bar_name(v, g) for v, _, _, g in bars))
-            width = 0.8 / len(runs)
+            present = sorted({i for _, i, _, _ in bars})  # runs that have this suite
+            width = 0.8 / len(present)
             for variant, i, est, group in bars:
-                x = names.index(_bar_name(variant, group)) - 0.4 + width * (i + 0.5)
+                slot = present.index(i)
+                x = names.index(_bar_name(variant, group)) - 0.4 + width * (slot + 0.5)
                 low = est.value - est.low if est.low is not None else 0.0
                 high = est.high - est.value if est.high is not None else 0.0
                 ax.bar(
@@ -171,8 +174,19 @@ def frontier_figure(run_dirs: RunDirs, out_dir: str | PathLike[str]) -> Path:
             ax.set_ylabel(f"{suite} {series[0][2]}")
             ax.set_title(suite)
             ax.margins(x=0.2, y=0.15)
-            if len(runs) > 1:
-                ax.legend(loc="best")
+        if len(runs) > 1:
+            handles = [
+                Line2D(
+                    [],
+                    [],
+                    color="black",
+                    linestyle=("-", "--", ":", "-.")[i % 4],
+                    marker=markers[i % len(markers)],
+                    label=run.label,
+                )
+                for i, run in enumerate(runs)
+            ]
+            fig.legend(handles=handles, loc="outside lower center", ncols=min(4, len(runs)))
         return save(fig, out_dir, "frontier")
 
 
