@@ -154,6 +154,17 @@ def _scheduler(name: str, config: Any, overrides: dict[str, Any]) -> Any:
     return cls.from_config(config, **overrides)
 
 
+def dtype_kwargs(dtype: Any) -> dict[str, Any]:
+    """``from_pretrained`` dtype keyword: ``dtype`` where diffusers has it, else ``torch_dtype``."""
+    from diffusers.utils import deprecation_utils
+
+    # diffusers renamed torch_dtype to dtype (and deprecated the old name) together with
+    # adding _resolve_dtype; older releases accept only torch_dtype.
+    return (
+        {"dtype": dtype} if hasattr(deprecation_utils, "_resolve_dtype") else {"torch_dtype": dtype}
+    )
+
+
 def load_student(pipe: Any, path: str | Path, dtype: Any) -> Any:
     """The distilled denoiser from ``path``, built with the pipeline denoiser's class."""
     name = denoiser_name(pipe)
@@ -162,7 +173,9 @@ def load_student(pipe: Any, path: str | Path, dtype: Any) -> Any:
         raise FileNotFoundError(f"student_path {path} is not a folder")
     sub = path / name if (path / "model_index.json").is_file() else path
     cls = type(getattr(pipe, name))
-    return cls.from_pretrained(sub, torch_dtype=dtype, use_safetensors=True, local_files_only=True)
+    return cls.from_pretrained(
+        sub, use_safetensors=True, local_files_only=True, **dtype_kwargs(dtype)
+    )
 
 
 class DiffusersSystem:
@@ -197,7 +210,7 @@ class DiffusersSystem:
             else diffusers.DiffusionPipeline
         )
         pipe = cls.from_pretrained(
-            o.path, torch_dtype=dtype, use_safetensors=True, local_files_only=True
+            o.path, use_safetensors=True, local_files_only=True, **dtype_kwargs(dtype)
         )
         if s.student_path:
             setattr(pipe, denoiser_name(pipe), load_student(pipe, s.student_path, dtype))
