@@ -70,9 +70,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _print_summary(run_dir: Path) -> None:
-    from .summary import summary_table
+    from hbench.reports.summary import summary_text
 
-    print(summary_table(run_dir))
+    print(summary_text(run_dir))
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -106,13 +106,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     for run in args.runs:
         if not (Path(run) / "manifest.json").exists():
             raise UserError(f"{run} is not a run directory (no manifest.json)")
-    if args.text:
-        from .summary import summary_table
-
-        for run in args.runs:
-            print(summary_table(Path(run)))
-        return 0
-    argv = [*args.runs] + (["--out", args.out] if args.out else [])
+    argv = (
+        [*args.runs]
+        + (["--out", args.out] if args.out else [])
+        + (["--summary"] if args.text else [])
+    )
     return _delegate("hbench.reports.cli", argv)
 
 

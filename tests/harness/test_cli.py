@@ -104,9 +104,13 @@ def test_sigkill_then_resume_records_each_sample_once(tmp_path):
     assert len(keys) == len(set(keys)) == total
     a = json.loads((full / "scores.json").read_text())
     b = json.loads((killed / "scores.json").read_text())
-    strip = lambda s: {
-        k: {v: blk["scores"] for v, blk in b_["variants"].items()} for k, b_ in s["suites"].items()
-    }  # noqa: E731
+
+    def strip(s: dict) -> dict:
+        return {
+            k: {v: blk["scores"] for v, blk in b_["variants"].items()}
+            for k, b_ in s["suites"].items()
+        }
+
     assert strip(a) == strip(b)
     manifest = json.loads((killed / "manifest.json").read_text())
     assert manifest["resumed"] and manifest["finished"]
