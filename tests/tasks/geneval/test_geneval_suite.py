@@ -138,7 +138,7 @@ def test_tiny_diffusers_pipeline_through_the_suite_with_nfe(tiny_pipeline, tmp_p
         system.load("cpu", torch.float32)
         rows: list[int] = []
         system.profiled_modules()["generator"].register_forward_pre_hook(
-            lambda m, args, kwargs: rows.append(args[0].shape[0]), with_kwargs=True
+            lambda m, args, kwargs, rows=rows: rows.append(args[0].shape[0]), with_kwargs=True
         )
         records = run_suite(suite, system, store, variant, rows)
         assert [r["nfe"] for r in records] == [nfe] * 2
