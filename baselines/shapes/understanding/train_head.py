@@ -90,31 +90,46 @@ def chain_mask(steps: int, n: int) -> torch.Tensor:
     return first | own
 
 
-def unrolled_loss(
-    head: EagleHead, lm_head, feats, embeds, tlogits, lengths, start: int, steps: int
-):
-    """Mean soft cross-entropy over ``steps`` unrolled draft steps (per-step losses returned)."""
+def unrolled_hidden(head: EagleHead, feats, embeds, start: int, steps: int) -> list[torch.Tensor]:
+    """Head hidden states of ``steps`` unrolled draft steps for every chain start.
+
+    Chain ``i`` starts after position ``c_i = start + i``; its step ``s`` (0-based) sits at
+    position ``c_i + s``, reads the target feature at ``c_i`` (s = 0) or its own previous
+    hidden state, embeds token ``c_i + s + 1`` and predicts token ``c_i + s + 2``.
+
+    Returns:
+        One ``[B, T - 1 - start, H]`` tensor per step.
+    """
     b, t, _ = feats.shape
-    n = t - 1 - start  # chains start after positions start .. t-2
-    base_pos = torch.arange(start, t - 1)
-    xs, pos, losses = [], [], []
-    prev = None
+    n = t - 1 - start
+    base_pos = torch.arange(start, t - 1, device=feats.device)
+    xs, pos, out = [], [], []
     for s in range(steps):
-        # step s (0-based) of chain i: position c_i + s, embeds token c_i + s + 1, predicts c_i + s + 2
         emb_idx = (base_pos + s + 1).clamp(max=t - 1)
-        f = feats[:, start : t - 1] if s == 0 else prev
+        f = feats[:, start : t - 1] if s == 0 else out[-1]
         if s == 0 and head.fc_features is not None:
             f = head.fc_features(f)
         xs.append(head.fuse(torch.cat([f, embeds[:, emb_idx]], dim=-1)))
         pos.append(base_pos + s)
         x = torch.cat(xs, dim=1)
         p = torch.cat(pos)[None].expand(b, -1)
-        mask = chain_mask(s + 1, n)[None, None]
+        mask = chain_mask(s + 1, n).to(feats.device)[None, None]
         h = head.layer(
             x, attention_mask=mask, position_ids=p, position_embeddings=head.rotary(x, p)
         )
-        prev = h[:, s * n :]
-        logits = head.logits(prev, lm_head).float()
+        out.append(h[:, s * n :])
+    return out
+
+
+def unrolled_loss(
+    head: EagleHead, lm_head, feats, embeds, tlogits, lengths, start: int, steps: int
+):
+    """Per-step soft cross-entropy against the target's distribution of the predicted token."""
+    t = feats.shape[1]
+    base_pos = torch.arange(start, t - 1, device=feats.device)
+    losses = []
+    for s, hidden in enumerate(unrolled_hidden(head, feats, embeds, start, steps)):
+        logits = head.logits(hidden, lm_head).float()
         tgt_idx = (base_pos + s + 1).clamp(max=t - 1)
         soft = torch.softmax(tlogits[:, tgt_idx].float(), dim=-1)
         valid = (base_pos[None] + s + 2) < lengths[:, None]  # the predicted token exists

@@ -1,0 +1,173 @@
+"""Shapes understanding models: tokenizer, checked weights, engines' exactness, head alignment, resume."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from hbench.baselines.runtime.decoding import DecodeConfig
+from hbench.baselines.runtime.drafters import EagleHeadDrafter
+from hbench.baselines.runtime.eagle import EagleHead, EagleHeadConfig
+from hbench.baselines.runtime.target import HFCausalLMTarget, Prompt
+from hbench.baselines.shapes.understanding import build_text_engine
+from hbench.baselines.shapes.understanding.data import caption_example, prompt_ids, vqa_example
+from hbench.baselines.shapes.understanding.model import ShapesVLM, TargetConfig, image_tensor
+from hbench.baselines.shapes.understanding.reference_decode import hf_greedy
+from hbench.baselines.shapes.understanding.tokenizer import (
+    UNK,
+    build_tokenizer,
+    load_tokenizer,
+    save_tokenizer,
+)
+from hbench.baselines.shapes.understanding.train_head import unrolled_hidden
+from hbench.baselines.shapes.understanding.weights import (
+    HEAD_FILE,
+    TARGET_FILE,
+    TOKENIZER_FILE,
+    WeightsError,
+    load_tensors,
+    save_tensors,
+    write_entry,
+)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models on a shared 2-core machine: extra threads only spin."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    """A tiny random target + head written like the committed weights."""
+    torch.manual_seed(0)
+    d = tmp_path_factory.mktemp("w")
+    tok = build_tokenizer()
+    cfg = TargetConfig(len(tok), hidden=32, layers=2, heads=2, ffn=64, enc_channels=(8, 16, 16))
+    model = ShapesVLM(cfg)
+    with torch.no_grad():  # keep <eos> from winning at once so outputs have some length
+        model.lm.get_input_embeddings().weight[tok.eos_token_id] = 0
+    sd = dict(model.state_dict())
+    sd.pop("lm.lm_head.weight")
+    save_tensors(sd, d / TARGET_FILE, torch.float32)
+    save_tokenizer(tok, d / TOKENIZER_FILE)
+    write_entry(d, TARGET_FILE, {"config": cfg.to_dict()})
+    write_entry(d, TOKENIZER_FILE, {})
+    head = EagleHead(EagleHeadConfig.for_target(model.lm.config, feature_layers=(-1,)))
+    head.save(d / HEAD_FILE)
+    write_entry(d, HEAD_FILE, {})
+    return d
+
+
+def test_tokenizer_roundtrip(tmp_path):
+    tok = build_tokenizer()
+    text = caption_example(np.random.default_rng(0)).answer
+    assert tok.decode(tok.encode(text, add_special_tokens=False)) == text
+    assert tok.encode("zebra", add_special_tokens=False) == [tok.convert_tokens_to_ids(UNK)]
+    save_tokenizer(tok, tmp_path / "t.json")
+    assert load_tokenizer(tmp_path / "t.json").get_vocab() == tok.get_vocab()
+
+
+def test_weights_are_checked(weights, tmp_path):
+    assert "lm.model.embed_tokens.weight" in load_tensors(weights, TARGET_FILE)
+    bad = tmp_path / "w"
+    bad.mkdir()
+    for f in weights.iterdir():
+        (bad / f.name).write_bytes(f.read_bytes())
+    data = bytearray((bad / TARGET_FILE).read_bytes())
+    data[-1] ^= 0xFF
+    (bad / TARGET_FILE).write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="sha256 .* does not match"):
+        load_tensors(bad, TARGET_FILE)
+    (bad / HEAD_FILE).write_bytes(pickle.dumps({"w": [1.0]}))
+    write_entry(bad, HEAD_FILE, {})  # even with a matching checksum a pickle is refused
+    with pytest.raises(WeightsError, match="pickle"):
+        load_tensors(bad, HEAD_FILE)
+    manifest = json.loads((bad / "understanding_manifest.json").read_text())
+    del manifest["files"][TARGET_FILE]
+    (bad / "understanding_manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(WeightsError, match="no entry"):
+        load_tensors(bad, TARGET_FILE)
+
+
+def test_greedy_and_spec_are_token_identical_to_transformers(weights):
+    greedy = build_text_engine("greedy", weights)
+    spec = build_text_engine("spec", weights, k=3)
+    greedy.load("cpu", torch.float32)
+    spec.load("cpu", torch.float32)
+    for i in range(4):
+        ex = (caption_example if i % 2 else vqa_example)(np.random.default_rng(i))
+        image = ex.image if i < 3 else None
+        a = greedy.understand(image, ex.prompt, 12)
+        b = spec.understand(image, ex.prompt, 12)
+        ref = hf_greedy(greedy.model, greedy.tok, image, ex.prompt, 12)
+        assert a.token_ids == ref[: len(a.token_ids)] and len(a.token_ids) == len(ref)
+        assert b.token_ids == a.token_ids and b.text == a.text
+        assert b.stats["draft_forwards"] > 0 and a.stats["acceptance_length"] == 1.0
+    assert set(spec.modules()) == {"language_model", "drafter"}
+    assert spec.describe()["k"] == 3
+
+
+@torch.inference_mode()
+def test_unrolled_training_matches_what_the_drafter_computes(weights):
+    from hbench.baselines.shapes.understanding.loading import load_head, load_target
+
+    model, tok = load_target(weights)
+    head = load_head(weights)
+    ex = caption_example(np.random.default_rng(1))
+    ids = torch.tensor(prompt_ids(tok, ex.prompt))
+    embeds = model.embed_prompt(image_tensor(ex.image), ids[None])[0]
+    target = HFCausalLMTarget(model.lm, feature_layers=(-1,))
+    drafter = EagleHeadDrafter(head, skip_prefix=True)
+    prompt = Prompt(inputs_embeds=embeds, prefix_len=model.prefix_len)
+    target.start(64)
+    out = target.prefill(prompt)
+    first = int(out.logits[-1].argmax())
+    seen = []
+    hook = head.register_forward_hook(lambda m, a, o: seen.append(o[0, -1].clone()))
+    drafter.begin(target, prompt, out, first, 32)
+    draft = drafter.propose(3, DecodeConfig(max_new_tokens=8), None)
+    hook.remove()
+    # The same chain, teacher-forced on the drafted tokens, through the training path.
+    full = torch.cat([ids, torch.tensor([first, *draft.tokens])])
+    emb = model.embed_prompt(image_tensor(ex.image), full[None])
+    feats = model.lm.model(inputs_embeds=emb).last_hidden_state
+    steps = unrolled_hidden(head, feats, emb, model.prefix_len, 3)
+    chain = len(embeds) - 1 - model.prefix_len  # chain starting at the last prompt position
+    for s in range(3):
+        assert torch.allclose(steps[s][0, chain], seen[s], atol=1e-4), f"step {s}"
+
+
+def test_target_training_resumes_exactly(tmp_path):
+    from hbench.baselines.shapes.understanding.train_target import main
+
+    common = [
+        "--batch",
+        "3",
+        "--hidden",
+        "32",
+        "--layers",
+        "1",
+        "--ffn",
+        "64",
+        "--eval-n",
+        "1",
+        "--eval-every",
+        "1000",
+    ]
+    main(["--out", str(tmp_path / "a"), "--steps", "2", *common])
+    main(["--out", str(tmp_path / "a"), "--steps", "4", *common])  # resumes at step 2
+    main(["--out", str(tmp_path / "b"), "--steps", "4", *common])
+    a = load_file(str(tmp_path / "a" / "ckpt.safetensors"))
+    b = load_file(str(tmp_path / "b" / "ckpt.safetensors"))
+    assert json.loads((tmp_path / "a" / "ckpt.json").read_text())["step"] == 4
+    # a's first two steps used a 2-step schedule (still in warm-up, so identical LR)
+    assert all(torch.equal(a[k], b[k]) for k in b)
