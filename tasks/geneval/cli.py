@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="official results jsonl from an hbench run directory")
     e.add_argument("rundir")
     e.add_argument("--variant", required=True)
+    e.add_argument("--suite", default="geneval", help="the suite's key in the run config")
     e.add_argument("-o", "--out", required=True)
     return p
 
@@ -127,15 +128,17 @@ def _score(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from hbench.harness.store import read_records
 
-    from .suite import SUITE_NAME, records_to_results
+    from .suite import records_to_results
 
     records = [
         r
         for r in read_records(Path(args.rundir))
-        if r["suite"] == SUITE_NAME and r["variant"] == args.variant and not r.get("error")
+        if r["suite"] == args.suite and r["variant"] == args.variant and not r.get("error")
     ]
     if not records:
-        raise ValueError(f"{args.rundir}: no finished geneval records of variant {args.variant!r}")
+        raise ValueError(
+            f"{args.rundir}: no finished records of suite {args.suite!r}, variant {args.variant!r}"
+        )
     records.sort(key=lambda r: r["sample"])
     write_results(args.out, records_to_results(records))
     print(f"wrote {len(records)} rows to {args.out}")

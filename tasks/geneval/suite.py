@@ -151,7 +151,7 @@ class GenEvalSuite(Suite):
             "metadata": json.dumps(meta),
             "detections": score.details_json(),
             "extras": score.extras,
-            "layout_file": str(layout_file) if layout_file else None,
+            "layout_file": _relative(layout_file, artifacts),
         }
         return SampleResult(
             output={"image": rel, "prompt": meta["prompt"]},
@@ -203,6 +203,16 @@ class GenEvalSuite(Suite):
             for r, o in zip(reference, other, strict=True)
         )
         return {"per_tag": per_tag, "same_verdict": same / len(reference)}
+
+
+def _relative(path: Path | None, artifacts: Artifacts) -> str | None:
+    """``path`` relative to the run directory when the artifacts know it (runs move)."""
+    if path is None:
+        return None
+    run_dir = getattr(artifacts, "run_dir", None)
+    if run_dir is not None and path.is_relative_to(run_dir):
+        return path.relative_to(run_dir).as_posix()
+    return str(path)
 
 
 def records_to_results(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
