@@ -104,6 +104,12 @@ SYSTEMS.add(
     "diffusers InstructPix2Pix-style editing pipeline from a local path: baseline and few-step",
 )
 
+SYSTEMS.add(
+    "hf",
+    "hbench.baselines.hf.family:HFFamily",
+    "any transformers causal LM or VLM from a local path: baseline greedy and speculative decoding",
+)
+
 _plugins_loaded = False
 
 

@@ -27,12 +27,15 @@ class Prompt:
         prefix_len: leading positions that are not text (image tokens); an EAGLE head may skip them.
         draft_ids: token ids a separate draft model should see (text-only drafters of a VLM);
             defaults to ``input_ids``.
+        position_ids: ``[P]`` or ``[R, P]`` explicit positions (multimodal RoPE, e.g. Qwen2-VL's
+            3-D positions); new tokens continue each row from its maximum + 1. None: 0..P-1.
     """
 
     input_ids: torch.Tensor | None = None
     inputs_embeds: torch.Tensor | None = None
     prefix_len: int = 0
     draft_ids: torch.Tensor | None = None
+    position_ids: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         if (self.input_ids is None) == (self.inputs_embeds is None):
@@ -45,6 +48,10 @@ class Prompt:
             )
         if len(self) == 0:
             raise ValueError("empty prompt")
+        if self.position_ids is not None and self.position_ids.shape[-1] != len(self):
+            raise ValueError(
+                f"position_ids cover {self.position_ids.shape[-1]} positions, the prompt has {len(self)}"
+            )
 
     def __len__(self) -> int:
         x = self.input_ids if self.input_ids is not None else self.inputs_embeds
@@ -128,18 +135,15 @@ class HFCausalLMTarget:
                     f"{type(model).__name__}: {attr}={getattr(text, attr)} post-processes logits; "
                     "the runtime's decoder + lm_head forward does not support it"
                 )
-        if getattr(text, "rope_parameters", None) and (
-            (text.rope_parameters or {}).get("mrope_section") is not None
-        ):
-            raise NotImplementedError(
-                f"{type(model).__name__}: multimodal RoPE (mrope) positions are not supported "
-                "by the runtime's 1-D position ids"
-            )
+        rope = getattr(text, "rope_parameters", None) or {}
+        # Multimodal RoPE needs the prompt's explicit positions (Prompt.position_ids).
+        self.needs_positions = rope.get("mrope_section") is not None
         self.config = text
         self.vocab_size = int(self._lm_head.weight.shape[0])
         self.cache_kind = cache_kind
         self.feature_layers = tuple(feature_layers) if feature_layers else None
         self.cache = None
+        self._pos_offset: torch.Tensor | None = None  # [R, 1] per-row offset, or None
 
     @property
     def lm_head(self) -> nn.Module:
@@ -153,6 +157,7 @@ class HFCausalLMTarget:
 
     def start(self, max_len: int) -> None:
         self.cache = make_cache(self.config, max_len, self.cache_kind)
+        self._pos_offset = None
 
     def embed(self, token_ids: torch.Tensor) -> torch.Tensor:
         return self._embed(token_ids)
@@ -163,7 +168,11 @@ class HFCausalLMTarget:
         return self.embed(prompt.input_ids)
 
     def _run(
-        self, ids: torch.Tensor | None, embeds: torch.Tensor | None, last_only: bool
+        self,
+        ids: torch.Tensor | None,
+        embeds: torch.Tensor | None,
+        last_only: bool,
+        position_ids: torch.Tensor | None = None,
     ) -> StepOutput:
         if self.cache is None:
             raise RuntimeError("call start(max_len) before feeding tokens")
@@ -175,6 +184,7 @@ class HFCausalLMTarget:
             past_key_values=self.cache,
             use_cache=True,
             output_hidden_states=multi,
+            position_ids=position_ids,
         )
         hidden = out.last_hidden_state[0]
         features = None
@@ -187,12 +197,28 @@ class HFCausalLMTarget:
         return StepOutput(logits=self._lm_head(rows).float(), features=features)
 
     def prefill(self, prompt: Prompt) -> StepOutput:
-        if prompt.input_ids is not None:
-            return self._run(prompt.input_ids, None, last_only=True)
-        return self._run(None, prompt.inputs_embeds, last_only=True)
+        pos = prompt.position_ids
+        if pos is None and self.needs_positions:
+            raise ValueError(
+                f"{type(self.model).__name__} uses multimodal RoPE: the prompt needs position_ids"
+            )
+        hf_pos = None
+        if pos is not None:
+            rows = pos if pos.dim() == 2 else pos[None]
+            self._pos_offset = rows.max(dim=1, keepdim=True).values + 1 - len(prompt)
+            hf_pos = rows[:, None] if pos.dim() == 2 else rows  # [R, 1, P] or [1, P]
+        return self._run(
+            prompt.input_ids, prompt.inputs_embeds, last_only=True, position_ids=hf_pos
+        )
 
     def extend(self, token_ids: torch.Tensor) -> StepOutput:
-        return self._run(token_ids, None, last_only=False)
+        hf_pos = None
+        if self._pos_offset is not None:
+            start = self.length
+            steps = torch.arange(start, start + token_ids.shape[0], device=token_ids.device)
+            rows = steps[None] + self._pos_offset.to(token_ids.device)  # [R, T]
+            hf_pos = rows[:, None] if rows.shape[0] > 1 else rows
+        return self._run(token_ids, None, last_only=False, position_ids=hf_pos)
 
     def rollback(self, length: int) -> None:
         rollback(self.cache, length)

@@ -1,0 +1,1 @@
+"""The ``hf`` system family: transformers causal LMs and VLMs from local folders."""
