@@ -404,11 +404,20 @@ def run_all(seed: int = 0, device: str = "cpu", op: str | None = None) -> list[C
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the grid's results as JSON (``python -m hbench.kernels.checks [seed]``)."""
+    """Print the grid's results as one JSON line (``python -m hbench.kernels.checks``)."""
+    import argparse
+
     from ._triton import interpreter_ready
 
-    args = sys.argv[1:] if argv is None else argv
-    seed = int(args[0]) if args else 0
+    parser = argparse.ArgumentParser(prog="python -m hbench.kernels.checks")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ops", default="", help="comma-separated ops (default: all)")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    ops = [o for o in args.ops.split(",") if o] or [None]
+    unknown = [o for o in ops if o is not None and o not in CHECKS and o != "fused_add_rmsnorm"]
+    if unknown:
+        print(json.dumps({"error": f"unknown ops {unknown}; available: {sorted(CHECKS)}"}))
+        return 2
     device = "cuda" if torch.cuda.is_available() and not interpreter_ready() else "cpu"
     if device == "cpu" and not interpreter_ready():
         print(
@@ -417,8 +426,12 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         return 2
-    results = run_all(seed, device)
-    print(json.dumps({"device": device, "seed": seed, "results": [r.to_json() for r in results]}))
+    # fused_add_rmsnorm's cases are the rmsnorm cases with a residual.
+    ops = sorted({"rmsnorm" if o == "fused_add_rmsnorm" else o for o in ops}, key=str)
+    results = [r for op in ops for r in run_all(args.seed, device, op)]
+    print(
+        json.dumps({"device": device, "seed": args.seed, "results": [r.to_json() for r in results]})
+    )
     return 0 if all(r.ok for r in results) else 1
 
 
