@@ -225,6 +225,12 @@ class HFSystem:
         return tokenizer_of(self.proc)(text, add_special_tokens=False)["input_ids"]
 
     @property
+    def max_length(self) -> int:
+        """Longest sequence the target accepts (for lm-eval's rolling windows)."""
+        self._require_loaded()
+        return int(self.model.config.get_text_config().max_position_embeddings)
+
+    @property
     def eot_token_id(self) -> int:
         from .engine import tokenizer_of
 
