@@ -271,6 +271,8 @@ class GEditSuite(Suite):
             "judge_errors": sum(1 for r in records if (r.get("details") or {}).get("judge_error")),
             "errors": sum(1 for r in records if r.get("error")),
             "metrics": _metric_means(records, self.groups()),
+            "metrics_unavailable": dict(self._metrics.unavailable) if self._metrics else {},
+            "judge": {"name": self.config.judge, "options": dict(self.config.judge_options)},
         }
 
     def compare(

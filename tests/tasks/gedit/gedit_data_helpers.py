@@ -1,8 +1,11 @@
-"""GEdit-Bench-format datasets built with ``datasets`` for the gedit tests."""
+"""Helpers of the gedit tests: GEdit-Bench-format datasets and a local chat server."""
 
 from __future__ import annotations
 
 import io
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from PIL import Image
 
@@ -47,3 +50,44 @@ def make_parquet(path, rows):
     """Write ``rows`` as a GEdit-format parquet file (for error cases)."""
     dataset(rows).to_parquet(str(path))
     return path
+
+
+class LocalChatServer:
+    """OpenAI-style chat server on 127.0.0.1: scripted (status, content) replies; records requests."""
+
+    def __init__(self, script):
+        self.script = list(script)
+        self.requests = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server naming
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.requests.append(
+                    {"path": self.path, "auth": self.headers["Authorization"], "body": body}
+                )
+                status, content = server.script.pop(0)
+                reply = {"choices": [{"message": {"role": "assistant", "content": content}}]}
+                data = json.dumps(
+                    reply if status == 200 else {"error": {"message": content}}
+                ).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()

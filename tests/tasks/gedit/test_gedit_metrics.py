@@ -23,13 +23,30 @@ def tiny_clip_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("tiny_clip")
     cfg = {
         "embed_dim": 16,
-        "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 8, "head_width": 16},
-        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+        "vision_cfg": {
+            "image_size": 32,
+            "layers": 1,
+            "width": 32,
+            "patch_size": 8,
+            "head_width": 16,
+        },
+        "text_cfg": {
+            "context_length": 77,
+            "vocab_size": 49408,
+            "width": 32,
+            "heads": 2,
+            "layers": 1,
+        },
     }
-    (path / "open_clip_config.json").write_text(json.dumps({"model_cfg": cfg, "preprocess_cfg": {}}))
+    (path / "open_clip_config.json").write_text(
+        json.dumps({"model_cfg": cfg, "preprocess_cfg": {}})
+    )
     torch.manual_seed(0)
     model = open_clip.CLIP(**cfg)
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path / "open_clip_model.safetensors"))
+    save_file(
+        {k: v.contiguous() for k, v in model.state_dict().items()},
+        str(path / "open_clip_model.safetensors"),
+    )
     return path
 
 
@@ -64,13 +81,17 @@ def test_lpips_runs_when_backbone_weights_are_local(monkeypatch, tmp_path):
     weights = lpips_weights_file("squeeze")
     weights.parent.mkdir(parents=True)
     torch.manual_seed(0)
-    torch.save(torchvision.models.squeezenet1_1().state_dict(), weights)  # stand-in for the ImageNet file
+    torch.save(
+        torchvision.models.squeezenet1_1().state_dict(), weights
+    )  # stand-in for the ImageNet file
     m = EditMetrics(MetricsConfig(lpips_net="squeeze"))
     src, exp = render(EDIT.source), render(EDIT.expected)
     same = m.compute(_img(src), _img(src))
     other = m.compute(_img(src), _img(255 - src))
     assert same["preserve_lpips"] == pytest.approx(0.0, abs=1e-6) and other["preserve_lpips"] > 0.0
-    assert m.compute(_img(src), _img(exp), edited_region(EDIT))["preserve_lpips"] == pytest.approx(0.0, abs=1e-6)
+    assert m.compute(_img(src), _img(exp), edited_region(EDIT))["preserve_lpips"] == pytest.approx(
+        0.0, abs=1e-6
+    )
 
 
 def test_clip_directional_similarity(tiny_clip_dir, monkeypatch, tmp_path):
@@ -81,6 +102,10 @@ def test_clip_directional_similarity(tiny_clip_dir, monkeypatch, tmp_path):
     d = m.compute(_img(src), _img(exp), edited_region(EDIT), captions)["clip_dir"]
     assert -1.0 <= d <= 1.0 and d != 0.0
     # No image change: the image direction is zero, so is the cosine.
-    assert m.compute(_img(src), _img(src), None, captions)["clip_dir"] == pytest.approx(0.0, abs=1e-6)
-    assert "clip_dir" not in m.compute(_img(src), _img(exp))  # no captions (GEdit-Bench): not computed
+    assert m.compute(_img(src), _img(src), None, captions)["clip_dir"] == pytest.approx(
+        0.0, abs=1e-6
+    )
+    assert "clip_dir" not in m.compute(
+        _img(src), _img(exp)
+    )  # no captions (GEdit-Bench): not computed
     assert np.isfinite(d)

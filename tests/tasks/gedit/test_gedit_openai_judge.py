@@ -2,56 +2,13 @@
 
 import base64
 import io
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from gedit_data_helpers import LocalChatServer
 from PIL import Image
 
 from hbench.tasks.gedit.judges import JudgeError, JudgeInput, make_judge
 from hbench.tasks.gedit.viescore import PQ_PROMPT, sc_prompt
-
-
-class _Server:
-    """Answers each POST with the next scripted (status, content) and records requests."""
-
-    def __init__(self, script):
-        self.script = list(script)
-        self.requests = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server naming
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.requests.append(
-                    {"path": self.path, "auth": self.headers["Authorization"], "body": body}
-                )
-                status, content = server.script.pop(0)
-                reply = {"choices": [{"message": {"role": "assistant", "content": content}}]}
-                data = json.dumps(
-                    reply if status == 200 else {"error": {"message": content}}
-                ).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def _sample():
@@ -81,7 +38,7 @@ def test_openai_judge_prompts_images_and_retries(monkeypatch):
         (200, '||V^=^V||{"score": [9, 4], "reasoning": "ok"}||V^=^V||'),  # PQ attempt 1
     ]
     monkeypatch.setenv("HB_TEST_KEY", "sk-local")
-    with _Server(script) as srv:
+    with LocalChatServer(script) as srv:
         judge = make_judge(
             "openai", {"base_url": srv.url, "api_key_env": "HB_TEST_KEY", "model": "judge-x"}
         )
@@ -105,7 +62,7 @@ def test_openai_judge_prompts_images_and_retries(monkeypatch):
 def test_openai_judge_records_an_error_after_bounded_attempts(monkeypatch):
     script = [(500, "overloaded"), (200, '{"score": [12, 3]}'), (200, "no idea")]
     monkeypatch.setenv("HB_TEST_KEY", "sk-local")
-    with _Server(script) as srv:
+    with LocalChatServer(script) as srv:
         judge = make_judge(
             "openai", {"base_url": srv.url, "api_key_env": "HB_TEST_KEY", "max_attempts": 3}
         )

@@ -51,7 +51,8 @@ def wrong_object_scene(edit) -> Scene | None:
 
 
 def test_oracle_gets_the_maximum_on_every_sample():
-    for sid, edit in EDITS:
+    default_set = shapes_edits(COVERED_TYPES, 8, seed=0)  # the suite's default edit set
+    for sid, edit in EDITS + default_set:
         s = _judge(edit, edit.expected)
         assert (s.sc_scores, s.pq_scores, s.overall) == ([10.0, 10.0], [10.0, 10.0], 10.0), (
             sid,

@@ -42,7 +42,9 @@ def build_tiny_qwen2_vl(path):
     tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token=" "))
     tok.pre_tokenizer = pre_tokenizers.Split("", behavior="isolated")
     tok.add_special_tokens(SPECIALS)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>"
+    )
     images = Qwen2VLImageProcessor(min_pixels=28 * 28 * 4, max_pixels=56 * 56 * 4)
     Qwen2VLProcessor(image_processor=images, video_processor=Qwen2VLVideoProcessor(), tokenizer=fast,
                      chat_template=TEMPLATE).save_pretrained(path)  # fmt: skip
@@ -86,7 +88,9 @@ def test_vlm_judge_scores_a_sample(tiny_vlm):
     # SC saw two images, PQ one; each image became vision rows of the model's input.
     assert [(c["images"], c["vision_rows"]) for c in judge.call_log] == [(2, 2), (1, 1)]
     proc = judge.processor
-    sc_text = proc.apply_chat_template(judge.messages([], sc_prompt(_sample().instruction)), tokenize=False)
+    sc_text = proc.apply_chat_template(
+        judge.messages([], sc_prompt(_sample().instruction)), tokenize=False
+    )
     assert sc_prompt(_sample().instruction) in sc_text and PQ_PROMPT not in sc_text
 
 
