@@ -6,13 +6,14 @@ target adapter, KV cache and stopping rule, so a speedup comes from speculation 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from hbench.baselines.runtime.decoding import DecodeConfig
+from hbench.baselines.runtime.decoding import Clock, DecodeConfig
 from hbench.baselines.runtime.drafters import EagleHeadDrafter
 from hbench.baselines.runtime.greedy import plain_decode
 from hbench.baselines.runtime.speculative import speculative_decode
@@ -35,15 +36,25 @@ class ShapesTextEngine:
         weights_dir: folder with the committed weights and manifest.
         k: draft tokens per verification (``spec`` only).
         cache_kind: runtime KV cache kind (``prealloc``, ``dynamic``, ``static``).
+        clock: ``wall`` (the runtime's clock, CUDA-synchronised) or ``thread`` (CPU time of
+            this thread: stage times that leave out waiting for a busy CPU; CPU only).
     """
 
     def __init__(
-        self, kind: str, weights_dir: Path | None = None, k: int = 4, cache_kind: str = "prealloc"
+        self,
+        kind: str,
+        weights_dir: Path | None = None,
+        k: int = 4,
+        cache_kind: str = "prealloc",
+        clock: str = "wall",
     ):
         if kind not in KINDS:
             raise ValueError(f"unknown text engine kind {kind!r}; available: {', '.join(KINDS)}")
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
+        if clock not in ("wall", "thread"):
+            raise ValueError(f"clock must be 'wall' or 'thread', got {clock!r}")
+        self.clock_kind = clock
         self.kind = kind
         self.weights_dir = Path(weights_dir or WEIGHTS_DIR)
         self.k = k
@@ -62,6 +73,9 @@ class ShapesTextEngine:
             self.model.lm, cache_kind=self.cache_kind, feature_layers=layers
         )
         self.device, self.dtype = device, dtype
+        if self.clock_kind == "thread" and torch.device(device).type == "cuda":
+            raise ValueError("clock='thread' measures CPU time; use clock='wall' on CUDA")
+        self.clock = time.thread_time if self.clock_kind == "thread" else Clock(device)
 
     @torch.inference_mode()
     def understand(self, image: np.ndarray | None, prompt: str, max_new_tokens: int) -> TextOutput:
@@ -74,9 +88,9 @@ class ShapesTextEngine:
         p = Prompt(inputs_embeds=embeds, prefix_len=0 if img is None else self.model.prefix_len)
         cfg = DecodeConfig(max_new_tokens=max_new_tokens, eos_token_ids=(self.tok.eos_token_id,))
         if self.kind == "spec":
-            res = speculative_decode(self.target, self.drafter, p, cfg, k=self.k)
+            res = speculative_decode(self.target, self.drafter, p, cfg, k=self.k, clock=self.clock)
         else:
-            res = plain_decode(self.target, p, cfg)
+            res = plain_decode(self.target, p, cfg, clock=self.clock)
         words = [t for t in res.token_ids if t != self.tok.eos_token_id]
         return res.to_text_output(self.tok.decode(words, skip_special_tokens=True))
 
@@ -92,6 +106,7 @@ class ShapesTextEngine:
         d: dict[str, Any] = {
             "kind": self.kind,
             "cache": self.cache_kind,
+            "clock": self.clock_kind,
             "target_sha256": files.get(TARGET_FILE, {}).get("sha256"),
             "target_config": files.get(TARGET_FILE, {}).get("config"),
         }
