@@ -16,6 +16,8 @@ one and ``i`` the image-unconditional one (editing), all ``[..., C]``:
 ``clamp`` is ``torch.clamp(x, min=renorm_min, max=1.0)``, i.e. ``min(max(x, lo), 1)``.
 BAGEL runs one image per call, so ``global`` takes the norm over everything passed;
 ``per_sample=True`` takes it per index of dim 0 instead (a batch of images at once).
+``channel_dim`` names the axis of the row norms (-1 for BAGEL's ``[tokens, C]``, 1 for
+``[B, C, H, W]`` images).
 Arithmetic is float32; the output has the inputs' dtype (float16/bfloat16/float32).
 """
 
@@ -43,6 +45,7 @@ def _cfg_rows_kernel(
     out_ptr,
     n_rows,
     n_cols,
+    inner,
     text_scale,
     img_scale,
     renorm_min,
@@ -51,11 +54,15 @@ def _cfg_rows_kernel(
     BLOCK_R: tl.constexpr,
     BLOCK_C: tl.constexpr,
 ):
-    # ``channel`` and ``text_channel``: whole rows per program, one read of each input.
+    # ``channel`` and ``text_channel``: whole rows per program, one read of each input. The
+    # tensor is [outer, n_cols, inner] (channels at stride ``inner``); a row is one (outer,
+    # inner) position, so channels-last (inner = 1) rows are contiguous.
     rows = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
     cols = tl.arange(0, BLOCK_C)
     mask = (rows < n_rows)[:, None] & (cols < n_cols)[None, :]
-    offs = rows.to(tl.int64)[:, None] * n_cols + cols[None, :]
+    r64 = rows.to(tl.int64)
+    base = (r64 // inner) * n_cols * inner + r64 % inner
+    offs = base[:, None] + cols.to(tl.int64)[None, :] * inner
     c = tl.load(c_ptr + offs, mask=mask, other=0.0).to(tl.float32)
     t = tl.load(t_ptr + offs, mask=mask, other=0.0).to(tl.float32)
     a = t + text_scale * (c - t)
@@ -162,24 +169,26 @@ def cfg_combine_reference(
     renorm_min: float = 0.0,
     apply_cfg: bool = True,
     per_sample: bool = False,
+    channel_dim: int = -1,
 ) -> torch.Tensor:
     """BAGEL's CFG combine in eager PyTorch (float32 math): the spec. Arguments as :func:`cfg_combine`."""
     text_scale, img_scale, use_img = _resolve(
         v_cond, v_uncond_text, v_uncond_img, text_scale, img_scale, renorm_mode, apply_cfg
     )
+    cd = _channel_dim(v_cond, channel_dim)
     if text_scale <= 1.0:
         return v_cond
     c, t = v_cond.float(), v_uncond_text.float()
     u = v_uncond_img.float() if use_img else None
     a = t + text_scale * (c - t)
     if renorm_mode == "text_channel":
-        a = a * _clamp_scale(c.norm(dim=-1, keepdim=True), a.norm(dim=-1, keepdim=True), renorm_min)
+        a = a * _clamp_scale(c.norm(dim=cd, keepdim=True), a.norm(dim=cd, keepdim=True), renorm_min)
         out = u + img_scale * (a - u) if use_img else a
         return out.to(v_cond.dtype)
     if use_img:
         a = u + img_scale * (a - u)
     if renorm_mode == "channel":
-        norm_c, norm_a = c.norm(dim=-1, keepdim=True), a.norm(dim=-1, keepdim=True)
+        norm_c, norm_a = c.norm(dim=cd, keepdim=True), a.norm(dim=cd, keepdim=True)
     elif per_sample and c.dim() > 1:
         dims = tuple(range(1, c.dim()))
         shape = (-1,) + (1,) * (c.dim() - 1)
@@ -188,6 +197,14 @@ def cfg_combine_reference(
     else:
         norm_c, norm_a = torch.linalg.vector_norm(c), torch.linalg.vector_norm(a)
     return (a * _clamp_scale(norm_c, norm_a, renorm_min)).to(v_cond.dtype)
+
+
+def _channel_dim(v: torch.Tensor, channel_dim: int) -> int:
+    if not -v.dim() <= channel_dim < v.dim():
+        raise ValueError(
+            f"cfg_combine: channel_dim {channel_dim} out of range for shape {tuple(v.shape)}"
+        )
+    return channel_dim % v.dim()
 
 
 def _resolve(
@@ -227,8 +244,13 @@ def _resolve(
     return float(text_scale), float(img_scale), use_img
 
 
-def _launch_rows(c, t, u, text_scale, img_scale, text_channel, renorm_min, out) -> None:
-    n_cols = c.shape[-1]
+def _launch_rows(
+    c, t, u, text_scale, img_scale, text_channel, renorm_min, channel_dim, out
+) -> None:
+    n_cols = c.shape[channel_dim]
+    inner = 1
+    for size in c.shape[channel_dim + 1 :]:
+        inner *= size
     n_rows = c.numel() // n_cols
     block_c = triton.next_power_of_2(n_cols)
     block_r = max(1, min(64, 4096 // block_c, triton.next_power_of_2(n_rows)))
@@ -239,6 +261,7 @@ def _launch_rows(c, t, u, text_scale, img_scale, text_channel, renorm_min, out) 
         out,
         n_rows,
         n_cols,
+        inner,
         text_scale,
         img_scale,
         float(renorm_min),
@@ -303,6 +326,7 @@ def cfg_combine(
     renorm_min: float = 0.0,
     apply_cfg: bool = True,
     per_sample: bool = False,
+    channel_dim: int = -1,
     *,
     out: torch.Tensor | None = None,
 ) -> torch.Tensor:
@@ -320,6 +344,8 @@ def cfg_combine(
         apply_cfg: Whether the step's ``t`` is inside ``cfg_interval`` (``lo < t <= hi``);
             False sets both scales to 1, so ``v_cond`` comes back unchanged.
         per_sample: ``global`` only: norms per index of dim 0 instead of over everything.
+        channel_dim: The channel axis of ``channel``/``text_channel`` norms: -1 for BAGEL's
+            ``[tokens, C]``, 1 for ``[B, C, H, W]`` images (no copy either way).
         out: Optional contiguous output buffer of ``v_cond``'s shape and dtype.
 
     Returns:
@@ -333,17 +359,27 @@ def cfg_combine(
     ts, ims, use_img = _resolve(
         v_cond, v_uncond_text, v_uncond_img, text_scale, img_scale, renorm_mode, apply_cfg
     )
+    cd = _channel_dim(v_cond, channel_dim)
     if out is not None:
         check_out("cfg_combine", "out", out, v_cond.shape, v_cond.dtype, v_cond.device)
     if ts <= 1.0:
         return v_cond if out is None else out.copy_(v_cond)
     tensors = [v_cond, v_uncond_text] + ([v_uncond_img] if use_img else [])
     rows_mode = renorm_mode != "global"
-    too_wide = rows_mode and v_cond.shape[-1] > MAX_COLS
-    unsupported = f"rows of {v_cond.shape[-1]} elements exceed {MAX_COLS}" if too_wide else None
+    too_wide = rows_mode and v_cond.shape[cd] > MAX_COLS
+    unsupported = f"rows of {v_cond.shape[cd]} elements exceed {MAX_COLS}" if too_wide else None
     if dispatch.choose("cfg_combine", tensors, unsupported) == "reference":
         ref = cfg_combine_reference(
-            v_cond, v_uncond_text, v_uncond_img, ts, ims, renorm_mode, renorm_min, True, per_sample
+            v_cond,
+            v_uncond_text,
+            v_uncond_img,
+            ts,
+            ims,
+            renorm_mode,
+            renorm_min,
+            True,
+            per_sample,
+            cd,
         )
         return ref if out is None else out.copy_(ref)
     if out is None:
@@ -351,7 +387,7 @@ def cfg_combine(
     c, t = v_cond.contiguous(), v_uncond_text.contiguous()
     u = v_uncond_img.contiguous() if use_img else None
     if rows_mode:
-        _launch_rows(c, t, u, ts, ims, renorm_mode == "text_channel", renorm_min, out)
+        _launch_rows(c, t, u, ts, ims, renorm_mode == "text_channel", renorm_min, cd, out)
     else:
         n_samples = v_cond.shape[0] if per_sample and v_cond.dim() > 1 else 1
         _launch_global(c, t, u, ts, ims, renorm_min, n_samples, out)

@@ -153,6 +153,7 @@ def _check_cfg(case: Case, gen: torch.Generator, device: str) -> tuple[bool, flo
         renorm_min=p.get("renorm_min", 0.0),
         apply_cfg=p.get("apply_cfg", True),
         per_sample=p.get("per_sample", False),
+        channel_dim=p.get("channel_dim", -1),
     )
     ref = cfg.cfg_combine_reference(c, t, u, **kwargs)
     out = torch.full(shape, float("nan"), dtype=dt, device=device)
@@ -239,6 +240,10 @@ def _check_sampling(case: Case, gen: torch.Generator, device: str) -> tuple[bool
     if case.params.get("oov") and k:
         draft[-1] = vocab + 3
     u = torch.rand((k,), generator=gen)
+    if case.params.get("zero_mass") and k:
+        # Unnormalised target p = q / 2 and u >= 1/2: reject at 0 with an all-zero residual.
+        p[:k] = 0.5 * q
+        u = 0.5 + 0.5 * u
     q, p = q.to(dt).to(device), p.to(dt).to(device)
     draft, u = draft.to(device), u.to(device)
     ref = verify.verify_sampling_reference(draft, q, p, u)
@@ -326,6 +331,17 @@ def _cfg_cases() -> list[Case]:
             torch.float16,
             {"shape": (6, 48), "mode": "text_channel", "img_scale": 1.5},
         ),
+        # [B, C, H, W] images (the shapes world): channel norms over dim 1, strided.
+        Case(
+            "cfg_combine",
+            f32,
+            {"shape": (2, 3, 5, 7), "mode": "channel", "img_scale": 2.0, "channel_dim": 1},
+        ),
+        Case(
+            "cfg_combine",
+            torch.bfloat16,
+            {"shape": (3, 4, 3, 5), "mode": "text_channel", "renorm_min": 0.2, "channel_dim": 1},
+        ),
     ]
     return out
 
@@ -380,6 +396,11 @@ def _verify_cases() -> list[Case]:
             "verify_sampling",
             torch.float32,
             {"k": 3, "vocab": 100, "block_v": 32, "noise": 0.1, "oov": True},
+        ),
+        Case(
+            "verify_sampling",
+            torch.float32,
+            {"k": 2, "vocab": 70, "block_v": 32, "zero_mass": True},
         ),
     ]
     return out

@@ -6,9 +6,11 @@ leading draft tokens equal to those choices; the next token is the target's choi
 first mismatch (the correction), or at position ``k`` when all ``k`` were accepted (the bonus).
 
 Sampling (``verify_sampling``, Leviathan et al. / Chen et al. rejection sampling): draft
-token ``x_i`` is accepted iff ``u_i * q_i(x_i) <= p_i(x_i)`` (``u_i`` uniform in [0, 1));
-the accepted length is the number of leading acceptances ``j``; the token to emit next is
-sampled from ``norm(max(p_j - q_j, 0))`` if ``j < k`` and from ``p_k`` if ``j == k``.
+token ``x_i`` is accepted iff ``q_i(x_i) > 0`` and ``u_i * q_i(x_i) < p_i(x_i)`` (``u_i``
+uniform in [0, 1); the runtime's rule, division-free); the accepted length is the number
+of leading acceptances ``j``; the token to emit next is sampled from
+``norm(max(p_j - q_j, 0))`` if ``j < k`` and from ``p_k`` if ``j == k``. If that residual
+has no mass (possible only when rows are not normalised) ``p_j`` itself is returned.
 A draft token outside ``[0, V)`` is rejected (greedy: it never equals the argmax).
 
 Shapes: ``draft_tokens [k]`` (int32/int64), ``target_logits [k+1, V]``,
@@ -53,8 +55,8 @@ class SamplingVerdict:
         accepted: ``[k]`` bool, the accept/reject decision at every position.
         probs: ``[V]`` float32 distribution to sample the next token from (the normalised
             residual at the first rejection, or the target's bonus row ``p_k``).
-        residual_mass: Sum of the unnormalised row above (0 means the inputs were not
-            probability rows: then ``probs`` is not a distribution).
+        residual_mass: Sum of the unnormalised row above; 0 means the inputs were not
+            probability rows, and ``probs`` is then ``p_j`` as given.
     """
 
     accepted_len: int
@@ -222,7 +224,7 @@ def _accept_kernel(
     p = tl.load(p_ptr + i.to(tl.int64) * stride_p + x, mask=gather, other=0.0).to(tl.float32)
     q = tl.load(q_ptr + i.to(tl.int64) * stride_q + x, mask=gather, other=0.0).to(tl.float32)
     u = tl.load(u_ptr + i, mask=live, other=0.0).to(tl.float32)
-    accept = in_vocab & (u * q <= p)
+    accept = in_vocab & (q > 0) & (u * q < p)
     tl.store(info_ptr + i, accept.to(tl.float32), mask=live)
     first_reject = tl.min(tl.where(live & (accept == 0), i, n_draft), axis=0)
     tl.store(info_ptr + n_draft, first_reject.to(tl.float32))
@@ -255,12 +257,14 @@ def _residual_kernel(
 
 @jit
 def _normalize_kernel(
+    p_ptr,
     out_ptr,
     partial_ptr,
     info_ptr,
     n_blocks,
     n_draft,
     vocab,
+    stride_p,
     BLOCK_V: tl.constexpr,
     BLOCK_B: tl.constexpr,
 ):
@@ -272,7 +276,10 @@ def _normalize_kernel(
     cols = blk * BLOCK_V + tl.arange(0, BLOCK_V)
     ok = cols < vocab
     r = tl.load(out_ptr + cols, mask=ok, other=0.0)
-    tl.store(out_ptr + cols, r / total, mask=ok)
+    j = tl.load(info_ptr + n_draft).to(tl.int64)
+    p = tl.load(p_ptr + j * stride_p + cols, mask=ok, other=0.0).to(tl.float32)
+    safe = tl.where(total > 0, total, 1.0)  # no 0/0 even in the discarded branch
+    tl.store(out_ptr + cols, tl.where(total > 0, r / safe, p), mask=ok)
 
 
 def verify_sampling_reference(
@@ -288,12 +295,12 @@ def verify_sampling_reference(
     xc = x.clamp(0, vocab - 1).unsqueeze(1)
     p_x = target_probs[:k].float().gather(1, xc).squeeze(1)
     q_x = draft_probs.float().gather(1, xc).squeeze(1)
-    accepted = in_vocab & (uniforms.float() * q_x <= p_x)
+    accepted = in_vocab & (q_x > 0) & (uniforms.float() * q_x < p_x)
     j = int((~accepted).long().cumsum(0).eq(0).sum()) if k else 0
     p_j = target_probs[j].float()
     r = (p_j - draft_probs[j].float()).clamp(min=0.0) if j < k else p_j.clamp(min=0.0)
-    mass = r.sum()
-    return SamplingVerdict(j, accepted, r / mass, float(mass))
+    mass = float(r.sum())
+    return SamplingVerdict(j, accepted, r / mass if mass > 0 else p_j, mass)
 
 
 def check_sampling_inputs(
@@ -390,12 +397,14 @@ def verify_sampling(
         num_warps=8 if bv >= 2048 else 4,
     )
     _normalize_kernel[(n_blocks,)](
+        p,
         out,
         partial,
         info,
         n_blocks,
         k,
         vocab,
+        p.stride(0),
         BLOCK_V=bv,
         BLOCK_B=triton.next_power_of_2(n_blocks),
         num_warps=8 if bv >= 2048 else 4,

@@ -96,6 +96,17 @@ def test_per_sample_global_equals_one_call_per_image() -> None:
         torch.testing.assert_close(batched[b], single)
 
 
+@pytest.mark.parametrize("mode", ["channel", "text_channel"])
+def test_channel_dim_equals_moving_channels_last(mode) -> None:
+    v, vt, vi = _inputs((2, 3, 4, 5), torch.float32, 6)  # [B, C, H, W]
+    got = cfg.cfg_combine_reference(v, vt, vi, 3.0, 1.5, mode, 0.1, channel_dim=1)
+    last = [x.movedim(1, -1) for x in (v, vt, vi)]
+    want = cfg.cfg_combine_reference(*last, 3.0, 1.5, mode, 0.1).movedim(-1, 1)
+    torch.testing.assert_close(got, want)
+    with pytest.raises(ValueError, match="channel_dim 4 out of range"):
+        cfg.cfg_combine(v, vt, vi, 3.0, channel_dim=4)
+
+
 def test_bad_inputs_raise_clear_errors() -> None:
     v, vt, vi = _inputs((4, 8), torch.float32, 4)
     with pytest.raises(ValueError, match="unknown renorm_mode 'chanel'.*channel"):

@@ -1,6 +1,7 @@
 """Deliberately wrong kernel variants must fail the grid (the tests can fail).
 
-Each mutant is the real kernel's source with one small edit (an off-by-one mask, a dropped
+Each mutant is the real kernel's source with one small edit (kept in bounds: the interpreter
+does not bounds-check raw loads, so an out-of-bounds mutant could corrupt the process) (an off-by-one mask, a dropped
 bound, a wrong tie-break ...), compiled with ``triton.jit`` from a temporary file and put
 in place of the kernel; the op's cases from ``kernels/checks.py`` must then report a failure.
 A control (the unedited source through the same machinery) must pass.
@@ -83,8 +84,8 @@ MUTANTS = [
     (
         verify,
         "_accept_kernel",
-        "accept = in_vocab & (u * q <= p)",
-        "accept = u * q <= p",
+        "accept = in_vocab & (q > 0) & (u * q < p)",
+        "accept = in_vocab & (q > 0) & (u < p)",
         "verify_sampling",
     ),
     (
@@ -97,8 +98,22 @@ MUTANTS = [
     (
         verify,
         "_normalize_kernel",
-        "r / total, mask=ok)",
-        "r / total, mask=ok & (cols < vocab - 1))",
+        "tl.where(total > 0, r / safe, p), mask=ok)",
+        "tl.where(total > 0, r / safe, p), mask=ok & (cols < vocab - 1))",
+        "verify_sampling",
+    ),
+    (
+        cfg,
+        "_cfg_rows_kernel",
+        "cols.to(tl.int64)[None, :] * inner",
+        "cols.to(tl.int64)[None, :] * 1",
+        "cfg_combine",
+    ),
+    (
+        verify,
+        "_normalize_kernel",
+        "tl.where(total > 0, r / safe, p)",
+        "r / safe",
         "verify_sampling",
     ),
 ]
