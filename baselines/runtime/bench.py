@@ -1,0 +1,270 @@
+"""Speculative-decoding speed benchmark (a command, not a test).
+
+On one target and the same prompts, interleaved in one process after warm-up, it times our
+plain greedy decoding (the reference), our speculative decoder (draft model and/or EAGLE
+head) and transformers' ``generate`` as peers (plain, ``assistant_model=``,
+``prompt_lookup_num_tokens=``). It prints tokens/s (Spec-Bench: mean over samples of
+new tokens / wall time), the median paired speedup over the reference with its bootstrap
+interval and p10-p90 spread, tau (new tokens - 1 per target forward after the first), and the
+exact-match rate against the reference, and writes records and scores to a run directory.
+
+Example::
+
+    python -m hbench.baselines.runtime.bench --target /models/llm --draft /models/small \\
+        --head head.safetensors --prompts prompts.jsonl --max-new-tokens 128 --out runs/spec
+    python -m hbench.baselines.runtime.bench --tiny --out runs/spec-tiny   # offline demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from hbench.harness import statistics as st
+from hbench.harness.profiler import Timer
+from hbench.harness.store import RunStore, now, record_key
+
+from .bench_methods import METHODS, REFERENCE, ForwardCount, Models, build_runners
+
+SUITE = "specbench"
+DEFAULT_PROMPTS = (
+    "the red circle is above the blue square and the green triangle is",
+    "a big cat on the table and a small dog in the house , the cat is",
+    "how many red square are there ? answer : there are",
+    "the sun is in the sky , the tree is left of the house and the car is",
+    "what colour is the circle ? the circle is",
+    "one two three four one two three four one two",
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hbench bench spec", description=__doc__.split("\n\n")[0])
+    p.add_argument("--target", help="target model folder (transformers save_pretrained)")
+    p.add_argument("--draft", help="draft model folder (same tokenizer)")
+    p.add_argument("--head", help="EAGLE head .safetensors (runtime/eagle.py format)")
+    p.add_argument("--tiny", action="store_true", help="build tiny offline models (demo)")
+    p.add_argument("--prompts", help="file: .jsonl with a 'prompt' field, or one prompt per line")
+    p.add_argument("--samples", type=int, default=0, help="use the first N prompts (0: all)")
+    p.add_argument("--methods", default="", help=f"comma list of {', '.join(METHODS)}")
+    p.add_argument("--k", type=int, default=4, help="draft tokens per round (ours)")
+    p.add_argument("--pld-tokens", type=int, default=3, help="prompt_lookup_num_tokens")
+    p.add_argument("--max-new-tokens", type=int, default=64)
+    p.add_argument("--cache", default="prealloc", choices=("prealloc", "dynamic", "static"))
+    p.add_argument("--warmup", type=int, default=2, help="warm-up prompts per method")
+    p.add_argument("--repeats", type=int, default=1, help="timed repeats per sample")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
+    p.add_argument("--out", help="run directory for records.jsonl and scores.json")
+    return p
+
+
+def _prompts(path: str | None) -> list[str]:
+    if not path:
+        return list(DEFAULT_PROMPTS)
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"--prompts file not found: {file}")
+    out = []
+    for n, line in enumerate(file.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        if file.suffix == ".jsonl":
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{file}:{n}: invalid JSON: {err.msg}") from err
+            if not isinstance(row, dict) or not isinstance(row.get("prompt"), str):
+                raise ValueError(f"{file}:{n}: expected an object with a string 'prompt'")
+            out.append(row["prompt"])
+        else:
+            out.append(line)
+    if not out:
+        raise ValueError(f"{file}: no prompts")
+    return out
+
+
+def _load(args: argparse.Namespace) -> tuple[Models, Any]:
+    from hbench.baselines.hf.engine import load_model
+
+    from .eagle import EagleHead
+
+    dtype = getattr(torch, args.dtype)
+    target, proc, vlm = load_model(args.target, args.device, dtype)
+    if vlm:
+        raise NotImplementedError("the benchmark decodes text prompts: give a causal LM folder")
+    draft = load_model(args.draft, args.device, dtype)[0] if args.draft else None
+    head = None
+    if args.head:
+        head = EagleHead.load(args.head, device=args.device).to(dtype).eval()
+    tok = getattr(proc, "tokenizer", proc)
+    models = Models(target, draft, head, tok.eos_token_id, tok.pad_token_id)
+    return models, tok
+
+
+def _build_tiny(folder: Path) -> tuple[str, str, str]:
+    from hbench.baselines.hf.tiny import build_tiny_draft, build_tiny_head, build_tiny_lm
+
+    build_tiny_lm(folder / "target", "llama", seed=0, hidden=256, layers=4)
+    build_tiny_draft(folder / "target", folder / "draft", noise=0.002)
+    build_tiny_head(folder / "target", folder / "head.safetensors")
+    return str(folder / "target"), str(folder / "draft"), str(folder / "head.safetensors")
+
+
+def _run_one(run, decoder, ids: torch.Tensor, device: str) -> dict[str, Any]:
+    counter = ForwardCount(decoder)
+    try:
+        with Timer(device) as t:
+            tokens = run(ids)
+    finally:
+        counter.remove()
+    n = len(tokens)
+    tau = (n - 1) / (counter.calls - 1) if counter.calls > 1 else 1.0
+    return {"tokens": tokens, "seconds": t.seconds, "new_tokens": n, "tau": tau,
+            "target_forwards": counter.calls}  # fmt: skip
+
+
+def _measure(args, models, runners, encoded) -> dict[str, list[dict[str, Any]]]:
+    decoder = models.target.get_decoder()
+    names = list(runners)
+    for ids in encoded[: args.warmup]:  # never time a first call
+        for name in names:
+            runners[name](ids)
+    results: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+    for i, ids in enumerate(encoded):
+        order = names[i % len(names) :] + names[: i % len(names)]  # rotate: no position bias
+        runs: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+        for _ in range(args.repeats):
+            for name in order:
+                runs[name].append(_run_one(runners[name], decoder, ids, args.device))
+        for name in names:
+            best = dict(runs[name][0])
+            best["seconds"] = float(np.median([r["seconds"] for r in runs[name]]))
+            results[name].append(best)
+    return results
+
+
+def _summarize(results: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    ref = results[REFERENCE]
+    ref_spt = [r["seconds"] / max(r["new_tokens"], 1) for r in ref]
+    out: dict[str, Any] = {"variants": {}, "comparisons": {}}
+    for name, rows in results.items():
+        tps = [r["new_tokens"] / r["seconds"] for r in rows]
+        out["variants"][name] = {
+            "n": len(rows),
+            "tokens_per_s": float(np.mean(tps)),
+            "tau": float(np.mean([r["tau"] for r in rows])),
+            "new_tokens_mean": float(np.mean([r["new_tokens"] for r in rows])),
+            "seconds_median": float(np.median([r["seconds"] for r in rows])),
+        }
+        if name == REFERENCE:
+            continue
+        spt = [r["seconds"] / max(r["new_tokens"], 1) for r in rows]
+        ratios = np.asarray(ref_spt) / np.asarray(spt)
+        sp = st.speedup(ref_spt, spt)
+        em = st.exact_match_rate([r["tokens"] for r in ref], [r["tokens"] for r in rows])
+        out["comparisons"][name] = {
+            "reference": REFERENCE,
+            "speedup": {"median": sp.median, "ci_low": sp.ci_low, "ci_high": sp.ci_high,
+                        "p10": float(np.percentile(ratios, 10)),
+                        "p90": float(np.percentile(ratios, 90)), "n": sp.n},
+            "exact_match": {"rate": em.estimate, "ci_low": em.low, "ci_high": em.high, "n": em.n},
+        }  # fmt: skip
+    return out
+
+
+def _print(summary: dict[str, Any], args: argparse.Namespace) -> None:
+    print(f"speculative decoding benchmark: k={args.k} cache={args.cache} "
+          f"max_new_tokens={args.max_new_tokens} device={args.device}")  # fmt: skip
+    head = f"{'method':<12} {'tok/s':>8} {'speedup':>8} {'95% CI':>15} {'p10-p90':>13} {'tau':>5} {'exact':>6}"
+    print(head)
+    for name, v in summary["variants"].items():
+        c = summary["comparisons"].get(name)
+        if c is None:
+            extra = f"{'1.00':>8} {'':>15} {'':>13}"
+            exact = "ref"
+        else:
+            s = c["speedup"]
+            ci = "[{:.2f}, {:.2f}]".format(s["ci_low"], s["ci_high"])
+            spread = "{:.2f}-{:.2f}".format(s["p10"], s["p90"])
+            extra = f"{s['median']:>8.2f} {ci:>15} {spread:>13}"
+            exact = f"{c['exact_match']['rate']:.2f}"
+        print(f"{name:<12} {v['tokens_per_s']:>8.1f} {extra} {v['tau']:>5.2f} {exact:>6}")
+
+
+def _write(out: str, args, summary, results, encoded) -> None:
+    store = RunStore(out)
+    started = now()
+    for name, rows in results.items():
+        for i, r in enumerate(rows):
+            store.append({
+                "key": record_key(SUITE, f"{i:05d}", 0, name), "suite": SUITE,
+                "sample": f"{i:05d}", "seed": 0, "variant": name,
+                "output": {"token_ids": r["tokens"], "prompt_tokens": int(encoded[i].shape[0])},
+                "metrics": {"tokens_per_s": r["new_tokens"] / r["seconds"],
+                            "new_tokens": r["new_tokens"], "tau": r["tau"]},
+                "details": {"target_forwards": r["target_forwards"]},
+                "profile": {"seconds": r["seconds"]}, "error": None, "finished_at": now(),
+            })  # fmt: skip
+    store.close()
+    import transformers
+
+    store.write_json("manifest.json", {
+        "config": {k: v for k, v in vars(args).items()}, "argv": sys.argv,
+        "device": args.device, "dtype": args.dtype, "seed": 0,
+        "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                     "transformers": transformers.__version__},
+        "host": {"platform": platform.platform(), "threads": torch.get_num_threads()},
+        "started": started, "finished": now(), "world_size": 1,
+    })  # fmt: skip
+    store.write_json(
+        "scores.json", {"suites": {SUITE: {"primary_metric": "tokens_per_s", **summary}}}
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; returns a process exit code."""
+    args = _parser().parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    tmp = None
+    if args.tiny:
+        tmp = tempfile.TemporaryDirectory()
+        args.target, args.draft, args.head = _build_tiny(Path(tmp.name))
+    if not args.target:
+        print("error: give --target (or --tiny)", file=sys.stderr)
+        return 2
+    methods = [m for m in args.methods.split(",") if m] or [
+        m for m in METHODS
+        if (m not in ("spec-draft", "hf-assisted") or args.draft) and (m != "spec-head" or args.head)
+    ]  # fmt: skip
+    if REFERENCE not in methods:
+        methods.insert(0, REFERENCE)
+    models, tok = _load(args)
+    prompts = _prompts(args.prompts)
+    prompts = prompts[: args.samples] if args.samples else prompts
+    encoded = [torch.tensor(tok(p)["input_ids"], device=args.device) for p in prompts]
+    runners = build_runners(models, methods, args.k, args.max_new_tokens, args.cache,
+                            args.pld_tokens)  # fmt: skip
+    with torch.inference_mode():
+        results = _measure(args, models, runners, encoded)
+    summary = _summarize(results)
+    _print(summary, args)
+    if args.out:
+        _write(args.out, args, summary, results, encoded)
+        print(f"wrote {args.out}")
+    if tmp is not None:
+        tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,120 @@
+"""Decoding methods compared by the speculative-decoding benchmark (:mod:`.bench`).
+
+Each method decodes one prompt at batch size 1 under the same stopping rule (max new
+tokens, EOS) and returns the new token ids. Target forwards are counted by a forward hook on
+the target's decoder for every method alike, so tau is measured the same way for our
+runtime and for transformers' own assisted generation and prompt lookup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from .decoding import DecodeConfig
+from .drafters import DraftModelDrafter, EagleHeadDrafter
+from .eagle import EagleHead
+from .greedy import plain_decode
+from .speculative import speculative_decode
+from .target import HFCausalLMTarget, Prompt
+
+REFERENCE = "greedy"
+METHODS: dict[str, str] = {
+    "greedy": "ours: plain KV-cached greedy (the reference)",
+    "spec-draft": "ours: chain speculative decoding, separate draft model",
+    "spec-head": "ours: chain speculative decoding, EAGLE-style head",
+    "hf-greedy": "transformers generate(), greedy",
+    "hf-assisted": "transformers generate(assistant_model=draft), greedy",
+    "hf-pld": "transformers generate(prompt_lookup_num_tokens=n), greedy",
+}
+
+
+@dataclass
+class Models:
+    """What the methods run on."""
+
+    target: nn.Module
+    draft: nn.Module | None
+    head: EagleHead | None
+    eos_token_id: int | None
+    pad_token_id: int | None
+
+
+class ForwardCount:
+    """Counts forward calls of a module (the target's decoder)."""
+
+    def __init__(self, module: nn.Module) -> None:
+        self.calls = 0
+        self._handle = module.register_forward_hook(self._hook)
+
+    def _hook(self, *args: Any) -> None:
+        self.calls += 1
+
+    def remove(self) -> None:
+        self._handle.remove()
+
+
+Runner = Callable[[torch.Tensor], list[int]]
+
+
+def build_runners(
+    models: Models, methods: list[str], k: int, max_new: int, cache: str, pld_tokens: int
+) -> dict[str, Runner]:
+    """One callable per method: prompt ids ``[P]`` -> new token ids.
+
+    Raises:
+        ValueError: a method whose model (draft / head) was not given, or an unknown method.
+    """
+    eos = () if models.eos_token_id is None else (models.eos_token_id,)
+    config = DecodeConfig(max_new_tokens=max_new, eos_token_ids=eos)
+    plain = HFCausalLMTarget(models.target, cache_kind=cache)
+    runners: dict[str, Runner] = {}
+    hf_kwargs = dict(
+        max_new_tokens=max_new,
+        do_sample=False,
+        eos_token_id=models.eos_token_id,
+        pad_token_id=models.pad_token_id,
+    )
+
+    def hf(extra: dict[str, Any]) -> Runner:
+        def run(ids: torch.Tensor) -> list[int]:
+            out = models.target.generate(
+                ids[None], attention_mask=torch.ones_like(ids)[None], **hf_kwargs, **extra
+            )
+            return out[0, ids.shape[0] :].tolist()
+
+        return run
+
+    for name in methods:
+        if name not in METHODS:
+            raise ValueError(f"Unknown method {name!r}. Available: {', '.join(METHODS)}")
+        if name in ("spec-draft", "hf-assisted") and models.draft is None:
+            raise ValueError(f"method {name} needs a draft model (--draft)")
+        if name == "spec-head" and models.head is None:
+            raise ValueError("method spec-head needs an EAGLE head (--head)")
+        if name == "greedy":
+            runners[name] = lambda ids: plain_decode(plain, Prompt(input_ids=ids), config).token_ids
+        elif name == "spec-draft":
+            drafter = DraftModelDrafter(models.draft, cache_kind=cache)
+            runners[name] = lambda ids, d=drafter: (
+                speculative_decode(plain, d, Prompt(input_ids=ids), config, k).token_ids
+            )
+        elif name == "spec-head":
+            head_target = HFCausalLMTarget(
+                models.target, cache_kind=cache, feature_layers=models.head.config.feature_layers
+            )
+            drafter = EagleHeadDrafter(models.head)
+            runners[name] = lambda ids, d=drafter, t=head_target: (
+                speculative_decode(t, d, Prompt(input_ids=ids), config, k).token_ids
+            )
+        elif name == "hf-greedy":
+            runners[name] = hf({})
+        elif name == "hf-assisted":
+            runners[name] = hf({"assistant_model": models.draft})
+        else:
+            runners[name] = hf({"prompt_lookup_num_tokens": pld_tokens})
+    return runners
