@@ -2,7 +2,8 @@
 
 The request follows GEdit-Bench's GPT-4.1 judge: one user message whose content is the
 prompt text followed by the images as base64 ``image_url`` parts, ``max_tokens`` 1400.
-Images are sent as PNG (lossless; the official client re-encodes them as JPEG).
+Images are sent as JPEG at Pillow's default quality, as the official client encodes them
+(``image_format: png`` sends them losslessly instead).
 
 The base URL and key come from the options or the environment (``OPENAI_BASE_URL``,
 ``OPENAI_API_KEY``; the variable names are options too). Nothing is sent unless a run
@@ -36,13 +37,21 @@ class OpenAIJudgeOptions:
     max_tokens: int = 1400
     timeout_s: float = 120.0
     max_attempts: int = 3
+    image_format: str = "jpeg"  # jpeg (the official client's) | png
 
 
-def encode_png(image: Image.Image) -> str:
-    """A ``data:image/png;base64,...`` URL of an image."""
+IMAGE_FORMATS = ("jpeg", "png")
+
+
+def encode_image(image: Image.Image, fmt: str = "jpeg") -> str:
+    """A ``data:image/<fmt>;base64,...`` URL of an image."""
+    if fmt not in IMAGE_FORMATS:
+        raise ValueError(
+            f"openai judge: image_format must be one of {', '.join(IMAGE_FORMATS)}, got {fmt!r}"
+        )
     buf = io.BytesIO()
-    image.convert("RGB").save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    image.convert("RGB").save(buf, format=fmt.upper())
+    return f"data:image/{fmt};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 class OpenAIJudge(ChatJudge):
@@ -66,6 +75,7 @@ class OpenAIJudge(ChatJudge):
             )
         if not base.startswith(("http://", "https://")):
             raise ValueError(f"openai judge: base URL {base!r} must start with http:// or https://")
+        encode_image(Image.new("RGB", (1, 1)), opts.image_format)  # reject a bad format early
         key = os.environ.get(opts.api_key_env, "")
         if not key:
             raise ValueError(f"openai judge: no API key; set ${opts.api_key_env}")
@@ -75,7 +85,10 @@ class OpenAIJudge(ChatJudge):
     def payload(self, images: list[Image.Image], text: str) -> dict[str, Any]:
         """The JSON body of one request."""
         content: list[dict[str, Any]] = [{"type": "text", "text": text}]
-        content += [{"type": "image_url", "image_url": {"url": encode_png(im)}} for im in images]
+        fmt = self.options.image_format
+        content += [
+            {"type": "image_url", "image_url": {"url": encode_image(im, fmt)}} for im in images
+        ]
         return {
             "model": self.options.model,
             "messages": [{"role": "user", "content": content}],

@@ -26,7 +26,7 @@ def _images(request):
     out = []
     for p in parts[1:]:
         url = p["image_url"]["url"]
-        assert url.startswith("data:image/png;base64,")
+        assert url.startswith(("data:image/png;base64,", "data:image/jpeg;base64,"))
         out.append(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB"))
     return parts[0]["text"], out
 
@@ -54,9 +54,25 @@ def test_openai_judge_prompts_images_and_retries(monkeypatch):
     )
     text, imgs = _images(srv.requests[0])
     assert text == sc_prompt("turn it blue")
-    assert [im.getpixel((0, 0)) for im in imgs] == [(200, 20, 20), (20, 20, 200)]  # source, edited
+    parts = srv.requests[0]["body"]["messages"][0]["content"][1:]
+    assert all(p["image_url"]["url"].startswith("data:image/jpeg;") for p in parts)  # as official
+    near = lambda a, b: max(abs(x - y) for x, y in zip(a, b, strict=True)) <= 8  # noqa: E731 - JPEG
+    assert len(imgs) == 2
+    assert near(imgs[0].getpixel((0, 0)), (200, 20, 20)) and near(
+        imgs[1].getpixel((0, 0)), (20, 20, 200)
+    )
     text, imgs = _images(srv.requests[2])
-    assert text == PQ_PROMPT and [im.getpixel((0, 0)) for im in imgs] == [(20, 20, 200)]
+    assert text == PQ_PROMPT and len(imgs) == 1 and near(imgs[0].getpixel((0, 0)), (20, 20, 200))
+
+
+def test_openai_judge_png_images_are_exact(monkeypatch):
+    monkeypatch.setenv("HB_TEST_KEY", "sk-local")
+    script = [(200, '{"score": [1, 2]}'), (200, '{"score": [3, 4]}')]
+    with LocalChatServer(script) as srv:
+        opts = {"base_url": srv.url, "api_key_env": "HB_TEST_KEY", "image_format": "png"}
+        make_judge("openai", opts).judge(_sample())
+    _, imgs = _images(srv.requests[0])
+    assert [im.getpixel((0, 0)) for im in imgs] == [(200, 20, 20), (20, 20, 200)]  # source, edited
 
 
 def test_openai_judge_records_an_error_after_bounded_attempts(monkeypatch):
@@ -82,5 +98,7 @@ def test_openai_judge_needs_endpoint_and_key(monkeypatch):
         make_judge("openai").load()
     with pytest.raises(ValueError, match=r"\$HB_NO_KEY"):
         make_judge("openai", {"base_url": "http://127.0.0.1:9", "api_key_env": "HB_NO_KEY"}).load()
+    with pytest.raises(ValueError, match="image_format must be one of jpeg, png"):
+        make_judge("openai", {"base_url": "http://127.0.0.1:9", "image_format": "webp"}).load()
     with pytest.raises(ValueError, match="unknown option.*temprature"):
         make_judge("openai", {"temprature": 0})
