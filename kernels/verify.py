@@ -186,7 +186,7 @@ def verify_greedy(
     _argmax_rows_kernel[(k + 1,)](
         vmax,
         vidx,
-        draft_tokens,
+        draft_tokens if k else info,  # k = 0: an empty tensor may carry a null pointer
         info[1:],
         info,
         n_blocks,
@@ -371,6 +371,8 @@ def verify_sampling(
     # NaN until written, so a decision the kernel skipped cannot pass for a real one.
     info = torch.full((k + 2,), float("nan"), dtype=torch.float32, device=dev)
     partial = torch.empty((n_blocks,), dtype=torch.float32, device=dev)
+    if k == 0:  # nothing to decide; empty tensors may carry null pointers (never loaded)
+        draft_tokens, q, uniforms = info, p, info
     _accept_kernel[(1,)](
         draft_tokens,
         p,

@@ -38,24 +38,14 @@ def test_bench_without_cuda_checks_and_says_timing_needs_a_gpu(tmp_path, capsys)
 
 def test_self_test_runs_the_timing_pipeline_on_cpu(tmp_path, capsys) -> None:
     run = tmp_path / "self"
-    argv = [
-        "bench",
-        "--self-test",
-        "--no-compile",
-        "--ops",
-        "rmsnorm,verify_greedy",
-        "--out",
-        str(run),
-    ]
+    ops = "rmsnorm,verify_greedy,verify_sampling"
+    argv = ["bench", "--self-test", "--no-compile", "--ops", ops, "--out", str(run)]
     assert bench.main(argv) == 0
     manifest, table, records = _read(run)
     assert table["self_test"] is True and "not a performance number" in table["timing"]
     assert table["copy_bandwidth_gbps"] > 0
     assert {(r["op"], r["impl"]) for r in table["rows"]} == {
-        ("rmsnorm", "triton"),
-        ("rmsnorm", "eager"),
-        ("verify_greedy", "triton"),
-        ("verify_greedy", "eager"),
+        (op, impl) for op in ops.split(",") for impl in ("triton", "eager")
     }
     for r in table["rows"]:
         assert r["error"] is None and r["check_ok"] is True, r
