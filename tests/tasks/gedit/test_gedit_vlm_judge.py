@@ -110,3 +110,30 @@ def test_vlm_judge_checks_its_path(tmp_path):
         make_judge("vlm").load()
     with pytest.raises(FileNotFoundError, match="does not exist"):
         make_judge("vlm", {"path": str(tmp_path / "nope")}).load()
+
+
+def test_vlm_judge_in_the_suite_records_scores_and_errors(tiny_vlm, tmp_path):
+    from hbench.baselines.shapes.world import render
+    from hbench.harness.store import RunStore
+    from hbench.tasks.gedit.shapes_source import edit_from_dict
+    from hbench.tasks.gedit.suite import GEditConfig, GEditSuite
+
+    store = RunStore(tmp_path / "run")
+    results = {}
+    for tokens in (1, 3):
+        cfg = GEditConfig(samples_per_type=1, task_types=("color_alter",), judge="vlm", metrics=False,
+                          judge_options={"path": str(tiny_vlm), "max_new_tokens": tokens, "max_attempts": 2})  # fmt: skip
+        suite = GEditSuite(cfg)
+        (item,) = suite.items(0)
+        output = Image.fromarray(render(edit_from_dict(item.data["edit"]).expected))
+        results[tokens] = suite.evaluate(item, output, store.artifacts("gedit", f"t{tokens}"))
+    ok, bad = results[1], results[3]
+    assert ok.metrics == {"SC": 3.0, "PQ": 3.0, "O": 3.0} and ok.details["judge_raw"]["sc"] == [
+        ANSWER
+    ]
+    assert bad.metrics == {} and bad.details["judge_error"]["attempts"] == 2
+    summary = GEditSuite(cfg).summarize(
+        [{"output": bad.output, "metrics": bad.metrics, "details": bad.details}]
+    )
+    assert (summary["judged"], summary["judge_errors"], summary["overall"]) == (0, 1, None)
+    store.close()
