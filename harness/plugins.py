@@ -109,6 +109,11 @@ SYSTEMS.add(
     "hbench.baselines.hf.family:HFFamily",
     "any transformers causal LM or VLM from a local path: baseline greedy and speculative decoding",
 )
+SYSTEMS.add(
+    "bagel",
+    "hbench.baselines.bagel.family:BagelFamily",
+    "BAGEL from a local checkout of its official code + local weights: baseline, kernels, spec, nfe6, nfe1",
+)
 
 _plugins_loaded = False
 

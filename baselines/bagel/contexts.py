@@ -1,0 +1,213 @@
+"""Build the KV contexts of BAGEL's official evaluation scripts, and decode latents.
+
+* :func:`t2i_inputs` follows ``generate_image`` in ``eval/gen/gen_images_mp.py`` at batch
+  size 1: the prompt in the conditional context (prefilled under float16 autocast, as the
+  script does), an empty context for the text-unconditional branch.
+* :func:`edit_inputs` follows ``editing_with_text_img_cfg`` in
+  ``eval/gen/gedit/gen_images_gedit.py`` with ``use_vit=True`` and ``use_think=False``:
+  input image (VAE, then ViT tokens) then the instruction in the conditional context; the
+  text-unconditional branch keeps the image but not the instruction; the image-unconditional
+  branch has the instruction only.
+
+Noise is drawn from a CPU generator seeded per call, so a sample does not depend on what
+ran before it (the scripts seed once per process instead).
+"""
+
+from __future__ import annotations
+
+import copy
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from .generator import Branch, FlowInputs
+from .schedule import COND, NO_IMAGE, NO_TEXT
+
+
+@dataclass
+class Session:
+    """A loaded BAGEL: model, VAE, tokenizer, special ids, transforms and its code."""
+
+    model: Any
+    vae: Any
+    tokenizer: Any
+    new_token_ids: dict[str, int]
+    vae_transform: Any
+    vit_transform: Any
+    code: Any  # checkout.BagelCode
+    device: str
+    autocast: str  # "bfloat16" | "float16" | "off"
+    und_transform: Any = None  # understanding (eval/vlm): vlm_sft transform; None: vit_transform
+
+    def amp(self, dtype: str | None = None) -> AbstractContextManager:
+        """Autocast as the scripts use it (CUDA only; ``dtype`` overrides the session's)."""
+        name = dtype or self.autocast
+        if name == "off" or torch.device(self.device).type != "cuda":
+            return nullcontext()
+        return torch.amp.autocast("cuda", dtype=getattr(torch, name))
+
+    def cache(self) -> Any:
+        return self.code.navit.NaiveCache(self.model.config.llm_config.num_hidden_layers)
+
+    def to_device(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        return {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in inputs.items()}
+
+
+def _noise(tokens: int, channels: int, seed: int, device: str) -> torch.Tensor:
+    gen = torch.Generator("cpu").manual_seed(int(seed))
+    return torch.randn(tokens, channels, generator=gen).to(device)[None]
+
+
+def _flow_inputs(
+    s: Session,
+    latent: dict[str, Any],
+    shape: tuple[int, int],
+    seed: int,
+    branches: dict[str, Branch],
+) -> FlowInputs:
+    latent = s.to_device(latent)
+    noise = latent["packed_init_noises"]
+    return FlowInputs(
+        packed_text_ids=latent["packed_text_ids"],
+        packed_text_indexes=latent["packed_text_indexes"],
+        packed_vae_token_indexes=latent["packed_vae_token_indexes"],
+        packed_vae_position_ids=latent["packed_vae_position_ids"],
+        packed_seqlens=latent["packed_seqlens"],
+        noise=_noise(noise.shape[0], noise.shape[1], seed, s.device),
+        image_shape=shape,
+        branches=branches,
+    )
+
+
+def _cond_branch(cache: Any, latent: dict[str, Any]) -> Branch:
+    return Branch(
+        past_key_values=cache,
+        key_values_lens=latent["key_values_lens"],
+        packed_key_value_indexes=latent["packed_key_value_indexes"],
+        packed_position_ids=latent["packed_position_ids"],
+        packed_query_indexes=latent["packed_indexes"],
+    )
+
+
+def _cfg_branch(s: Session, cache: Any, cfg: dict[str, Any]) -> Branch:
+    cfg = s.to_device(cfg)
+    return Branch(
+        past_key_values=cache,
+        key_values_lens=cfg["cfg_key_values_lens"],
+        packed_key_value_indexes=cfg["cfg_packed_key_value_indexes"],
+        packed_position_ids=cfg["cfg_packed_position_ids"],
+        packed_query_indexes=cfg["cfg_packed_query_indexes"],
+    )
+
+
+def _prefill_text(s: Session, cache: Any, lens: list, rope: list, text: str, amp: str | None):
+    inputs, lens, rope = s.model.prepare_prompts(
+        curr_kvlens=lens, curr_rope=rope, prompts=[text], tokenizer=s.tokenizer,
+        new_token_ids=s.new_token_ids,
+    )  # fmt: skip
+    with s.amp(amp):
+        cache = s.model.forward_cache_update_text(cache, **s.to_device(inputs))
+    return cache, lens, rope
+
+
+@torch.no_grad()
+def t2i_inputs(s: Session, prompt: str, resolution: int, seed: int) -> FlowInputs:
+    """Contexts for text-to-image (GenEval script); image ``resolution`` x ``resolution``."""
+    m = s.model
+    shape = (resolution, resolution)
+    # 1. Conditional context: the prompt (the script prefills it under float16 autocast).
+    cache, lens, rope = _prefill_text(s, s.cache(), [0], [0], prompt, "float16")
+    latent = s.to_device(
+        m.prepare_vae_latent(curr_kvlens=lens, curr_rope=rope, image_sizes=[shape],
+                             new_token_ids=s.new_token_ids)
+    )  # fmt: skip
+    # 2. Text-unconditional context: empty.
+    cfg = m.prepare_vae_latent_cfg(curr_kvlens=[0], curr_rope=[0], image_sizes=[shape])
+    branches = {COND: _cond_branch(cache, latent), NO_TEXT: _cfg_branch(s, s.cache(), cfg)}
+    return _flow_inputs(s, latent, shape, seed, branches)
+
+
+def _make_divisible(value: float, stride: int) -> int:
+    return max(stride, int(round(value / stride) * stride))
+
+
+def edit_size(
+    width: int, height: int, max_size: int, min_size: int, stride: int = 16
+) -> tuple[int, int]:
+    """Output ``(h, w)`` of the GEdit script for an input of ``width`` x ``height``.
+
+    >>> edit_size(1000, 500, 1024, 512)
+    (512, 1024)
+    """
+
+    def scaled(w: int, h: int, scale: float) -> tuple[int, int]:
+        return _make_divisible(round(w * scale), stride), _make_divisible(round(h * scale), stride)
+
+    scale = min(max_size / max(width, height), 1.0)
+    scale = max(scale, min_size / min(width, height))
+    w, h = scaled(width, height, scale)
+    if max(w, h) > max_size:
+        w, h = scaled(w, h, max_size / max(w, h))
+    return h, w
+
+
+@torch.no_grad()
+def edit_inputs(
+    s: Session, image: Any, instruction: str, seed: int, max_size: int, min_size: int, use_vit: bool
+) -> FlowInputs:
+    """Contexts for editing ``image`` with ``instruction`` (GEdit script)."""
+    m = s.model
+    h, w = edit_size(image.size[0], image.size[1], max_size, min_size)
+    # 1. Input image: VAE latents, then (use_vit) ViT tokens.
+    cache, lens, rope = s.cache(), [0], [0]
+    vae_in, lens, rope = m.prepare_vae_images(
+        curr_kvlens=lens, curr_rope=rope, images=[image], transforms=s.vae_transform,
+        new_token_ids=s.new_token_ids, timestep=0.0,
+    )  # fmt: skip
+    with s.amp():
+        cache = m.forward_cache_update_vae(s.vae, cache, **s.to_device(vae_in))
+    if use_vit:
+        vit_in, lens, rope = m.prepare_vit_images(
+            curr_kvlens=lens, curr_rope=rope, images=[image], transforms=s.vit_transform,
+            new_token_ids=s.new_token_ids,
+        )  # fmt: skip
+        with s.amp():
+            cache = m.forward_cache_update_vit(cache, **s.to_device(vit_in))
+    # 2. Text-unconditional branch: the image context without the instruction.
+    no_text_cache = copy.deepcopy(cache)
+    no_text_cfg = m.prepare_vae_latent_cfg(curr_kvlens=lens, curr_rope=rope, image_sizes=[(h, w)])
+    # 3. Conditional branch: image + instruction.
+    cache, lens, rope = _prefill_text(s, cache, lens, rope, instruction, None)
+    latent = s.to_device(
+        m.prepare_vae_latent(curr_kvlens=lens, curr_rope=rope, image_sizes=[(h, w)],
+                             new_token_ids=s.new_token_ids)
+    )  # fmt: skip
+    # 4. Image-unconditional branch: the instruction alone.
+    no_img_cache, img_lens, img_rope = _prefill_text(s, s.cache(), [0], [0], instruction, None)
+    no_img_cfg = m.prepare_vae_latent_cfg(
+        curr_kvlens=img_lens, curr_rope=img_rope, image_sizes=[(h, w)]
+    )
+    branches = {
+        COND: _cond_branch(cache, latent),
+        NO_TEXT: _cfg_branch(s, no_text_cache, no_text_cfg),
+        NO_IMAGE: _cfg_branch(s, no_img_cache, no_img_cfg),
+    }
+    return _flow_inputs(s, latent, (h, w), seed, branches)
+
+
+@torch.no_grad()
+def decode_latent(s: Session, latent: torch.Tensor, shape: tuple[int, int], amp: bool) -> Any:
+    """``[1, L, C]`` latent -> PIL image (``inferencer.decode_image``'s reshape, then the VAE)."""
+    from PIL import Image
+
+    m = s.model
+    hh, ww = shape[0] // m.latent_downsample, shape[1] // m.latent_downsample
+    p, c = m.latent_patch_size, m.latent_channel
+    lat = latent[0].reshape(1, hh, ww, p, p, c)
+    lat = torch.einsum("nhwpqc->nchpwq", lat).reshape(1, c, hh * p, ww * p)
+    with s.amp() if amp else nullcontext():
+        img = s.vae.decode(lat.to(s.device))
+    arr = ((img * 0.5 + 0.5).clamp(0, 1)[0].permute(1, 2, 0) * 255).to(torch.uint8).cpu().numpy()
+    return Image.fromarray(arr)
