@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-objects", type=int, default=d.max_objects)
     s.add_argument("--max-overlap", type=float, default=d.max_overlap)
     s.add_argument("--position-threshold", type=float, default=d.position_threshold)
+    s.add_argument(
+        "--tie-order",
+        choices=("official", "stable"),
+        default=d.tie_order,
+        help="order of equal scores: numpy's argsort as the official script, or detector order",
+    )
     s.add_argument("--json", action="store_true", help="print the summary as JSON")
 
     g = sub.add_parser("prompts", help="generate GenEval-format metadata (official templates)")
@@ -97,6 +103,7 @@ def _score(args: argparse.Namespace) -> int:
         max_objects=args.max_objects,
         max_overlap=args.max_overlap,
         position_threshold=args.position_threshold,
+        tie_order=args.tie_order,
     )
     det = load_plugin(
         plugins.DETECTORS,

@@ -15,9 +15,12 @@ Rules (djghosh13/geneval ``evaluation/evaluate_images.py``), every threshold an 
   ``position_threshold * (size_a + size_b)``; a relation holds when the shrunk offset,
   divided by the full offset's length, exceeds 0.5 along it.
 
-One deliberate difference: detections with exactly equal scores keep the detector's order
-(a stable sort). The official ``np.argsort(...)[::-1]`` leaves that order to numpy's sort
-kernel, which is not stable and differs between machines; no other input is affected.
+Equal scores: the official evaluator orders a class's detections with
+``np.argsort(scores)[::-1]`` on mmdet's float32 scores, and numpy's default sort is not
+stable (on AVX-512 machines not even for 8 items), so the order of tied detections, and with
+it which tied objects are the "top count", depends on the machine. ``tie_order="official"``
+(default) makes that same call, so hbench and the official script agree on the same
+machine; ``tie_order="stable"`` orders ties by detector order instead, the same everywhere.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import numpy as np
 from .metadata import GENEVAL_COLORS
 
 Box = tuple[float, float, float, float]
+TIE_ORDERS: tuple[str, ...] = ("official", "stable")
 
 
 @dataclass(frozen=True)
@@ -59,8 +63,13 @@ class Thresholds:
     max_objects: int = 16
     max_overlap: float = 1.0
     position_threshold: float = 0.1
+    tie_order: str = "official"
 
     def __post_init__(self) -> None:
+        if self.tie_order not in TIE_ORDERS:
+            raise ValueError(
+                f"tie_order must be one of {', '.join(TIE_ORDERS)}, got {self.tie_order!r}"
+            )
         for name in ("threshold", "counting_threshold", "max_overlap"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -102,6 +111,13 @@ def compute_iou(box_a: Sequence[float], box_b: Sequence[float]) -> float:
     return float(inter / union) if union else 0.0
 
 
+def _order(dets: Sequence[Detection], tie_order: str) -> list[int]:
+    """Indices by descending score (sorting all detections, then thresholding, as the official)."""
+    if tie_order == "official":
+        return np.argsort(np.asarray([d.score for d in dets], dtype=np.float32))[::-1].tolist()
+    return sorted(range(len(dets)), key=lambda i: -dets[i].score)
+
+
 def select_objects(
     detections: Mapping[str, Sequence[Detection]], tag: str, thresholds: Thresholds = Thresholds()
 ) -> dict[str, list[Detection]]:
@@ -118,8 +134,7 @@ def select_objects(
     cut = thresholds.counting_threshold if tag == "counting" else thresholds.threshold
     out: dict[str, list[Detection]] = {}
     for cls, dets in detections.items():
-        kept = [d for d in dets if d.score > cut]
-        kept.sort(key=lambda d: -d.score)  # stable: ties keep detector order
+        kept = [dets[i] for i in _order(dets, thresholds.tie_order) if dets[i].score > cut]
         kept = kept[: thresholds.max_objects]
         chosen: list[Detection] = []
         while kept:

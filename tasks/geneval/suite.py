@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from hbench.harness import plugins
 from hbench.harness.suite import Artifacts, Item, SampleResult, Suite, sample_seed
@@ -50,6 +50,7 @@ class GenEvalConfig:
     max_objects: int = 16
     max_overlap: float = 1.0
     position_threshold: float = 0.1
+    tie_order: Literal["official", "stable"] = "official"
     write_layout: bool = True
 
     def __post_init__(self) -> None:
@@ -69,6 +70,7 @@ class GenEvalConfig:
             max_objects=self.max_objects,
             max_overlap=self.max_overlap,
             position_threshold=self.position_threshold,
+            tie_order=self.tie_order,
         )
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pytest
 
 from hbench.tasks.geneval.rules import (
@@ -286,7 +289,9 @@ def test_extras_never_change_the_score():
     res = score_image(SINGLE, dets)
     assert res.correct
     assert res.extras == {"extra_objects": 1, "extra_by_class": {"cat": 1}, "surplus_objects": 1}
-    assert '"dog": [[0.0, 0.0, 10.0, 10.0, 0.95]' in res.details_json()
+    rows = json.loads(res.details_json())
+    assert sorted(rows["dog"]) == [[0.0, 0.0, 10.0, 10.0, 0.95], [20.0, 0.0, 30.0, 10.0, 0.95]]
+    assert "cow" not in rows
 
 
 def test_thresholds_are_validated():
@@ -294,3 +299,17 @@ def test_thresholds_are_validated():
         Thresholds(counting_threshold=1.5)
     with pytest.raises(ValueError, match="max_objects"):
         Thresholds(max_objects=0)
+
+
+def test_equal_scores_follow_numpy_argsort_as_the_official_or_detector_order():
+    dets = [
+        det(i * 12, 0, i * 12 + 10, 10, s)
+        for i, s in enumerate([1.0, 0.5, 1.0, 1.0, 0.2, 1.0, 1.0, 1.0, 1.0])
+    ]
+    scores = np.asarray([d.score for d in dets], dtype=np.float32)
+    official = [dets[i] for i in np.argsort(scores)[::-1] if scores[i] > 0.3]
+    assert select_objects({"dog": dets}, "single_object")["dog"] == official
+    stable = select_objects({"dog": dets}, "single_object", Thresholds(tie_order="stable"))["dog"]
+    assert stable == [d for d in dets if d.score == 1.0] + [dets[1]]
+    with pytest.raises(ValueError, match="tie_order"):
+        Thresholds(tie_order="random")
