@@ -1,4 +1,4 @@
-"""``hbench gate RUN --claims CLAIMS``: check claims against a finished run store.
+"""``hbench gate RUN [RUN ...] --claims CLAIMS``: check claims against finished run stores.
 
 Every number is computed from the run store (``records.jsonl``, ``scores.json``) with
 :mod:`hbench.harness.statistics` and the claims file's confidence / resamples / seed, so
@@ -36,9 +36,8 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,12 +45,9 @@ from typing import Any
 from . import statistics as st
 from .claims import Claim, ClaimsError, ClaimsFile, load_claims
 from .gate_report import write_junit, write_summary
+from .gate_runs import ClaimError, RunView, record_field, unknown_name
 from .scoring import paired
-from .store import MANIFEST, SCORES, RunStoreError, read_records
-
-
-class ClaimError(ValueError):
-    """A claim that cannot be evaluated on this run (names the claim's file:line)."""
+from .store import RunStoreError
 
 
 @dataclass(frozen=True)
@@ -101,72 +97,6 @@ class ClaimResult:
         return f"{text}  [{c.location}]"
 
 
-# ------------------------------------------------------------------ the run store
-
-
-class RunView:
-    """Read-only view of a run directory's records and scores."""
-
-    def __init__(self, run_dir: str | Path) -> None:
-        self.dir = Path(run_dir)
-        if not self.dir.is_dir():
-            raise RunStoreError(f"{self.dir}: not a run directory")
-        self.records = read_records(self.dir)
-        if not self.records:
-            raise RunStoreError(f"{self.dir}: no records*.jsonl with records")
-        self.scores = self._json(SCORES)
-        self.manifest = self._json(MANIFEST)
-
-    def _json(self, name: str) -> dict[str, Any]:
-        path = self.dir / name
-        if not path.exists():
-            return {}
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise RunStoreError(f"{path}:{err.lineno}: invalid JSON: {err.msg}") from err
-
-    def select(self, claim: Claim, variant: str) -> tuple[list[dict], int]:
-        """(non-errored records, errored count) of ``variant`` under the claim's filters."""
-        suite_recs = [r for r in self.records if r.get("suite") == claim.suite]
-        if not suite_recs:
-            raise _unknown(claim, "suite", claim.suite, {r.get("suite") for r in self.records})
-        recs = [r for r in suite_recs if r.get("variant") == variant]
-        if not recs:
-            raise _unknown(claim, "variant", variant, {r.get("variant") for r in suite_recs})
-        for key, value in claim.where:
-            seen = {str(record_field(r, key)) for r in recs if record_field(r, key) is not None}
-            if value not in seen:
-                raise _unknown(claim, f"{key} value", value, seen)
-            recs = [r for r in recs if str(record_field(r, key)) == value]
-        ok = [r for r in recs if not r.get("error")]
-        return ok, len(recs) - len(ok)
-
-    def reference(self, claim: Claim) -> str:
-        """The claim's reference variant: explicit, else the run's reference."""
-        ref = claim.reference or self.scores.get("reference")
-        ref = ref or self.manifest.get("system", {}).get("reference")
-        if not ref:
-            raise ClaimError(f"{claim.location}: no reference variant in the run; set 'reference'")
-        return ref
-
-
-def record_field(record: dict[str, Any], key: str) -> Any:
-    """A per-sample label (``where`` / ``group_by``): ``details[key]``, else ``output[key]``."""
-    details = record.get("details") or {}
-    return details[key] if key in details else (record.get("output") or {}).get(key)
-
-
-def _unknown(claim: Claim, what: str, name: Any, available: set[Any]) -> ClaimError:
-    names = sorted(str(a) for a in available if a is not None)
-    close = difflib.get_close_matches(str(name), names, n=3)
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    return ClaimError(
-        f"{claim.location}: unknown {what} {name!r} in suite {claim.suite!r} of this run.{hint} "
-        f"Available: {', '.join(names) or 'none'}"
-    )
-
-
 # ------------------------------------------------------------------ checks
 
 
@@ -175,7 +105,7 @@ def _metric_values(claim: Claim, records: list[dict]) -> list[float]:
         raise ClaimError(f"{claim.location}: check {claim.check!r} needs 'metric'")
     have = set().union(*(r.get("metrics", {}) for r in records)) if records else set()
     if claim.metric not in have:
-        raise _unknown(claim, "metric", claim.metric, have)
+        raise unknown_name(claim, "metric", claim.metric, have)
     missing = [r["sample"] for r in records if claim.metric not in r.get("metrics", {})]
     if missing:
         raise ClaimError(
@@ -284,16 +214,13 @@ def measure_errors(claim: Claim, view: RunView, cfg: ClaimsFile) -> Measurement:
 def _score(claim: Claim, view: RunView, variant: str) -> float:
     if not claim.metric:
         raise ClaimError(f"{claim.location}: check {claim.check!r} needs 'metric' (a score name)")
-    suites = view.scores.get("suites", {})
-    if claim.suite not in suites:
-        raise _unknown(claim, "suite in scores.json", claim.suite, set(suites))
-    variants = suites[claim.suite].get("variants", {})
+    variants = view.scores_of(claim).get("variants", {})
     if variant not in variants:
-        raise _unknown(claim, "variant in scores.json", variant, set(variants))
+        raise unknown_name(claim, "variant in scores.json", variant, set(variants))
     node: Any = variants[variant].get("scores", {})
     for part in claim.metric.split("."):
         if not isinstance(node, dict) or part not in node:
-            raise _unknown(
+            raise unknown_name(
                 claim, "score", claim.metric, _flat_keys(variants[variant].get("scores", {}))
             )
         node = node[part]
@@ -378,9 +305,11 @@ def evaluate(claim: Claim, view: RunView, cfg: ClaimsFile) -> ClaimResult:
     return ClaimResult(claim, "pass" if ok else "fail", m, message)
 
 
-def check_claims(claims: ClaimsFile, run_dir: str | Path) -> list[ClaimResult]:
-    """Evaluate every claim of ``claims`` on the run in ``run_dir``."""
-    view = RunView(run_dir)
+def check_claims(
+    claims: ClaimsFile, run_dirs: str | Path | Sequence[str | Path]
+) -> list[ClaimResult]:
+    """Evaluate every claim of ``claims`` on one run directory or several (one per suite)."""
+    view = RunView(run_dirs)
     return [evaluate(c, view, claims) for c in claims.claims]
 
 
@@ -399,14 +328,20 @@ def main(argv: list[str] | None = None) -> int:
         epilog="example: hbench gate runs/shapes --claims claims/shapes.yaml "
         '--junit gate.xml --summary "$GITHUB_STEP_SUMMARY"',
     )
-    parser.add_argument("run", help="run directory (manifest.json, records.jsonl, scores.json)")
+    parser.add_argument(
+        "runs",
+        nargs="+",
+        metavar="RUN",
+        help="run directory (manifest.json, records.jsonl, scores.json); several runs may be "
+        "gated together when each suite is in one of them",
+    )
     parser.add_argument("--claims", required=True, help="claims YAML file")
     parser.add_argument("--junit", help="write JUnit XML here (one test case per claim)")
     parser.add_argument("--summary", help="append a Markdown table here (GitHub step summary)")
     args = parser.parse_args(argv)
     try:
         claims = load_claims(args.claims)
-        results = check_claims(claims, args.run)
+        results = check_claims(claims, args.runs)
     except (ClaimsError, RunStoreError) as err:
         print(f"hbench gate: {err}", file=sys.stderr)
         return 2
@@ -414,9 +349,9 @@ def main(argv: list[str] | None = None) -> int:
         print(result.line())
     status = exit_status(results)
     passed = sum(r.status == "pass" for r in results)
-    print(f"{passed}/{len(results)} claims hold ({claims.source} on {args.run})")
+    print(f"{passed}/{len(results)} claims hold ({claims.source} on {', '.join(args.runs)})")
     if args.junit:
         write_junit(results, args.junit, claims.source)
     if args.summary:
-        write_summary(results, args.summary, claims.source, args.run)
+        write_summary(results, args.summary, claims.source, ", ".join(args.runs))
     return status

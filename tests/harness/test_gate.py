@@ -319,3 +319,24 @@ def test_every_check_is_documented() -> None:
 
     for name in CHECKS:
         assert f"\n{name} " in gate.__doc__
+
+
+def test_several_runs_are_gated_together_one_run_per_suite(tmp_path, claims_file, capsys) -> None:
+    whole = make_run(tmp_path / "whole")
+    recs = [json.loads(x) for x in (whole / "records.jsonl").read_text().splitlines()]
+    scores = json.loads((whole / "scores.json").read_text())
+    split = {"a": ("understanding", "latency"), "b": ("geneval", "gedit")}
+    for name, suites in split.items():
+        (tmp_path / name).mkdir()
+        with (tmp_path / name / "records.jsonl").open("w") as fh:
+            fh.writelines(json.dumps(r) + "\n" for r in recs if r["suite"] in suites)
+        part = {
+            "reference": "baseline",
+            "suites": {k: v for k, v in scores["suites"].items() if k in suites},
+        }
+        (tmp_path / name / "scores.json").write_text(json.dumps(part))
+    args = [str(tmp_path / "a"), str(tmp_path / "b"), "--claims", str(claims_file)]
+    assert main(args) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("5/5 claims hold")
+    assert main([str(whole), str(tmp_path / "b"), "--claims", str(claims_file)]) == 2
+    assert "suite 'gedit' is in both" in capsys.readouterr().err
