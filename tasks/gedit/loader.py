@@ -55,7 +55,9 @@ def _data_files(path: Path) -> list[Path]:
         return [path]
     if not path.is_dir():
         raise FileNotFoundError(f"GEdit-Bench path {str(path)!r} does not exist")
-    files = sorted(path.rglob("*.parquet")) + sorted(path.rglob("*.arrow"))
+    # cache-*.arrow are datasets' map/filter caches beside the data, not data files
+    arrows = [p for p in sorted(path.rglob("*.arrow")) if not p.name.startswith("cache-")]
+    files = sorted(path.rglob("*.parquet")) + arrows
     if not files:
         raise FileNotFoundError(f"no *.parquet or *.arrow files under {str(path)!r}")
     return files

@@ -57,3 +57,13 @@ def test_fit_area_matches_the_official_resize_rule():
     assert fit_area(512, 512) == (512, 512)
     assert fit_area(1024, 768) == (608, 448)
     assert fit_area(300, 900) == (320, 896)
+
+
+def test_datasets_cache_files_are_not_data(gedit_saved, tmp_path):
+    import shutil
+
+    copy = tmp_path / "saved"
+    shutil.copytree(gedit_saved, copy)
+    data_file = next(copy.rglob("data-*.arrow"))
+    shutil.copy(data_file, data_file.parent / "cache-0123abcd.arrow")
+    assert len(GEditData(copy).rows) == 6
