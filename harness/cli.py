@@ -18,6 +18,25 @@ from hbench import __version__
 
 DEMO_CONFIG = Path(__file__).with_name("demo.yaml")
 
+# Subcommands whose arguments belong to a module's own ``main(argv)``.
+DELEGATED: dict[str, tuple[str, str]] = {
+    "gate": ("hbench.harness.gate", "check a run against a claims file (CI gate)"),
+    "geneval": (
+        "hbench.tasks.geneval.cli",
+        "GenEval tools: score an image folder in the official layout",
+    ),
+    "gedit": (
+        "hbench.tasks.gedit.cli",
+        "GEdit tools: official csv, statistics, score an image folder",
+    ),
+    "lm-eval": ("hbench.harness.lm_eval_bridge", "run lm-eval tasks through a system variant"),
+    "kernels": ("hbench.kernels.bench", "kernel correctness checks and microbenchmarks"),
+    "bench": (
+        "hbench.baselines.runtime.bench",
+        "speculative decoding vs plain greedy and HF peers",
+    ),
+}
+
 
 class UserError(Exception):
     """An error caused by the user's input: printed as one line, no traceback."""
@@ -168,31 +187,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text", action="store_true", help="print the plain-text summary only")
     p.set_defaults(func=cmd_report)
 
-    for name, module, help_text in (
-        ("gate", "hbench.harness.gate", "check a run against a claims file (CI gate)"),
-        (
-            "geneval",
-            "hbench.tasks.geneval.cli",
-            "GenEval tools: score an image folder in the official layout",
-        ),
-        ("kernels", "hbench.kernels.bench", "kernel correctness checks and microbenchmarks"),
-        (
-            "bench",
-            "hbench.baselines.runtime.bench",
-            "speculative-decoding speed benchmark against peers",
-        ),
-    ):
-        p = sub.add_parser(name, help=help_text, add_help=False)
-        p.add_argument("rest", nargs=argparse.REMAINDER)
-        p.set_defaults(func=lambda a, m=module: _delegate(m, a.rest))
+    for name, (_module, help_text) in DELEGATED.items():
+        # Parsed by the module's own main(); listed here for --help.
+        sub.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``hbench`` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        if argv and argv[0] in DELEGATED:
+            return _delegate(DELEGATED[argv[0]][0], argv[1:])
+        args = build_parser().parse_args(argv)
         return args.func(args)
     except _user_errors() as err:
         if os.environ.get("HBENCH_DEBUG"):

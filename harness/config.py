@@ -10,6 +10,7 @@ Example::
     device: cpu               # cpu | cuda | cuda:N
     dtype: float32            # float32 | bfloat16 | float16
     seed: 0
+    kernels: auto             # auto (Triton on CUDA, else PyTorch) | triton | reference
     system:
       family: shapes
       reference: baseline     # optional; default: the family's reference variant
@@ -77,6 +78,7 @@ class RunConfig:
     device: str = "cpu"
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     seed: int = 0
+    kernels: Literal["auto", "triton", "reference"] = "auto"
     source: str = "<memory>"
 
     def to_dict(self) -> dict[str, Any]:
@@ -86,6 +88,7 @@ class RunConfig:
             "device": self.device,
             "dtype": self.dtype,
             "seed": self.seed,
+            "kernels": self.kernels,
             "system": {
                 "family": self.system.family,
                 "reference": self.system.reference,
@@ -265,7 +268,7 @@ def build_dataclass(cls: type, values: Any, path: tuple[str, ...], loc: _Located
     return obj
 
 
-_TOP_KEYS = {"out", "device", "dtype", "seed", "system", "suites"}
+_TOP_KEYS = {"out", "device", "dtype", "seed", "kernels", "system", "suites"}
 
 
 def load_config(
@@ -306,6 +309,9 @@ def build_config(data: Any, loc: _Located, systems: Registry, suites: Registry) 
             data.get("dtype", "float32"), Literal["float32", "bfloat16", "float16"], ("dtype",), loc
         ),
         seed=coerce(data.get("seed", 0), int, ("seed",), loc),
+        kernels=coerce(
+            data.get("kernels", "auto"), Literal["auto", "triton", "reference"], ("kernels",), loc
+        ),
         source=loc.source,
     )
 

@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from hbench.kernels import dispatch as kernel_dispatch
+
 from . import plugins
 from .config import RunConfig, SuiteSpec
 from .profiler import profile_sample
@@ -217,7 +219,9 @@ def execute(
                 man["started"] = old.get("started", man["started"])
                 man["resumed"] = [*old.get("resumed", []), now()]
             store.write_json(MANIFEST, man)
-        # 3. Load weights.
+        # 3. Kernel backend, then weights.
+        kernel_dispatch.set_backend(config.kernels)
+        kernel_dispatch.reset_report()
         dtype = DTYPES[config.dtype]
         for system in systems.values():
             system.load(config.device, dtype)
@@ -231,9 +235,10 @@ def execute(
     if not dist.is_main:
         return None
     # 5. Scores from the store alone, then close the manifest.
-    scores = score_run(store.dir, suites, config)
+    scores = score_run(store.dir, suites, config, store)
     store.write_json(SCORES, scores)
     man = store.read_json(MANIFEST) or {}
+    man["kernels"] = kernel_dispatch.report()  # which backend each fused op ran on, fallbacks
     man["finished"] = now()
     store.write_json(MANIFEST, man)
     return scores
@@ -254,7 +259,10 @@ def _run_suite(
     else:  # timing suites: one process measures, so ranks do not compete for the device
         mine = items if dist.is_main else []
         if dist.world_size > 1 and dist.is_main:
-            print(f"hbench: suite {spec.name!r} runs on rank 0 only (timing is not sharded)", file=sys.stderr)
+            print(
+                f"hbench: suite {spec.name!r} runs on rank 0 only (timing is not sharded)",
+                file=sys.stderr,
+            )
     todo = [
         (it, v)
         for it in mine

@@ -14,8 +14,14 @@ from typing import Any
 import numpy as np
 
 from . import statistics as st
-from .store import read_records
+from .store import RunStore, read_records
 from .suite import Suite
+
+
+def _is_number(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value))
+    )
 
 
 def _finite(values: list[Any]) -> list[float]:
@@ -72,21 +78,32 @@ def compare_variants(
     out: dict[str, Any] = {"n_pairs": len(ref), "metrics": {}}
     if not ref:
         return out
-    names = sorted(set.intersection(*(set(r["metrics"]) for r in ref + oth)))
+    # Per metric, only the pairs where both sides have a finite value (a failed judge
+    # leaves a sample without SC/PQ/O; it must not drop the metric for every sample).
+    names = sorted({m for r in ref + oth for m in r.get("metrics", {})})
     for name in names:
-        a = [r["metrics"][name] for r in ref]
-        b = [r["metrics"][name] for r in oth]
-        if all(isinstance(v, (int, float)) and np.isfinite(v) for v in a + b):
-            out["metrics"][name] = st.paired_bootstrap(a, b).to_dict()
-    secs = [(r["profile"].get("seconds"), o["profile"].get("seconds")) for r, o in zip(ref, oth, strict=True)]
+        pairs = [
+            (r["metrics"].get(name), o["metrics"].get(name)) for r, o in zip(ref, oth, strict=True)
+        ]
+        pairs = [(a, b) for a, b in pairs if _is_number(a) and _is_number(b)]
+        if pairs:
+            out["metrics"][name] = st.paired_bootstrap(
+                [a for a, _ in pairs], [b for _, b in pairs]
+            ).to_dict()
+    secs = [
+        (r["profile"].get("seconds"), o["profile"].get("seconds"))
+        for r, o in zip(ref, oth, strict=True)
+    ]
     secs = [(a, b) for a, b in secs if a and b and a > 0 and b > 0]
     if secs:
         out["speedup"] = st.speedup([a for a, _ in secs], [b for _, b in secs]).to_dict()
     return out
 
 
-def score_run(run_dir: str | Path, suites: dict[str, Suite], config: Any) -> dict[str, Any]:
-    """Scores of a run, computed from its records."""
+def score_run(
+    run_dir: str | Path, suites: dict[str, Suite], config: Any, store: RunStore | None = None
+) -> dict[str, Any]:
+    """Scores of a run, computed from its records (with ``store``, suites also export files)."""
     records = read_records(Path(run_dir))
     reference = config.system.reference
     out: dict[str, Any] = {"reference": reference, "suites": {}}
@@ -108,6 +125,8 @@ def score_run(run_dir: str | Path, suites: dict[str, Suite], config: Any) -> dic
             ok = [r for r in recs if not r.get("error")]
             summary: dict[str, Any] = {"n": len(recs), "errors": len(recs) - len(ok)}
             summary["scores"] = suite.summarize(ok) if ok else {}
+            if ok and store is not None:
+                suite.export(ok, store.artifacts(spec.name, variant), variant)
             summary["profile"] = profile_summary(ok)
             block["variants"][variant] = summary
         if reference in by_variant:

@@ -92,6 +92,9 @@ class Suite(ABC):
     def summarize(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         """Aggregate the records of one variant into the suite's scores."""
 
+    def export(self, records: list[dict[str, Any]], artifacts: Artifacts, variant: str) -> None:  # noqa: B027 - optional hook
+        """Write official-format result files for one variant (e.g. GEdit's csv); optional."""
+
     def compare(
         self, reference: list[dict[str, Any]], other: list[dict[str, Any]]
     ) -> dict[str, Any]:

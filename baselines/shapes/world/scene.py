@@ -37,7 +37,7 @@ CELLS: tuple[str, ...] = (
     "left", "center", "right",
     "bottom left", "bottom", "bottom right",
 )  # fmt: skip
-NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
+NUMBER_WORDS = {0: "zero", 1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
 
 
 @dataclass(frozen=True)
