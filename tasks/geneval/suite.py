@@ -52,12 +52,15 @@ class GenEvalConfig:
     position_threshold: float = 0.1
     tie_order: Literal["official", "stable"] = "official"
     write_layout: bool = True
+    warmup: int = 1
 
     def __post_init__(self) -> None:
         if self.samples_per_prompt < 1:
             raise ValueError(f"samples_per_prompt must be >= 1, got {self.samples_per_prompt}")
         if self.prompts_per_tag < 1:
             raise ValueError(f"prompts_per_tag must be >= 1, got {self.prompts_per_tag}")
+        if self.warmup < 0:
+            raise ValueError(f"warmup must be >= 0, got {self.warmup}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit must be >= 1 or null, got {self.limit}")
         self.thresholds()  # validates the threshold fields
@@ -119,6 +122,14 @@ class GenEvalSuite(Suite):
                 data = {"index": index, "sample_index": s, "metadata": record}
                 out.append(Item(sample, sample_seed(run_seed, self.name, sample), data))
         return out
+
+    def warmup_items(self, run_seed: int) -> list[Item]:
+        """``warmup`` generations of the first prompt, run untimed before each variant."""
+        return [
+            Item(f"warmup/{k:04d}", sample_seed(run_seed, self.name, f"warmup/{k:04d}"),
+                 {"index": 0, "sample_index": k, "metadata": self.records[0]})
+            for k in range(self.config.warmup)
+        ]  # fmt: skip
 
     def infer(self, system: System, item: Item) -> Any:
         """One ``generate`` call: the prompt and the item's seed."""

@@ -13,11 +13,13 @@ from hbench.harness import plugins
 from hbench.harness.config import ConfigError, load_config
 from hbench.harness.runner import execute
 from hbench.harness.store import RunStore
+from hbench.tasks.geneval.cli import main
 from hbench.tasks.geneval.layout import read_layout
 from hbench.tasks.geneval.metadata import MetadataError, write_metadata
 from hbench.tasks.geneval.rules import Thresholds
 from hbench.tasks.geneval.scoring import score_image_dir
 from hbench.tasks.geneval.suite import GenEvalConfig, GenEvalSuite, records_to_results
+from hbench.tasks.geneval.summary import read_results
 
 REPO = Path(__file__).resolve().parents[3]
 DATA = Path(os.environ.get("HBENCH_GENEVAL_DATA", REPO.parent / "shared" / "data" / "geneval"))
@@ -47,6 +49,12 @@ def test_oracle_through_the_suite_and_its_official_layout(tmp_path):
     assert items[0].sample == "00000/0000" and items[1].sample == "00000/0001"
     assert [i.sample for i in items] == sorted(i.sample for i in items)
     assert items[0].seed != items[1].seed and suite.items(0) == items
+    warm = suite.warmup_items(0)
+    assert (
+        len(warm) == 1
+        and warm[0].sample == "warmup/0000"
+        and warm[0].data["metadata"] == suite.records[0]
+    )
     store = RunStore(tmp_path / "run")
     records = run_suite(suite, system, store, "oracle")
     scores = suite.summarize(records)
@@ -170,3 +178,12 @@ suites:
     assert block["variants"]["distilled"]["profile"]["nfe_mean"] == 1
     assert "overall" in block["variants"]["distilled"]["scores"]
     assert block["comparisons"]["distilled"]["n_pairs"] == 2
+    # the run's records export as the official results jsonl, pointing into the layout copy
+    out = tmp_path / "results.jsonl"
+    assert main(["export", str(tmp_path / "run"), "--variant", "baseline", "-o", str(out)]) == 0
+    rows = read_results(out)
+    assert [r["filename"] for r in rows] == [
+        "artifacts/geneval/baseline/layout/00000/samples/0000.png",
+        "artifacts/geneval/baseline/layout/00001/samples/0000.png",
+    ]
+    assert (tmp_path / "run" / rows[0]["filename"]).is_file()
