@@ -10,6 +10,7 @@ softmax), far slower than the kernel, and meant for tests and CPU smoke runs.
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import sys
 import types
@@ -99,6 +100,9 @@ def install_fallback() -> None:
     if importlib.util.find_spec("flash_attn") is not None:
         raise RuntimeError("flash_attn is installed; the reference fallback is not needed")
     mod = types.ModuleType("flash_attn")
+    # A spec but no version and no file: transformers' availability probe (find_spec, then
+    # metadata / __version__) then reports flash-attention as *not* installed, as it is not.
+    mod.__spec__ = importlib.machinery.ModuleSpec("flash_attn", None)
     mod.__doc__ = f"hbench reference stand-in ({FALLBACK_MODULE}); not the flash-attention kernel"
     mod.flash_attn_varlen_func = flash_attn_varlen_func  # type: ignore[attr-defined]
     mod.__hbench_fallback__ = True  # type: ignore[attr-defined]

@@ -127,6 +127,9 @@ def import_bagel(root: str | Path) -> BagelCode:
                 f"bagel: a module named {name!r} is already imported from {where}; "
                 f"cannot import the BAGEL checkout's {name!r} from {root}"
             )
+    from . import compat
+
+    compat.apply()
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     try:

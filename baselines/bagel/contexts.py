@@ -42,11 +42,16 @@ class Session:
     und_transform: Any = None  # understanding (eval/vlm): vlm_sft transform; None: vit_transform
 
     def amp(self, dtype: str | None = None) -> AbstractContextManager:
-        """Autocast as the scripts use it (CUDA only; ``dtype`` overrides the session's)."""
+        """Autocast as the scripts use it (``dtype`` overrides the session's).
+
+        BAGEL's attention hands bfloat16 to its output projections, so with float32 weights
+        it runs only under autocast; on CPU the same autocast is applied (the scripts'
+        ``autocast("cuda")`` would be a no-op there).
+        """
         name = dtype or self.autocast
-        if name == "off" or torch.device(self.device).type != "cuda":
+        if name == "off":
             return nullcontext()
-        return torch.amp.autocast("cuda", dtype=getattr(torch, name))
+        return torch.autocast(torch.device(self.device).type, dtype=getattr(torch, name))
 
     def cache(self) -> Any:
         return self.code.navit.NaiveCache(self.model.config.llm_config.num_hidden_layers)

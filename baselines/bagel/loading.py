@@ -15,9 +15,10 @@ storage with the distilled tensors (exact, no arithmetic on the base weights) an
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -41,23 +42,39 @@ def prepare_attention(mode: str) -> str:
     return "reference"
 
 
-def load_session(
-    checkout: str, weights: str, device: str, dtype: torch.dtype, autocast: str
-) -> Session:
-    """Build BAGEL from the checkout's code and the weights folder (no network)."""
-    import yaml
+def build_bagel(code: Any, root: Path, ae_params: Any = None, load_ae_weights: bool = True):
+    """Construct BAGEL and its VAE from the folder's configs as ``setup_models`` does.
+
+    Args:
+        code: The imported checkout.
+        root: Weights folder with ``llm_config.json`` and ``vit_config.json``.
+        ae_params: BAGEL ``AutoEncoderParams`` for a non-standard VAE (small test models);
+            None uses the checkout's ``load_ae`` (the FLUX VAE).
+        load_ae_weights: Read ``ae.safetensors`` (False: keep the VAE's initialisation).
+
+    Returns:
+        ``(model, vae)``, weights not yet loaded into ``model``.
+    """
     from safetensors.torch import load_file
 
-    code = import_bagel(checkout)
-    b, root = code.bagel, Path(weights)
+    b = code.bagel
     llm_config = b.Qwen2Config.from_json_file(str(root / "llm_config.json"))
     llm_config.qk_norm = True
     llm_config.tie_word_embeddings = False
     llm_config.layer_module = "Qwen2MoTDecoderLayer"
+    # transformers < 5 gave every config pad_token_id = None; BAGEL's Qwen2Model reads it.
+    if getattr(llm_config, "pad_token_id", "missing") == "missing":
+        llm_config.pad_token_id = None
     vit_config = b.SiglipVisionConfig.from_json_file(str(root / "vit_config.json"))
     vit_config.rope = False
     vit_config.num_hidden_layers = vit_config.num_hidden_layers - 1
-    vae, vae_config = code.autoencoder.load_ae(local_path=str(root / "ae.safetensors"))
+    ae_path = str(root / "ae.safetensors") if load_ae_weights else None
+    if ae_params is None:
+        vae, vae_config = code.autoencoder.load_ae(local_path=ae_path)
+    else:
+        vae, vae_config = code.autoencoder.AutoEncoder(ae_params), ae_params
+        if ae_path is not None:
+            vae.load_state_dict(load_file(ae_path))
     config = b.BagelConfig(
         visual_gen=True, visual_und=True, llm_config=llm_config, vit_config=vit_config,
         vae_config=vae_config, vit_max_num_patch_per_side=70, connector_act="gelu_pytorch_tanh",
@@ -65,6 +82,24 @@ def load_session(
     )  # fmt: skip
     model = b.Bagel(b.Qwen2ForCausalLM(llm_config), b.SiglipVisionModel(vit_config), config)
     model.vit_model.vision_model.embeddings.convert_conv2d_to_linear(vit_config)
+    return model, vae
+
+
+def load_session(
+    checkout: str,
+    weights: str,
+    device: str,
+    dtype: torch.dtype,
+    autocast: str,
+    ae_params: Any = None,
+) -> Session:
+    """Build BAGEL from the checkout's code and the weights folder (no network)."""
+    import yaml
+    from safetensors.torch import load_file
+
+    code = import_bagel(checkout)
+    root = Path(weights)
+    model, vae = build_bagel(code, root, ae_params)
     tokenizer = code.tokenizer_cls.from_pretrained(str(root))
     tokenizer, new_token_ids, _ = code.data_utils.add_special_tokens(tokenizer)
     state = load_file(str(root / "ema.safetensors"), device="cpu")
@@ -93,17 +128,22 @@ def load_session(
 
 
 class ModelPool:
-    """Loaded sessions keyed by (checkout, weights, device, dtype, autocast), shared by variants."""
+    """Loaded sessions keyed by (checkout, weights, device, dtype, autocast), shared by variants.
 
-    def __init__(self) -> None:
+    Args:
+        loader: ``load_session``-compatible callable (tests pass one with a small VAE).
+    """
+
+    def __init__(self, loader: Callable[..., Session] | None = None) -> None:
         self._sessions: dict[tuple, Session] = {}
+        self._loader = loader or load_session
 
     def get(
         self, checkout: str, weights: str, device: str, dtype: torch.dtype, autocast: str
     ) -> Session:
         key = (str(Path(checkout).resolve()), str(Path(weights).resolve()), device, dtype, autocast)
         if key not in self._sessions:
-            self._sessions[key] = load_session(checkout, weights, device, dtype, autocast)
+            self._sessions[key] = self._loader(checkout, weights, device, dtype, autocast)
         return self._sessions[key]
 
 

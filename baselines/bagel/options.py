@@ -53,6 +53,8 @@ class BagelOptions:
         checkout: Local clone of github.com/ByteDance-Seed/Bagel (its code is imported).
         weights: BAGEL-7B-MoT folder (``ema.safetensors``, ``ae.safetensors``, configs, tokenizer).
         t2i: Baseline text-to-image sampler (default: ``gen_images_mp.py``'s GenEval settings).
+            A sampler given in a config replaces the default whole: keys it leaves out take
+            :class:`SamplerConfig`'s defaults, not the official ones (spell them all out).
         edit: Baseline editing sampler (default: ``gen_images_gedit.py``'s settings).
         t2i_resolution: Generated image side (GenEval script: ``--resolution 1024``).
         t2i_crop_bbox: Crop to ``Image.getbbox()`` before returning (the GenEval script does).

@@ -49,8 +49,9 @@ class BagelSystem:
     family: ClassVar[str] = "bagel"
     capabilities = frozenset({UNDERSTAND, GENERATE, EDIT})
 
-    def __init__(self, variant: str, options: BagelOptions) -> None:
+    def __init__(self, variant: str, options: BagelOptions, pool: Any = None) -> None:
         check_options(variant, options)
+        self.pool = pool  # a loading.ModelPool; None: the process-wide one
         self.variant = variant
         self.options = options
         self.use_kernels = variant == "kernels" or (variant in ACCELERATED and options.kernels)
@@ -71,7 +72,8 @@ class BagelSystem:
 
         o = self.options
         self.attention = prepare_attention(o.attention)
-        self.session = POOL.get(o.checkout, o.weights, device, dtype, o.autocast)
+        pool = self.pool if self.pool is not None else POOL
+        self.session = pool.get(o.checkout, o.weights, device, dtype, o.autocast)
         model = self.session.model
         self.generator = BagelGenerator(model)
         if self.variant in ("nfe6", "nfe1"):
