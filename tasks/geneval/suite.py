@@ -20,9 +20,9 @@ from hbench.harness.system import GENERATE, System, require
 
 from .detectors import load_plugin
 from .layout import save_sample
-from .metadata import generate_metadata, load_metadata
+from .metadata import generate_metadata, load_metadata, write_metadata
 from .rules import Thresholds, score_image
-from .summary import prompt_agreement, summary_scores
+from .summary import prompt_agreement, summary_scores, write_results
 
 SUITE_NAME = "geneval"
 
@@ -194,6 +194,11 @@ class GenEvalSuite(Suite):
                 **prompt_agreement(rows),
             },
         }
+
+    def export(self, records: list[dict[str, Any]], artifacts: Artifacts, variant: str) -> None:
+        """Official files beside the layout copy: ``results.jsonl`` and the prompts used."""
+        write_results(artifacts.path("results.jsonl"), records_to_results(records))
+        write_metadata(artifacts.path("evaluation_metadata.jsonl"), self.records)
 
     def compare(
         self, reference: list[dict[str, Any]], other: list[dict[str, Any]]

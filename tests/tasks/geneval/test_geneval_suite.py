@@ -15,11 +15,11 @@ from hbench.harness.runner import execute
 from hbench.harness.store import RunStore
 from hbench.tasks.geneval.cli import main
 from hbench.tasks.geneval.layout import read_layout
-from hbench.tasks.geneval.metadata import MetadataError, write_metadata
+from hbench.tasks.geneval.metadata import MetadataError, load_metadata, write_metadata
 from hbench.tasks.geneval.rules import Thresholds
 from hbench.tasks.geneval.scoring import score_image_dir
 from hbench.tasks.geneval.suite import GenEvalConfig, GenEvalSuite, records_to_results
-from hbench.tasks.geneval.summary import read_results
+from hbench.tasks.geneval.summary import read_results, summary_scores
 
 REPO = Path(__file__).resolve().parents[3]
 DATA = Path(os.environ.get("HBENCH_GENEVAL_DATA", REPO.parent / "shared" / "data" / "geneval"))
@@ -178,6 +178,11 @@ suites:
     assert block["variants"]["distilled"]["profile"]["nfe_mean"] == 1
     assert "overall" in block["variants"]["distilled"]["scores"]
     assert block["comparisons"]["distilled"]["n_pairs"] == 2
+    # every variant's official results jsonl and prompt file sit beside its layout copy
+    exported = tmp_path / "run" / "artifacts" / "geneval" / "distilled"
+    rows = read_results(exported / "results.jsonl")
+    assert summary_scores(rows)["overall"] == block["variants"]["distilled"]["scores"]["overall"]
+    assert len(load_metadata(exported / "evaluation_metadata.jsonl")) == 2
     # the run's records export as the official results jsonl, pointing into the layout copy
     out = tmp_path / "results.jsonl"
     assert main(["export", str(tmp_path / "run"), "--variant", "baseline", "-o", str(out)]) == 0
