@@ -63,10 +63,14 @@ def write_tiny_weights(code, root: Path, seed: int = 0) -> Path:
     from hbench.baselines.bagel.loading import build_bagel
 
     root.mkdir(parents=True, exist_ok=True)
-    (root / "llm_config.json").write_text(json.dumps(LLM))
-    (root / "vit_config.json").write_text(json.dumps(VIT))
     (root / "vocab.json").write_text(json.dumps(_byte_vocab()))
     (root / "merges.txt").write_text("#version: 0.2\n")
+    tokenizer, _, _ = code.data_utils.add_special_tokens(
+        code.tokenizer_cls.from_pretrained(str(root))
+    )
+    # Vocabulary = the tokenizer's, so every id the random model picks decodes.
+    (root / "llm_config.json").write_text(json.dumps({**LLM, "vocab_size": len(tokenizer)}))
+    (root / "vit_config.json").write_text(json.dumps(VIT))
     torch.manual_seed(seed)
     model, vae = build_bagel(code, root, tiny_ae_params(code), load_ae_weights=False)
     with torch.no_grad():
@@ -87,8 +91,8 @@ def bagel_checkout() -> Path:
     if not path or not Path(path, "modeling/bagel/bagel.py").is_file():
         pytest.skip(f"set {CHECKOUT_ENV} to a clone of ByteDance-Seed/Bagel to run real-code tests")
     try:
-        import einops  # noqa: F401  (BAGEL's autoencoder)
         import cv2  # noqa: F401  (BAGEL's data.transforms)
+        import einops  # noqa: F401  (BAGEL's autoencoder)
     except ImportError as err:
         pytest.skip(f"BAGEL's requirements are not installed: {err}")
     return Path(path)
