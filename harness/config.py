@@ -18,6 +18,9 @@ Example::
       options: {}             # family options (validated by the family's Options)
     suites:
       geneval: {prompts_per_tag: 10, variants: [oracle, baseline, nfe6, nfe1]}
+    metrics:                  # optional: image-quality post-pass over the run store
+      hpsv2: {checkpoint: weights/HPS_v2.1.safetensors, suites: [geneval]}
+      shapes-palette: {}      # ``metric:`` names the registered metric (default: the key)
 """
 
 from __future__ import annotations
@@ -69,6 +72,24 @@ class SuiteSpec:
 
 
 @dataclass(frozen=True)
+class MetricSpec:
+    """One image metric of the post-pass, its validated options and the suites it scores.
+
+    ``name`` is the metric's key in the config (the per-sample value is recorded under it);
+    ``kind`` is the registered metric (``metric:`` in the config, default: the key).
+    """
+
+    name: str
+    params: Any  # the metric's Options dataclass instance
+    suites: tuple[str, ...]
+    kind: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            object.__setattr__(self, "kind", self.name)
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """A validated run configuration."""
 
@@ -80,10 +101,11 @@ class RunConfig:
     seed: int = 0
     kernels: Literal["auto", "triton", "reference"] = "auto"
     source: str = "<memory>"
+    metrics: tuple[MetricSpec, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able resolved config (every default filled in)."""
-        return {
+        out = {
             "out": self.out,
             "device": self.device,
             "dtype": self.dtype,
@@ -101,6 +123,12 @@ class RunConfig:
                 for s in self.suites
             },
         }
+        if self.metrics:
+            out["metrics"] = {
+                m.name: {"metric": m.kind, **_jsonable(m.params), "suites": list(m.suites)}
+                for m in self.metrics
+            }
+        return out
 
 
 def _jsonable(obj: Any) -> Any:
@@ -268,13 +296,17 @@ def build_dataclass(cls: type, values: Any, path: tuple[str, ...], loc: _Located
     return obj
 
 
-_TOP_KEYS = {"out", "device", "dtype", "seed", "kernels", "system", "suites"}
+_TOP_KEYS = {"out", "device", "dtype", "seed", "kernels", "system", "suites", "metrics"}
 
 
 def load_config(
-    path: str | Path, systems: Registry, suites: Registry, text: str | None = None
+    path: str | Path,
+    systems: Registry,
+    suites: Registry,
+    text: str | None = None,
+    metrics: Registry | None = None,
 ) -> RunConfig:
-    """Load and validate a run config file against the system and suite registries."""
+    """Load and validate a run config file against the system, suite and metric registries."""
     source = str(path)
     if text is None:
         try:
@@ -282,11 +314,17 @@ def load_config(
         except OSError as err:
             raise ConfigError(f"{source}: cannot read config: {err.strerror}") from err
     data, loc = parse_yaml(text, source)
-    return build_config(data, loc, systems, suites)
+    return build_config(data, loc, systems, suites, metrics)
 
 
-def build_config(data: Any, loc: _Located, systems: Registry, suites: Registry) -> RunConfig:
-    """Validate an already parsed config mapping."""
+def build_config(
+    data: Any,
+    loc: _Located,
+    systems: Registry,
+    suites: Registry,
+    metrics: Registry | None = None,
+) -> RunConfig:
+    """Validate an already parsed config mapping (``metrics``: default the METRICS registry)."""
     if not isinstance(data, dict):
         raise loc.error((), "a config must be a mapping with keys system and suites")
     for key in data:
@@ -297,6 +335,11 @@ def build_config(data: Any, loc: _Located, systems: Registry, suites: Registry) 
             raise loc.error((), f"missing required key {key!r}")
     system = _build_system(data["system"], loc, systems)
     suite_specs = _build_suites(data["suites"], loc, suites, system)
+    metric_specs: tuple[MetricSpec, ...] = ()
+    if data.get("metrics") is not None:
+        if metrics is None:
+            from .plugins import METRICS as metrics  # core registry; entries stay lazy
+        metric_specs = _build_metrics(data["metrics"], loc, metrics, suites, suite_specs)
     device = coerce(data.get("device", "cpu"), str, ("device",), loc)
     if not (device == "cpu" or device == "cuda" or device.startswith("cuda:")):
         raise loc.error(("device",), f"expected cpu, cuda or cuda:N, got {device!r}")
@@ -313,6 +356,7 @@ def build_config(data: Any, loc: _Located, systems: Registry, suites: Registry) 
             data.get("kernels", "auto"), Literal["auto", "triton", "reference"], ("kernels",), loc
         ),
         source=loc.source,
+        metrics=metric_specs,
     )
 
 
@@ -395,4 +439,50 @@ def _build_suites(
                     )
         cfg = build_dataclass(suite_cls.Config, params, (*path, name), loc)
         specs.append(SuiteSpec(name=name, params=cfg, variants=chosen, kind=kind))
+    return tuple(specs)
+
+
+_IMAGE_CAPABILITIES = ("generate", "edit")  # suites whose records carry output.image
+
+
+def _build_metrics(
+    data: Any,
+    loc: _Located,
+    metrics: Registry,
+    suites: Registry,
+    suite_specs: tuple[SuiteSpec, ...],
+) -> tuple[MetricSpec, ...]:
+    path = ("metrics",)
+    if not isinstance(data, dict):
+        raise loc.error(path, f"expected a mapping of metric name -> options, got {data!r}")
+    image_suites = [
+        s.name
+        for s in suite_specs
+        if getattr(suites.get(s.kind), "capability", None) in _IMAGE_CAPABILITIES
+    ]
+    specs = []
+    for name, params in data.items():
+        if params is not None and not isinstance(params, dict):
+            raise loc.error((*path, name), f"expected a mapping of options, got {params!r}")
+        params = dict(params or {})
+        kind = params.pop("metric", name)
+        metric_cls = _lookup(
+            metrics, kind, (*path, name, "metric") if kind != name else (*path, name), loc
+        )
+        chosen = params.pop("suites", None)
+        if chosen is None:
+            chosen = tuple(image_suites)
+            if not chosen:
+                raise loc.error((*path, name), "no image suite (geneval, gedit ...) to score")
+        else:
+            chosen = tuple(coerce(chosen, list[str], (*path, name, "suites"), loc))
+            for s in chosen:
+                if s not in image_suites:
+                    raise loc.error(
+                        (*path, name, "suites"),
+                        f"{s!r} is not an image suite of this config "
+                        f"(image suites: {', '.join(image_suites) or 'none'})",
+                    )
+        opts = build_dataclass(metric_cls.Options, params, (*path, name), loc)
+        specs.append(MetricSpec(name=name, params=opts, suites=chosen, kind=kind))
     return tuple(specs)

@@ -115,6 +115,47 @@ SYSTEMS.add(
     "BAGEL from a local checkout of its official code + local weights: baseline, kernels, spec, nfe6, nfe1",
 )
 
+METRICS.add(
+    "hpsv2",
+    "hbench.tasks.metrics.preference:HPSv2Metric",
+    "HPSv2 preference: open_clip ViT-H-14 + HPS checkpoint (local), 100 x cos(image, prompt)",
+)
+METRICS.add(
+    "pickscore",
+    "hbench.tasks.metrics.preference:PickScoreMetric",
+    "PickScore preference: transformers CLIP-H + PickScore checkpoint (local folder)",
+)
+METRICS.add(
+    "clipscore",
+    "hbench.tasks.metrics.clipscore:ClipScoreMetric",
+    "CLIPScore prompt-image alignment: torchmetrics CLIPScore over a local transformers CLIP",
+)
+METRICS.add(
+    "aesthetic",
+    "hbench.tasks.metrics.aesthetic:AestheticMetric",
+    "LAION aesthetic predictor: MLP/linear head over CLIP image embeddings (local weights)",
+)
+METRICS.add(
+    "fid",
+    "hbench.tasks.metrics.distribution:FIDMetric",
+    "FID vs a reference image folder (torchmetrics; Inception or CLIP features, local weights)",
+)
+METRICS.add(
+    "kid",
+    "hbench.tasks.metrics.distribution:KIDMetric",
+    "KID vs a reference image folder (torchmetrics; Inception or CLIP features, local weights)",
+)
+METRICS.add(
+    "shapes-palette",
+    "hbench.tasks.metrics.shapes_quality:ShapesPaletteMetric",
+    "shapes world: palette cleanliness of generated images, 0-1 (exact, no weights)",
+)
+METRICS.add(
+    "shapes-edges",
+    "hbench.tasks.metrics.shapes_quality:ShapesEdgesMetric",
+    "shapes world: edge sharpness of generated shapes, 0-1 (exact, no weights)",
+)
+
 _plugins_loaded = False
 
 

@@ -25,6 +25,7 @@ from hbench.kernels import dispatch as kernel_dispatch
 
 from . import plugins
 from .config import RunConfig, SuiteSpec
+from .metrics_pass import build_metrics, run_metrics
 from .profiler import profile_sample
 from .scoring import score_run
 from .store import MANIFEST, SCORES, RunStore, now, record_key
@@ -207,6 +208,7 @@ def execute(
     suites = {s.name: plugins.SUITES.get(s.kind)(s.params) for s in config.suites}
     systems = build_systems(config)
     check_capabilities(config, systems, suites)
+    metrics = build_metrics(config)  # metric weight paths checked; nothing loaded yet
     store = RunStore(run_dir, resume=resume, rank=dist.rank, world_size=dist.world_size)
     if dist.barrier is not None:
         dist.barrier()  # every rank has checked the directory before any rank writes records
@@ -234,7 +236,10 @@ def execute(
         dist.barrier()
     if not dist.is_main:
         return None
-    # 5. Scores from the store alone, then close the manifest.
+    # 5. Image metrics over the recorded images (never timed), then scores from the store
+    #    alone, then close the manifest.
+    if config.metrics:
+        run_metrics(store.dir, config, metrics)
     scores = score_run(store.dir, suites, config, store)
     store.write_json(SCORES, scores)
     man = store.read_json(MANIFEST) or {}

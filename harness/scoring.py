@@ -14,6 +14,12 @@ from typing import Any
 import numpy as np
 
 from . import statistics as st
+from .metric_values import (
+    comparison_metric_block,
+    merge_metric_values,
+    read_metrics_pass,
+    variant_metric_block,
+)
 from .store import RunStore, read_records
 from .suite import Suite
 
@@ -103,8 +109,14 @@ def compare_variants(
 def score_run(
     run_dir: str | Path, suites: dict[str, Suite], config: Any, store: RunStore | None = None
 ) -> dict[str, Any]:
-    """Scores of a run, computed from its records (with ``store``, suites also export files)."""
-    records = read_records(Path(run_dir))
+    """Scores of a run, computed from its records (with ``store``, suites also export files).
+
+    Values of the image-metrics post-pass (``metrics.jsonl``, ``metrics_pass.json``) are
+    merged in: per-sample values join the records' metrics (so they get paired deltas),
+    set metrics (FID, KID) join the variant and comparison blocks.
+    """
+    records = merge_metric_values(read_records(Path(run_dir)), run_dir)
+    metrics_info = read_metrics_pass(run_dir)
     reference = config.system.reference
     out: dict[str, Any] = {"reference": reference, "suites": {}}
     for spec in config.suites:
@@ -128,6 +140,7 @@ def score_run(
             if ok and store is not None:
                 suite.export(ok, store.artifacts(spec.name, variant), variant)
             summary["profile"] = profile_summary(ok)
+            summary.update(variant_metric_block(ok, metrics_info, spec.name, variant))
             block["variants"][variant] = summary
         if reference in by_variant:
             for variant, recs in by_variant.items():
@@ -136,6 +149,9 @@ def score_run(
                 cmp = compare_variants(by_variant[reference], recs)
                 cmp["reference"] = reference
                 cmp.update(suite.compare(*paired(by_variant[reference], recs)))
+                cmp.update(comparison_metric_block(metrics_info, spec.name, variant))
                 block["comparisons"][variant] = cmp
         out["suites"][spec.name] = block
+    if metrics_info:
+        out["metrics_pass"] = metrics_info.get("metrics", {})
     return out
