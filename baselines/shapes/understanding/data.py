@@ -9,6 +9,7 @@ import torch
 
 from hbench.baselines.shapes.world import (
     CAPTION_PROMPT,
+    SHAPES,
     caption,
     caption_scene,
     questions,
@@ -27,11 +28,16 @@ class Example:
     prompt: str
     answer: str
     task: str  # caption | count | color | shape | relation
+    objects: tuple[tuple[float, float, str], ...] = ()  # (centre x, centre y, shape) per object
+
+
+def _objects(scene) -> tuple[tuple[float, float, str], ...]:
+    return tuple((*o.center, o.shape) for o in scene.objects)
 
 
 def caption_example(rng: np.random.Generator) -> Example:
     scene = caption_scene(rng)
-    return Example(render(scene), CAPTION_PROMPT, caption(scene), "caption")
+    return Example(render(scene), CAPTION_PROMPT, caption(scene), "caption", _objects(scene))
 
 
 def vqa_example(rng: np.random.Generator, kind: str | None = None) -> Example:
@@ -43,7 +49,7 @@ def vqa_example(rng: np.random.Generator, kind: str | None = None) -> Example:
         hits = [q for q in qs if q.kind == want]
         if hits:
             q = hits[0]
-            return Example(render(scene), q.question, q.answer, q.kind)
+            return Example(render(scene), q.question, q.answer, q.kind, _objects(scene))
 
 
 def sample_example(rng: np.random.Generator, caption_frac: float = 0.5) -> Example:
@@ -71,4 +77,8 @@ def collate(tok, examples: list[Example], prefix_len: int) -> dict[str, torch.Te
         labels[i, prefix_len : prefix_len + len(lab)] = torch.tensor(lab)
     imgs = np.stack([ex.image for ex in examples]).astype(np.float32) / 127.5 - 1.0
     images = torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous()
-    return {"images": images, "ids": ids, "labels": labels}
+    shape_map = torch.zeros((len(examples), 8, 8), dtype=torch.long)  # 0 = no object centre
+    for i, ex in enumerate(examples):
+        for cx, cy, shape in ex.objects:
+            shape_map[i, min(int(cy // 4), 7), min(int(cx // 4), 7)] = 1 + SHAPES.index(shape)
+    return {"images": images, "ids": ids, "labels": labels, "shape_map": shape_map}

@@ -8,7 +8,7 @@ import torch
 
 from hbench.baselines.runtime.eagle import EagleHead
 
-from .model import ShapesVLM, TargetConfig
+from .model import AUX_PREFIX, ShapesVLM, TargetConfig
 from .tokenizer import load_tokenizer
 from .weights import (
     HEAD_FILE,
@@ -33,7 +33,7 @@ def load_target(
     state = load_tensors(weights_dir, TARGET_FILE)
     missing, unexpected = model.load_state_dict(state, strict=False)
     # The LM head is tied to the embedding table and stored once.
-    missing = [k for k in missing if k != "lm.lm_head.weight"]
+    missing = [k for k in missing if k != "lm.lm_head.weight" and not k.startswith(AUX_PREFIX)]
     if missing or unexpected:
         raise ValueError(f"{weights_dir / TARGET_FILE}: missing {missing}, unexpected {unexpected}")
     model.lm.tie_weights()

@@ -15,6 +15,10 @@ import torch
 from torch import nn
 from transformers import LlamaConfig, LlamaForCausalLM
 
+from hbench.baselines.shapes.world import SHAPES
+
+AUX_PREFIX = "aux_shape."  # state-dict keys of the training-only probe
+
 
 @dataclass(frozen=True)
 class TargetConfig:
@@ -81,14 +85,21 @@ class PatchEncoder(nn.Module):
         yy, xx = torch.meshgrid(coords, coords, indexing="ij")
         self.register_buffer("coords", torch.stack([xx, yy])[None], persistent=False)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """``images``: (B, 3, 32, 32) in [-1, 1] -> (B, grid*grid, hidden)."""
+    def feature_map(self, images: torch.Tensor) -> torch.Tensor:
+        """``images``: (B, 3, 32, 32) in [-1, 1] -> (B, C, 8, 8) CNN features."""
         b = images.shape[0]
         x = torch.cat([images, self.coords.expand(b, -1, -1, -1).to(images.dtype)], dim=1)
-        f = self.cnn(x)  # (B, C, 8, 8)
-        m, g = self.merge, self.grid
+        return self.cnn(x)
+
+    def tokens(self, f: torch.Tensor) -> torch.Tensor:
+        """(B, C, 8, 8) -> (B, grid*grid, hidden) prefix embeddings (2x2 patch merge)."""
+        b, m, g = f.shape[0], self.merge, self.grid
         f = f.reshape(b, -1, g, m, g, m).permute(0, 2, 4, 1, 3, 5).reshape(b, g * g, -1)
         return self.proj(f) + self.pos
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """``images``: (B, 3, 32, 32) in [-1, 1] -> (B, grid*grid, hidden)."""
+        return self.tokens(self.feature_map(images))
 
 
 class ShapesVLM(nn.Module):
@@ -99,6 +110,9 @@ class ShapesVLM(nn.Module):
         self.config = config
         self.encoder = PatchEncoder(config.hidden, config.grid, config.enc_channels)
         self.lm = LlamaForCausalLM(config.llama_config())
+        # Training-only probe: which shape (or none) has its centre in each 4x4-pixel cell of
+        # the CNN map. Dense supervision speeds up learning shapes; never exported.
+        self.aux_shape = nn.Conv2d(config.enc_channels[-1], 1 + len(SHAPES), 1)
 
     @property
     def prefix_len(self) -> int:

@@ -90,12 +90,16 @@ def chain_mask(steps: int, n: int) -> torch.Tensor:
     return first | own
 
 
-def unrolled_hidden(head: EagleHead, feats, embeds, start: int, steps: int) -> list[torch.Tensor]:
+def unrolled_hidden(
+    head: EagleHead, feats, embeds, start: int, steps: int, pos_offset: int = 0
+) -> list[torch.Tensor]:
     """Head hidden states of ``steps`` unrolled draft steps for every chain start.
 
     Chain ``i`` starts after position ``c_i = start + i``; its step ``s`` (0-based) sits at
     position ``c_i + s``, reads the target feature at ``c_i`` (s = 0) or its own previous
     hidden state, embeds token ``c_i + s + 1`` and predicts token ``c_i + s + 2``.
+
+    ``pos_offset`` is added to the position ids (sequences cut after an image prefix).
 
     Returns:
         One ``[B, T - 1 - start, H]`` tensor per step.
@@ -110,7 +114,7 @@ def unrolled_hidden(head: EagleHead, feats, embeds, start: int, steps: int) -> l
         if s == 0 and head.fc_features is not None:
             f = head.fc_features(f)
         xs.append(head.fuse(torch.cat([f, embeds[:, emb_idx]], dim=-1)))
-        pos.append(base_pos + s)
+        pos.append(base_pos + s + pos_offset)
         x = torch.cat(xs, dim=1)
         p = torch.cat(pos)[None].expand(b, -1)
         mask = chain_mask(s + 1, n).to(feats.device)[None, None]
@@ -122,13 +126,21 @@ def unrolled_hidden(head: EagleHead, feats, embeds, start: int, steps: int) -> l
 
 
 def unrolled_loss(
-    head: EagleHead, lm_head, feats, embeds, tlogits, lengths, start: int, steps: int
+    head: EagleHead,
+    lm_head,
+    feats,
+    embeds,
+    tlogits,
+    lengths,
+    start: int,
+    steps: int,
+    pos_offset: int = 0,
 ):
     """Per-step soft cross-entropy against the target's distribution of the predicted token."""
     t = feats.shape[1]
     base_pos = torch.arange(start, t - 1, device=feats.device)
     losses = []
-    for s, hidden in enumerate(unrolled_hidden(head, feats, embeds, start, steps)):
+    for s, hidden in enumerate(unrolled_hidden(head, feats, embeds, start, steps, pos_offset)):
         logits = head.logits(hidden, lm_head).float()
         tgt_idx = (base_pos + s + 1).clamp(max=t - 1)
         soft = torch.softmax(tlogits[:, tgt_idx].float(), dim=-1)
@@ -138,12 +150,61 @@ def unrolled_loss(
     return losses
 
 
+@torch.inference_mode()
+def make_features(model, data: dict[str, torch.Tensor], batch: int = 64) -> dict[str, torch.Tensor]:
+    """Target features and logits at the text positions (after the image prefix), fp16."""
+    start = model.prefix_len
+    lm_head = model.lm.get_output_embeddings()
+    feats, logits = [], []
+    n, t = data["ids"].shape
+    for s in range(0, n, batch):
+        ids = data["ids"][s : s + batch]
+        imgs = data["images"][s : s + batch].float().permute(0, 3, 1, 2) / 127.5 - 1
+        emb = model.embed_prompt(imgs, ids)
+        out = model.lm.model(inputs_embeds=emb, output_hidden_states=True)
+        f = torch.cat([out.hidden_states[i] for i in FEATURE_LAYERS], dim=-1)[:, start:]
+        feats.append(f.half())
+        logits.append(lm_head(out.last_hidden_state[:, start:]).half())
+    return {"feats": torch.cat(feats), "logits": torch.cat(logits)}
+
+
+def batch_loss(head, model, data, feats, idx, unroll: int) -> list[torch.Tensor]:
+    """Unrolled losses of the rows ``idx`` (text positions only, image prefix skipped)."""
+    lengths = data["lengths"][idx]
+    t = int(lengths.max())
+    ids = data["ids"][idx, :t]
+    emb = model.lm.get_input_embeddings()(ids)
+    f = feats["feats"][idx, :t].float()
+    lg = feats["logits"][idx, :t].float()
+    lm_head = model.lm.get_output_embeddings()
+    return unrolled_loss(head, lm_head, f, emb, lg, lengths, 0, unroll, model.prefix_len)
+
+
+@torch.inference_mode()
+def agreement(head, model, data, feats, idx, unroll: int) -> list[float]:
+    """Per draft step: top-1 agreement of the head with the target's greedy next token."""
+    lengths = data["lengths"][idx]
+    t = int(lengths.max())
+    emb = model.lm.get_input_embeddings()(data["ids"][idx, :t])
+    f = feats["feats"][idx, :t].float()
+    lg = feats["logits"][idx, :t].float()
+    hidden = unrolled_hidden(head, f, emb, 0, unroll, model.prefix_len)
+    base = torch.arange(0, t - 1)
+    out = []
+    for s, h in enumerate(hidden):
+        pred = head.logits(h, model.lm.get_output_embeddings()).argmax(-1)
+        tgt = lg[:, (base + s + 1).clamp(max=t - 1)].argmax(-1)
+        valid = (base[None] + s + 2) < lengths[:, None]
+        out.append(float(((pred == tgt) & valid).sum() / valid.sum()))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--weights-dir", type=Path, default=WEIGHTS_DIR)
-    ap.add_argument("--n-caption", type=int, default=3000)
-    ap.add_argument("--n-vqa", type=int, default=1000)
+    ap.add_argument("--n-caption", type=int, default=2000)
+    ap.add_argument("--n-vqa", type=int, default=500)
     ap.add_argument("--steps", type=int, default=800)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)
@@ -157,12 +218,22 @@ def main(argv: list[str] | None = None) -> int:
     model, tok = load_target(args.weights_dir)
     for p in model.parameters():
         p.requires_grad_(False)
-    data_path = args.out / "data.safetensors"
-    if not data_path.is_file():  # stage 1
+    # Stage 1: the target's own greedy answers; stage 1b: its features on them.
+    data_path, feat_path = args.out / "data.safetensors", args.out / "features.safetensors"
+    if not data_path.is_file():
         t0 = time.time()
         save_file(make_data(model, tok, args.n_caption, args.n_vqa), str(data_path))
         print(f"data: {time.time() - t0:.0f}s", flush=True)
     data = load_file(str(data_path))
+    if not feat_path.is_file():
+        t0 = time.time()
+        save_file(make_features(model, data), str(feat_path))
+        print(f"features: {time.time() - t0:.0f}s", flush=True)
+    feats = load_file(str(feat_path))
+    n_rows = data["ids"].shape[0]
+    perm = torch.randperm(n_rows, generator=torch.Generator().manual_seed(args.seed))
+    n_val = max(1, n_rows // 20)
+    val, train = perm[:n_val], perm[n_val:]
     torch.manual_seed(args.seed)
     cfg = EagleHeadConfig.for_target(model.lm.config, feature_layers=FEATURE_LAYERS)
     head = EagleHead(cfg)
@@ -170,51 +241,39 @@ def main(argv: list[str] | None = None) -> int:
     meta = load_checkpoint(args.out / "ckpt", head, opt)
     step, elapsed = (meta["step"], meta["elapsed_s"]) if meta else (0, 0.0)
     t0, last = time.time() - elapsed, time.time()
-    start = model.prefix_len
-    lm_head = model.lm.get_output_embeddings()
     log = (args.out / "log.jsonl").open("a")
-    n_rows = data["ids"].shape[0]
     while step < args.steps:  # stage 2
         g = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
-        idx = torch.randint(n_rows, (args.batch,), generator=g)
-        lengths = data["lengths"][idx]
-        ids = data["ids"][idx, : int(lengths.max())]
-        imgs = data["images"][idx].float().permute(0, 3, 1, 2) / 127.5 - 1
-        with torch.no_grad():
-            emb = model.embed_prompt(imgs, ids)
-            out = model.lm.model(inputs_embeds=emb, output_hidden_states=True)
-            feats = torch.cat([out.hidden_states[i] for i in FEATURE_LAYERS], dim=-1)
-            tlogits = lm_head(out.last_hidden_state)
+        idx = train[torch.randint(len(train), (args.batch,), generator=g)]
         lr = args.lr * min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
         for grp in opt.param_groups:
             grp["lr"] = lr
-        losses = unrolled_loss(
-            head, lm_head, feats, emb, tlogits, lengths + start, start, args.unroll
-        )
+        losses = batch_loss(head, model, data, feats, idx, args.unroll)
         loss = sum(losses) / len(losses)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(head.parameters(), 1.0)
         opt.step()
         step += 1
+        rec = {
+            "step": step,
+            "losses": [round(x.item(), 4) for x in losses],
+            "t": round(time.time() - t0, 1),
+        }
+        if step % 100 == 0 or step == args.steps:
+            rec["val_agreement"] = agreement(head, model, data, feats, val, args.unroll)
         if step % 10 == 0:
-            log.write(
-                json.dumps(
-                    {
-                        "step": step,
-                        "losses": [round(x.item(), 4) for x in losses],
-                        "t": round(time.time() - t0, 1),
-                    }
-                )
-                + "\n"
-            )
+            log.write(json.dumps(rec) + "\n")
             log.flush()
         if time.time() - last > args.ckpt_every_s or step == args.steps:
             save_checkpoint(
                 args.out / "ckpt", head, opt, {"step": step, "elapsed_s": time.time() - t0}
             )
             last = time.time()
-    head.half().save(args.weights_dir / HEAD_FILE)  # stage 3
+    # Stage 3: export fp16 and record the held-out agreement of exactly the exported head.
+    head = head.half().float()
+    val_agree = agreement(head, model, data, feats, val, args.unroll)
+    head.half().save(args.weights_dir / HEAD_FILE)
     final = json.loads((args.out / "ckpt.json").read_text())
     write_entry(
         args.weights_dir,
@@ -233,10 +292,12 @@ def main(argv: list[str] | None = None) -> int:
                 "n_vqa": args.n_vqa,
                 "seed_stream": HEAD_SEED,
                 "source": "greedy outputs of the committed target",
+                "val_rows": n_val,
             },
-            "metrics": {"final_step_losses": [round(x.item(), 4) for x in losses]},
+            "metrics": {"val_top1_agreement_per_draft_step": val_agree, "unroll": args.unroll},
         },
     )
+    print(json.dumps({"val_agreement": val_agree}))
     return 0
 
 

@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--eval-n", type=int, default=40)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--aux-shape", type=float, default=0.0, help="weight of the shape-probe loss")
     ap.add_argument(
         "--bf16", action=argparse.BooleanOptionalAction, default=True, help="bf16 autocast"
     )
@@ -113,9 +114,16 @@ def main(argv: list[str] | None = None) -> int:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args.steps, args.lr, args.warmup)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
-            embeds = model.embed_prompt(batch["images"], batch["ids"])
+            fmap = model.encoder.feature_map(batch["images"])
+            tok_emb = model.lm.get_input_embeddings()(batch["ids"])
+            embeds = torch.cat([model.encoder.tokens(fmap).to(tok_emb.dtype), tok_emb], dim=1)
             logits = model.lm(inputs_embeds=embeds).logits
+            aux = model.aux_shape(fmap) if args.aux_shape > 0 else None
         loss = weighted_loss(logits.float(), batch["labels"])
+        if aux is not None:
+            loss = loss + args.aux_shape * torch.nn.functional.cross_entropy(
+                aux.float(), batch["shape_map"]
+            )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
