@@ -167,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
                 x0 = rollout(teacher, noise, batch.source, t_ctx, grid)
             target_v = noise - x0
             x_in, t_in = noise, 1.0
+        for group in opt.param_groups:  # linear decay to 10% of the base rate
+            group["lr"] = args.lr * (1.0 - 0.9 * step / max(1, args.steps))
         student.train()
         pred = student(x_in, torch.full((args.batch,), t_in), batch.source, tokens)
         loss = F.mse_loss(pred, target_v)

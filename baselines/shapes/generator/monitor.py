@@ -89,11 +89,12 @@ def run_monitor(engine, n_per_tag: int, n_edits: int, seed: int = 1234, batch: i
             [m["prompt"] for m in chunk], [seed + i + j for j in range(len(chunk))]
         )
     per_tag: dict[str, list[bool]] = {t: [] for t in TAGS}
-    extras = []
+    extras, items = [], []
     for m, img in zip(metas, images, strict=True):
         ok, extra = geneval_check(m, img)
         per_tag[m["tag"]].append(ok)
         extras.append(extra)
+        items.append(ok)
     out = {f"geneval/{t}": float(np.mean(v)) for t, v in per_tag.items() if v}
     out["geneval/overall"] = float(
         np.mean([out[f"geneval/{t}"] for t in TAGS if f"geneval/{t}" in out])
@@ -107,18 +108,37 @@ def run_monitor(engine, n_per_tag: int, n_edits: int, seed: int = 1234, batch: i
         results += engine.edit_batch([render(e.source) for e in chunk], [e.instruction for e in chunk],
                                      [seed + i + j for j in range(len(chunk))])  # fmt: skip
     ok_by_kind: dict[str, list[bool]] = {k: [] for k in EDIT_KINDS}
+    edit_items = []
     for e, img in zip(edits, results, strict=True):
         ok_by_kind[e.kind].append(check_edit(e, img).success)
+        edit_items.append(ok_by_kind[e.kind][-1])
     for k, v in ok_by_kind.items():
         out[f"edit/{k}"] = float(np.mean(v))
     out["edit/success"] = float(np.mean([x for v in ok_by_kind.values() for x in v]))
+    out["_items"] = {
+        "geneval": [m["tag"] for m in metas],
+        "geneval_ok": items,
+        "edit_ok": edit_items,
+    }
     return out
+
+
+def paired_difference(a: list[bool], b: list[bool], n_boot: int = 2000, seed: int = 0) -> dict:
+    """Mean of (b - a) over paired items with a 95% bootstrap interval."""
+    d = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
+    rng = np.random.default_rng(seed)
+    boots = d[rng.integers(0, len(d), size=(n_boot, len(d)))].mean(axis=1)
+    return {
+        "mean": float(d.mean()),
+        "ci95": [float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))],
+        "n": len(d),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     """Evaluate one engine kind (optionally from a training checkpoint) and print JSON."""
     ap = argparse.ArgumentParser(prog="python -m hbench.baselines.shapes.generator.monitor")
-    ap.add_argument("--kind", default="teacher")
+    ap.add_argument("--kind", default="teacher", help="engine kind, or several comma-separated")
     ap.add_argument("--weights-dir", type=Path, default=None)
     ap.add_argument(
         "--state", type=Path, default=None, help="training state file: use its EMA weights"
@@ -136,17 +156,37 @@ def main(argv: list[str] | None = None) -> int:
     from .state_engine import load_from_state, override_spec
 
     torch.set_num_threads(1)
-    engine = build_image_engine(args.kind, args.weights_dir)
-    if args.set:
-        override_spec(engine, args.set)
-    if args.state is not None:
-        load_from_state(engine, args.state)
-    else:
-        engine.load("cpu", torch.float32)
-    t0 = time.time()
-    res = run_monitor(engine, args.n_per_tag, args.n_edits, args.seed)
-    res["seconds"] = round(time.time() - t0, 1)
-    print(json.dumps({"kind": args.kind, "overrides": args.set, **res}), flush=True)
+    results = {}
+    for kind in args.kind.split(","):
+        engine = build_image_engine(kind, args.weights_dir)
+        if args.set:
+            override_spec(engine, args.set)
+        if args.state is not None:
+            load_from_state(engine, args.state)
+        else:
+            engine.load("cpu", torch.float32)
+        t0 = time.time()
+        res = run_monitor(engine, args.n_per_tag, args.n_edits, args.seed)
+        res["seconds"] = round(time.time() - t0, 1)
+        results[kind] = res
+        if args.record and args.state is None and not args.set:
+            from .weights import record_metrics
+
+            shown = {k: round(v, 4) for k, v in res.items() if k.startswith(("geneval/", "edit/"))}
+            record_metrics(engine.spec.weights, {f"monitor/{kind}": {
+                **shown, "n_per_tag": args.n_per_tag, "n_edits_per_kind": args.n_edits, "seed": args.seed,
+            }}, engine.weights_dir)  # fmt: skip
+        shown = {
+            k: round(v, 3) if isinstance(v, float) else v for k, v in res.items() if k != "_items"
+        }
+        print(json.dumps({"kind": kind, "overrides": args.set, **shown}), flush=True)
+    base = next(iter(results))
+    for kind, res in list(results.items())[1:]:
+        diffs = {
+            name: paired_difference(results[base]["_items"][key], res["_items"][key])
+            for name, key in (("geneval_item", "geneval_ok"), ("edit_success", "edit_ok"))
+        }
+        print(json.dumps({"paired_vs": base, "kind": kind, **diffs}), flush=True)
     return 0
 
 

@@ -91,6 +91,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--end", type=int, default=None, help="stop here (with --decay-at)")
     ap.add_argument("--ckpt-every", type=int, default=200)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--channels", default="32,64,128", help="UNet widths (tests use 8,16,32)")
+    ap.add_argument("--text-dim", type=int, default=128)
     ap.add_argument("--weights-dir", type=Path, default=WEIGHTS_DIR)
     ap.add_argument("--no-export", action="store_true", help="do not write shipped weights")
     return ap.parse_args(argv)
@@ -103,7 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     tok = WordTokenizer()
-    cfg = GeneratorConfig(vocab_size=tok.size)
+    cfg = GeneratorConfig(
+        vocab_size=tok.size,
+        channels=tuple(int(c) for c in args.channels.split(",")),  # type: ignore[arg-type]
+        text_dim=args.text_dim,
+    )
     model = ShapesDenoiser(cfg)
     ema = ShapesDenoiser(cfg)
     ema.load_state_dict(model.state_dict())
@@ -151,7 +157,14 @@ def main(argv: list[str] | None = None) -> int:
             print(rec, flush=True)
             losses = []
         if done % args.ckpt_every == 0 or done == last:
-            save_state(ckpt, model, ema, opt, done, {"elapsed_s": time.time() - t_run})
+            save_state(
+                ckpt,
+                model,
+                ema,
+                opt,
+                done,
+                {"elapsed_s": time.time() - t_run, "config": cfg.to_dict()},
+            )
     wall = time.time() - t_run
     if not args.no_export:
         cmd = "python -m hbench.baselines.shapes.generator.train " + " ".join(

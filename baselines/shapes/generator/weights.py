@@ -113,3 +113,13 @@ def load_verified(
     except Exception as err:  # safetensors raises its own error types
         raise WeightsError(f"{path}: not a valid safetensors file ({err})") from err
     return {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}, entry
+
+
+def record_metrics(name: str, metrics: dict, weights_dir: Path = WEIGHTS_DIR) -> None:
+    """Store evaluation ``metrics`` in the manifest entry of ``<name>.safetensors``."""
+    manifest = read_manifest(weights_dir)
+    entry = manifest["files"].get(f"{name}.safetensors")
+    if entry is None:
+        raise WeightsError(f"{Path(weights_dir) / MANIFEST}: no entry for {name}.safetensors")
+    entry.setdefault("metrics", {}).update(metrics)
+    (Path(weights_dir) / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
