@@ -40,7 +40,9 @@ class HFOptions:
         head_path: EAGLE head ``.safetensors`` for ``spec`` (see runtime/eagle.py).
         head_skip_prefix: The head does not run over image positions (as it was trained).
         spec_k: Draft tokens per verification.
-        cache: Runtime KV cache kind: ``prealloc``, ``dynamic`` or ``static``.
+        forward: Target forward: ``lean`` (hand-rolled loop over the same weights, Llama/
+            Mistral/Qwen2/Qwen3 decoders), ``hf`` (transformers' forward) or ``auto``.
+        cache: KV cache kind of the ``hf`` forward: ``prealloc``, ``dynamic`` or ``static``.
         chat_template: Wrap prompts with the tokenizer's / processor's chat template.
         temperature: 0 greedy; > 0 sampling (speculative rejection sampling in ``spec``).
         top_p: Nucleus mass when sampling.
@@ -55,6 +57,7 @@ class HFOptions:
     head_path: str = ""
     head_skip_prefix: bool = False
     spec_k: int = 4
+    forward: str = "auto"
     cache: str = "prealloc"
     chat_template: bool = False
     temperature: float = 0.0
@@ -66,6 +69,8 @@ class HFOptions:
     def __post_init__(self) -> None:
         if not 1 <= self.spec_k <= 32:
             raise ValueError(f"spec_k must be in 1..32, got {self.spec_k}")
+        if self.forward not in ("auto", "lean", "hf"):
+            raise ValueError(f"forward must be auto, lean or hf, got {self.forward!r}")
         if self.cache not in ("prealloc", "dynamic", "static"):
             raise ValueError(f"cache must be prealloc, dynamic or static, got {self.cache!r}")
         if self.temperature < 0 or not 0 < self.top_p <= 1:
@@ -114,7 +119,7 @@ class HFSystem:
 
     # ---- loading -------------------------------------------------------------------------
     def load(self, device: str, dtype: torch.dtype) -> None:
-        from hbench.baselines.runtime.target import HFCausalLMTarget
+        from hbench.baselines.runtime.lean import make_target
 
         from .engine import load_model
 
@@ -127,7 +132,7 @@ class HFSystem:
         if self.variant == "spec":
             self.drafter = self._load_drafter(device, dtype)
             layers = self.drafter.feature_layers
-        self.target = HFCausalLMTarget(self.model, cache_kind=o.cache, feature_layers=layers)
+        self.target = make_target(self.model, o.forward, o.cache, layers)
 
     def _load_drafter(self, device: str, dtype: torch.dtype) -> Any:
         from hbench.baselines.runtime.drafters import DraftModelDrafter, EagleHeadDrafter
@@ -247,7 +252,7 @@ class HFSystem:
     # ---- harness -------------------------------------------------------------------------
     def profiled_modules(self) -> dict[str, torch.nn.Module]:
         self._require_loaded()
-        mods = {LANGUAGE_MODEL: self.model.get_decoder()}
+        mods = {LANGUAGE_MODEL: self.target.forward_module}
         if self.drafter is not None:
             mods[DRAFTER] = getattr(self.drafter, "head", None) or self.drafter.model
         return mods
@@ -255,6 +260,8 @@ class HFSystem:
     def describe(self) -> dict[str, Any]:
         d: dict[str, Any] = {"variant": self.variant, **asdict(self.options)}
         d["stop_strings"] = list(self.options.stop_strings)
+        if self.target is not None:  # what "auto" resolved to
+            d["forward_used"] = type(self.target).__name__
         if self.variant == "baseline":
             for key in ("draft_path", "head_path", "head_skip_prefix", "spec_k"):
                 d.pop(key)

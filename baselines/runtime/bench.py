@@ -51,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--draft", help="draft model folder (same tokenizer)")
     p.add_argument("--head", help="EAGLE head .safetensors (runtime/eagle.py format)")
     p.add_argument("--tiny", action="store_true", help="build tiny offline models (demo)")
+    p.add_argument("--tiny-train-steps", type=int, default=150, help="EAGLE head steps (--tiny)")
     p.add_argument("--prompts", help="file: .jsonl with a 'prompt' field, or one prompt per line")
     p.add_argument("--samples", type=int, default=0, help="use the first N prompts (0: all)")
     p.add_argument("--methods", default="", help=f"comma list of {', '.join(METHODS)}")
@@ -58,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--pld-tokens", type=int, default=3, help="prompt_lookup_num_tokens")
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--cache", default="prealloc", choices=("prealloc", "dynamic", "static"))
+    p.add_argument(
+        "--forward", default="auto", choices=("auto", "lean", "hf"),
+        help="our target forward: lean (Llama-style decoders), hf (transformers), auto",
+    )  # fmt: skip
     p.add_argument("--warmup", type=int, default=2, help="warm-up prompts per method")
     p.add_argument("--repeats", type=int, default=1, help="timed repeats per sample")
     p.add_argument("--device", default="cpu")
@@ -110,17 +115,46 @@ def _load(args: argparse.Namespace) -> tuple[Models, Any]:
     return models, tok
 
 
-def _build_tiny(folder: Path) -> tuple[str, str, str]:
-    from hbench.baselines.hf.tiny import build_tiny_draft, build_tiny_head, build_tiny_lm
+def _build_tiny(folder: Path, train_steps: int) -> tuple[str, str, str]:
+    """Tiny random Llama target, a noisy copy as draft model, and an EAGLE head fitted for
+    ``train_steps`` steps to the target's greedy continuations of random word prompts
+    (never the benchmark prompts)."""
+    from hbench.baselines.hf.engine import load_model
+    from hbench.baselines.hf.tiny import build_tiny_draft, build_tiny_lm
+
+    from .decoding import DecodeConfig
+    from .eagle import EagleHead, EagleHeadConfig
+    from .eagle_train import eagle_loss, target_features
+    from .greedy import plain_decode
+    from .lean import make_target
+    from .target import Prompt
 
     build_tiny_lm(folder / "target", "llama", seed=0, hidden=256, layers=4)
     build_tiny_draft(folder / "target", folder / "draft", noise=0.002)
-    build_tiny_head(folder / "target", folder / "head.safetensors")
+    model = load_model(folder / "target", "cpu", torch.float32)[0]
+    gen = torch.Generator().manual_seed(1)
+    target = make_target(model)
+    seqs = []
+    for _ in range(48):
+        ids = torch.randint(5, model.config.vocab_size, (8,), generator=gen)
+        out = plain_decode(target, Prompt(input_ids=ids), DecodeConfig(max_new_tokens=40))
+        seqs.append(torch.cat([ids, torch.tensor(out.token_ids)]))
+    length = min(len(s) for s in seqs)
+    batch = torch.stack([s[:length] for s in seqs])
+    torch.manual_seed(0)
+    head = EagleHead(EagleHeadConfig.for_target(model.config))
+    feats, embeds, logits = target_features(model, (-1,), input_ids=batch)
+    opt = torch.optim.Adam(head.parameters(), lr=3e-3)
+    for _ in range(train_steps):
+        opt.zero_grad()
+        eagle_loss(head, model.get_output_embeddings(), feats, embeds, logits, hard=True).backward()
+        opt.step()
+    head.save(folder / "head.safetensors")
     return str(folder / "target"), str(folder / "draft"), str(folder / "head.safetensors")
 
 
-def _run_one(run, decoder, ids: torch.Tensor, device: str) -> dict[str, Any]:
-    counter = ForwardCount(decoder)
+def _run_one(run, modules, ids: torch.Tensor, device: str) -> dict[str, Any]:
+    counter = ForwardCount(modules)
     try:
         with Timer(device) as t:
             tokens = run(ids)
@@ -132,8 +166,7 @@ def _run_one(run, decoder, ids: torch.Tensor, device: str) -> dict[str, Any]:
             "target_forwards": counter.calls}  # fmt: skip
 
 
-def _measure(args, models, runners, encoded) -> dict[str, list[dict[str, Any]]]:
-    decoder = models.target.get_decoder()
+def _measure(args, modules, runners, encoded) -> dict[str, list[dict[str, Any]]]:
     names = list(runners)
     for ids in encoded[: args.warmup]:  # never time a first call
         for name in names:
@@ -144,7 +177,7 @@ def _measure(args, models, runners, encoded) -> dict[str, list[dict[str, Any]]]:
         runs: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
         for _ in range(args.repeats):
             for name in order:
-                runs[name].append(_run_one(runners[name], decoder, ids, args.device))
+                runs[name].append(_run_one(runners[name], modules, ids, args.device))
         for name in names:
             best = dict(runs[name][0])
             best["seconds"] = float(np.median([r["seconds"] for r in runs[name]]))
@@ -182,7 +215,7 @@ def _summarize(results: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
 
 
 def _print(summary: dict[str, Any], args: argparse.Namespace) -> None:
-    print(f"speculative decoding benchmark: k={args.k} cache={args.cache} "
+    print(f"speculative decoding benchmark: k={args.k} forward={args.forward} cache={args.cache} "
           f"max_new_tokens={args.max_new_tokens} device={args.device}")  # fmt: skip
     head = f"{'method':<12} {'tok/s':>8} {'speedup':>8} {'95% CI':>15} {'p10-p90':>13} {'tau':>5} {'exact':>6}"
     print(head)
@@ -238,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = None
     if args.tiny:
         tmp = tempfile.TemporaryDirectory()
-        args.target, args.draft, args.head = _build_tiny(Path(tmp.name))
+        args.target, args.draft, args.head = _build_tiny(Path(tmp.name), args.tiny_train_steps)
     if not args.target:
         print("error: give --target (or --tiny)", file=sys.stderr)
         return 2
@@ -252,10 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     prompts = _prompts(args.prompts)
     prompts = prompts[: args.samples] if args.samples else prompts
     encoded = [torch.tensor(tok(p)["input_ids"], device=args.device) for p in prompts]
-    runners = build_runners(models, methods, args.k, args.max_new_tokens, args.cache,
-                            args.pld_tokens)  # fmt: skip
+    runners, modules = build_runners(models, methods, args.k, args.max_new_tokens, args.cache,
+                            args.pld_tokens, args.forward)  # fmt: skip
     with torch.inference_mode():
-        results = _measure(args, models, runners, encoded)
+        results = _measure(args, modules, runners, encoded)
     summary = _summarize(results)
     _print(summary, args)
     if args.out:

@@ -19,8 +19,9 @@ from .decoding import DecodeConfig
 from .drafters import DraftModelDrafter, EagleHeadDrafter
 from .eagle import EagleHead
 from .greedy import plain_decode
+from .lean import make_target
 from .speculative import speculative_decode
-from .target import HFCausalLMTarget, Prompt
+from .target import Prompt
 
 REFERENCE = "greedy"
 METHODS: dict[str, str] = {
@@ -45,34 +46,52 @@ class Models:
 
 
 class ForwardCount:
-    """Counts forward calls of a module (the target's decoder)."""
+    """Counts forward calls of the target: its decoder (transformers, our hf forward) or our
+    lean forward module, whichever a method calls (never both in one forward)."""
 
-    def __init__(self, module: nn.Module) -> None:
+    def __init__(self, modules: list[nn.Module]) -> None:
         self.calls = 0
-        self._handle = module.register_forward_hook(self._hook)
+        self._handles = [m.register_forward_hook(self._hook) for m in modules]
 
     def _hook(self, *args: Any) -> None:
         self.calls += 1
 
     def remove(self) -> None:
-        self._handle.remove()
+        for h in self._handles:
+            h.remove()
 
 
 Runner = Callable[[torch.Tensor], list[int]]
 
 
+def target_modules(models: Models, runners_targets: list[Any]) -> list[nn.Module]:
+    """Modules whose forward calls are target forwards, for :class:`ForwardCount`."""
+    mods = {id(models.target.get_decoder()): models.target.get_decoder()}
+    for t in runners_targets:
+        mods[id(t.forward_module)] = t.forward_module
+    return list(mods.values())
+
+
 def build_runners(
-    models: Models, methods: list[str], k: int, max_new: int, cache: str, pld_tokens: int
-) -> dict[str, Runner]:
-    """One callable per method: prompt ids ``[P]`` -> new token ids.
+    models: Models,
+    methods: list[str],
+    k: int,
+    max_new: int,
+    cache: str,
+    pld_tokens: int,
+    forward: str = "auto",
+) -> tuple[dict[str, Runner], list[nn.Module]]:
+    """One callable per method (prompt ids ``[P]`` -> new token ids) and the target-forward
+    modules to count.
 
     Raises:
         ValueError: a method whose model (draft / head) was not given, or an unknown method.
     """
     eos = () if models.eos_token_id is None else (models.eos_token_id,)
     config = DecodeConfig(max_new_tokens=max_new, eos_token_ids=eos)
-    plain = HFCausalLMTarget(models.target, cache_kind=cache)
+    plain = make_target(models.target, forward, cache)
     runners: dict[str, Runner] = {}
+    targets = [plain]
     hf_kwargs = dict(
         max_new_tokens=max_new,
         do_sample=False,
@@ -104,9 +123,10 @@ def build_runners(
                 speculative_decode(plain, d, Prompt(input_ids=ids), config, k).token_ids
             )
         elif name == "spec-head":
-            head_target = HFCausalLMTarget(
-                models.target, cache_kind=cache, feature_layers=models.head.config.feature_layers
+            head_target = make_target(
+                models.target, forward, cache, models.head.config.feature_layers
             )
+            targets.append(head_target)
             drafter = EagleHeadDrafter(models.head)
             runners[name] = lambda ids, d=drafter, t=head_target: (
                 speculative_decode(t, d, Prompt(input_ids=ids), config, k).token_ids
@@ -117,4 +137,4 @@ def build_runners(
             runners[name] = hf({"assistant_model": models.draft})
         else:
             runners[name] = hf({"prompt_lookup_num_tokens": pld_tokens})
-    return runners
+    return runners, target_modules(models, targets)

@@ -103,6 +103,10 @@ class Target(Protocol):
     def lm_head(self) -> nn.Module:
         """The output projection (shared with an EAGLE head)."""
 
+    @property
+    def forward_module(self) -> nn.Module:
+        """The module called once per target forward (where profilers hook)."""
+
 
 class HFCausalLMTarget:
     """:class:`Target` over a transformers causal LM or the text LM of a VLM.
@@ -148,6 +152,10 @@ class HFCausalLMTarget:
     @property
     def lm_head(self) -> nn.Module:
         return self._lm_head
+
+    @property
+    def forward_module(self) -> nn.Module:
+        return self.decoder
 
     @property
     def length(self) -> int:

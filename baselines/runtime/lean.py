@@ -1,0 +1,226 @@
+"""A lean forward for Llama-architecture decoders (Llama, Mistral, Qwen2, Qwen3 text stacks).
+
+At batch size 1 on a CPU, most of a transformers forward for one token is Python
+overhead: mask construction, cache bookkeeping, decorators and keyword plumbing. This
+:class:`~.target.Target` runs the *same weights and submodules* (projections, RMS norms,
+MLPs, the model's own rotary module) through a short loop with preallocated KV buffers,
+a rotary table computed once per generation, and no mask for single-token steps. Baseline
+decoding and speculative decoding both use it, so neither side gets a slower forward.
+
+Models outside the supported list, sliding-window layers and multimodal RoPE are refused;
+use :class:`~.target.HFCausalLMTarget` for them.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .target import Prompt, StepOutput
+
+SUPPORTED = ("llama", "mistral", "qwen2", "qwen3")
+
+
+def _rotate_half(x: torch.Tensor) -> torch.Tensor:
+    a, b = x.chunk(2, dim=-1)
+    return torch.cat((-b, a), dim=-1)
+
+
+class _LeanForward(nn.Module):
+    """The lean forward as a module call, so forward hooks (profiler, benchmark) see it."""
+
+    def __init__(self, owner: LeanLlamaTarget) -> None:
+        super().__init__()
+        self._owner = [owner]  # a list: not registered as a submodule (no parameter sharing)
+
+    def forward(self, x: torch.Tensor, last_only: bool) -> StepOutput:
+        return self._owner[0]._forward(x, last_only)
+
+
+class LeanLlamaTarget:
+    """:class:`~.target.Target` with a hand-rolled forward over a Llama-style decoder.
+
+    Args:
+        model: a transformers causal LM (or VLM; its text decoder is used).
+        feature_layers: ``hidden_states`` indices returned as drafter features (same indexing
+            as transformers: 0 embeddings, ``i`` output of layer ``i``, last/-1 final normed).
+    """
+
+    cache_kind = "lean"
+
+    def __init__(self, model: nn.Module, feature_layers: tuple[int, ...] | None = None) -> None:
+        self.model = model
+        self.decoder = model.get_decoder()
+        cfg = model.config.get_text_config(decoder=True)
+        check_supported(model)
+        self.config = cfg
+        self.layers = list(self.decoder.layers)[: cfg.num_hidden_layers]
+        attn = self.layers[0].self_attn
+        self.head_dim = attn.head_dim
+        self.n_heads = cfg.num_attention_heads
+        self.n_kv = cfg.num_key_value_heads or cfg.num_attention_heads
+        self.scaling = attn.scaling
+        self._embed = model.get_input_embeddings()
+        self._lm_head = model.get_output_embeddings()
+        self.vocab_size = int(self._lm_head.weight.shape[0])
+        self.feature_layers = tuple(feature_layers) if feature_layers else None
+        n = len(self.layers)
+        if self.feature_layers is not None:
+            for i in self.feature_layers:
+                if not -(n + 1) <= i <= n:
+                    raise ValueError(f"feature layer {i} out of range for {n} layers")
+        # Forward hooks (the profiler's target-forward counts) attach here.
+        self.forward_module = _LeanForward(self)
+        self._k: list[torch.Tensor] = []
+        self._v: list[torch.Tensor] = []
+        self._cos = self._sin = None
+        self._len = 0
+
+    @property
+    def lm_head(self) -> nn.Module:
+        return self._lm_head
+
+    @property
+    def length(self) -> int:
+        return self._len
+
+    def start(self, max_len: int) -> None:
+        w = self._lm_head.weight
+        shape = (1, self.n_kv, max_len, self.head_dim)
+        if not self._k or self._k[0].shape != shape or self._k[0].dtype != w.dtype:
+            self._k = [w.new_zeros(shape) for _ in self.layers]
+            self._v = [w.new_zeros(shape) for _ in self.layers]
+            pos = torch.arange(max_len, device=w.device)[None]
+            cos, sin = self.decoder.rotary_emb(w.new_zeros(1, 1, self.head_dim), pos)
+            self._cos, self._sin = cos[0], sin[0]  # [max_len, head_dim]
+        self._len = 0
+
+    def embed(self, token_ids: torch.Tensor) -> torch.Tensor:
+        return self._embed(token_ids)
+
+    def prompt_embeds(self, prompt: Prompt) -> torch.Tensor:
+        if prompt.inputs_embeds is not None:
+            return prompt.inputs_embeds
+        return self.embed(prompt.input_ids)
+
+    def rollback(self, length: int) -> None:
+        if not 0 <= length <= self._len:
+            raise ValueError(f"cannot roll a cache of length {self._len} back to {length}")
+        self._len = length
+
+    def _attend(self, layer: nn.Module, i: int, x: torch.Tensor, mask: torch.Tensor | None):
+        attn = layer.self_attn
+        t = x.shape[0]
+        q = attn.q_proj(x).view(t, self.n_heads, self.head_dim)
+        k = attn.k_proj(x).view(t, self.n_kv, self.head_dim)
+        v = attn.v_proj(x).view(t, self.n_kv, self.head_dim)
+        if hasattr(attn, "q_norm"):  # Qwen3: per-head RMS norm before RoPE
+            q, k = attn.q_norm(q), attn.k_norm(k)
+        start, end = self._len, self._len + t
+        cos, sin = self._cos[start:end, None], self._sin[start:end, None]
+        q = q * cos + _rotate_half(q) * sin
+        k = k * cos + _rotate_half(k) * sin
+        self._k[i][0, :, start:end] = k.transpose(0, 1)
+        self._v[i][0, :, start:end] = v.transpose(0, 1)
+        keys, values = self._k[i][:, :, :end], self._v[i][:, :, :end]
+        out = F.scaled_dot_product_attention(
+            q.transpose(0, 1)[None],
+            keys,
+            values,
+            attn_mask=mask,
+            is_causal=mask is None and t > 1,  # only at an empty cache (prefill)
+            scale=self.scaling,
+            enable_gqa=self.n_kv != self.n_heads,
+        )
+        return attn.o_proj(out[0].transpose(0, 1).reshape(t, -1))
+
+    def _run(self, x: torch.Tensor, last_only: bool) -> StepOutput:
+        return self.forward_module(x, last_only)
+
+    def _forward(self, x: torch.Tensor, last_only: bool) -> StepOutput:
+        t = x.shape[0]
+        if self._len + t > self._k[0].shape[2]:
+            raise RuntimeError(f"KV buffer overflow: {self._len + t} > {self._k[0].shape[2]}")
+        mask = None
+        if t > 1 and self._len > 0:
+            kv = torch.arange(self._len + t, device=x.device)
+            mask = (kv[None, :] <= (torch.arange(t, device=x.device) + self._len)[:, None])[
+                None, None
+            ]
+        want = self.feature_layers
+        hidden = [x] if want is not None else None
+        for i, layer in enumerate(self.layers):
+            x = x + self._attend(layer, i, layer.input_layernorm(x), mask)
+            x = x + layer.mlp(layer.post_attention_layernorm(x))
+            if hidden is not None:
+                hidden.append(x)
+        self._len += t
+        x = self.decoder.norm(x)
+        features = None
+        if want is not None:
+            hidden[-1] = x  # transformers' convention: the last entry is the normed output
+            features = x if want == (-1,) else torch.cat([hidden[j] for j in want], dim=-1)
+        rows = x[-1:] if last_only else x
+        return StepOutput(logits=self._lm_head(rows).float(), features=features)
+
+    def prefill(self, prompt: Prompt) -> StepOutput:
+        if prompt.position_ids is not None:
+            raise NotImplementedError("the lean forward uses positions 0..P-1 only")
+        return self._run(self.prompt_embeds(prompt), last_only=True)
+
+    def extend(self, token_ids: torch.Tensor) -> StepOutput:
+        return self._run(self.embed(token_ids), last_only=False)
+
+
+def check_supported(model: nn.Module) -> None:
+    """Raise NotImplementedError unless :class:`LeanLlamaTarget` can run ``model`` exactly."""
+    cfg = model.config.get_text_config(decoder=True)
+    kind = getattr(cfg, "model_type", "")
+    if kind not in SUPPORTED:
+        raise NotImplementedError(
+            f"lean forward supports {', '.join(SUPPORTED)} decoders, not {kind!r}: use forward=hf"
+        )
+    types = getattr(cfg, "layer_types", None) or []
+    if any(t != "full_attention" for t in types) or getattr(cfg, "use_sliding_window", False):
+        raise NotImplementedError("lean forward: sliding-window layers are not supported")
+    rope = getattr(cfg, "rope_parameters", None) or {}
+    if rope.get("mrope_section") is not None:
+        raise NotImplementedError("lean forward: multimodal RoPE is not supported")
+    if getattr(model.config, "_attn_implementation", "sdpa") not in ("sdpa", "eager", None):
+        raise NotImplementedError("lean forward mirrors sdpa/eager attention only")
+
+
+FORWARDS = ("auto", "lean", "hf")
+
+
+def make_target(
+    model: nn.Module,
+    forward: str = "auto",
+    cache_kind: str = "prealloc",
+    feature_layers: tuple[int, ...] | None = None,
+):
+    """Build the runtime target of ``model``.
+
+    Args:
+        model: a transformers causal LM or VLM.
+        forward: ``lean`` (:class:`LeanLlamaTarget`, raises if unsupported), ``hf``
+            (:class:`~.target.HFCausalLMTarget` with ``cache_kind``) or ``auto`` (lean when
+            supported, else hf; the choice is visible as ``target.cache_kind``).
+        cache_kind: KV cache kind of the hf forward.
+        feature_layers: drafter features to return.
+    """
+    from .target import HFCausalLMTarget
+
+    if forward not in FORWARDS:
+        raise ValueError(f"Unknown forward {forward!r}. Available: {', '.join(FORWARDS)}")
+    if forward == "lean":
+        return LeanLlamaTarget(model, feature_layers)
+    if forward == "auto":
+        try:
+            check_supported(model)
+        except NotImplementedError:
+            forward = "hf"
+        else:
+            return LeanLlamaTarget(model, feature_layers)
+    return HFCausalLMTarget(model, cache_kind=cache_kind, feature_layers=feature_layers)

@@ -1,0 +1,73 @@
+"""The lean forward reproduces transformers' forward and keeps speculative decoding exact."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import SMALL, perturbed, prompts
+from transformers import GPT2Config, GPT2LMHeadModel, Qwen3Config, Qwen3ForCausalLM
+
+from hbench.baselines.runtime.decoding import DecodeConfig
+from hbench.baselines.runtime.drafters import DraftModelDrafter, EagleHeadDrafter
+from hbench.baselines.runtime.eagle import EagleHead, EagleHeadConfig
+from hbench.baselines.runtime.greedy import plain_decode
+from hbench.baselines.runtime.lean import LeanLlamaTarget, make_target
+from hbench.baselines.runtime.speculative import speculative_decode
+from hbench.baselines.runtime.target import HFCausalLMTarget, Prompt
+
+
+@pytest.fixture(scope="module")
+def qwen3():
+    torch.manual_seed(2)
+    return Qwen3ForCausalLM(Qwen3Config(**SMALL, head_dim=8)).eval()
+
+
+@torch.no_grad()
+def test_lean_matches_transformers_forward(models, qwen3):
+    layers = (1, -1)
+    for model in (models["llama"], models["qwen2"], qwen3):
+        hf, lean = HFCausalLMTarget(model, feature_layers=layers), LeanLlamaTarget(model, layers)
+        prompt = Prompt(input_ids=prompts(1, seed=3)[0])
+        outs = []
+        for t in (hf, lean):
+            t.start(64)
+            a = t.prefill(prompt)
+            b = t.extend(torch.tensor([3, 4, 5]))
+            t.rollback(t.length - 2)
+            c = t.extend(torch.tensor([9]))
+            outs.append((a, b, c))
+        for x, y in zip(*outs, strict=True):
+            assert torch.allclose(x.logits, y.logits, atol=1e-5)
+            assert torch.allclose(x.features, y.features, atol=1e-5)
+
+
+def test_lean_spec_is_exact_and_counts_forwards(models, qwen3, trained_head):
+    config = DecodeConfig(max_new_tokens=20)
+    for model in (models["llama"], qwen3):
+        prompt = Prompt(input_ids=prompts(1, seed=7)[0])
+        ref = plain_decode(HFCausalLMTarget(model), prompt, config).token_ids
+        target = LeanLlamaTarget(model, feature_layers=(-1,))
+        calls = []
+        hook = target.forward_module.register_forward_hook(lambda *a, c=calls: c.append(1))
+        assert plain_decode(target, prompt, config).token_ids == ref
+        head = (
+            trained_head
+            if model is models["llama"]
+            else EagleHead(EagleHeadConfig.for_target(model.config)).eval()
+        )
+        for k in (1, 4):
+            for drafter in (EagleHeadDrafter(head), DraftModelDrafter(perturbed(model, 0.004, 5))):
+                calls.clear()
+                res = speculative_decode(target, drafter, prompt, config, k)
+                assert res.token_ids == ref
+                assert len(calls) == res.stats.target_forwards  # hooks see every forward
+        hook.remove()
+
+
+def test_unsupported_models_fall_back_or_raise():
+    gpt2 = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=16, n_head=2, vocab_size=50)).eval()
+    with pytest.raises(NotImplementedError, match="lean forward supports"):
+        LeanLlamaTarget(gpt2)
+    assert isinstance(make_target(gpt2), HFCausalLMTarget)
+    with pytest.raises(ValueError, match="Unknown forward"):
+        make_target(gpt2, forward="fast")
