@@ -1,56 +1,16 @@
-"""Tiny random-weight transformers models for the speculative-decoding tests."""
+"""Fixtures for the speculative-decoding tests (helpers live in spec_models.py)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+from spec_models import build, prompts
 
 from hbench.baselines.runtime.decoding import DecodeConfig
 from hbench.baselines.runtime.eagle import EagleHead, EagleHeadConfig
 from hbench.baselines.runtime.eagle_train import eagle_loss, target_features
 from hbench.baselines.runtime.greedy import plain_decode
 from hbench.baselines.runtime.target import HFCausalLMTarget, Prompt
-
-VOCAB = 96
-SMALL = dict(
-    vocab_size=VOCAB,
-    hidden_size=32,
-    intermediate_size=64,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    num_key_value_heads=2,
-    max_position_embeddings=256,
-    bos_token_id=None,
-    eos_token_id=None,
-    pad_token_id=None,
-)
-
-
-def build(kind: str, seed: int) -> torch.nn.Module:
-    """A tiny random causal LM ('llama' or 'qwen2') with deterministic weights."""
-    torch.manual_seed(seed)
-    if kind == "llama":
-        model = LlamaForCausalLM(LlamaConfig(**SMALL))
-    else:
-        model = Qwen2ForCausalLM(Qwen2Config(**SMALL, use_sliding_window=False))
-    return model.eval()
-
-
-def perturbed(model: torch.nn.Module, scale: float, seed: int) -> torch.nn.Module:
-    """A copy of ``model`` with Gaussian noise on every weight: a partially agreeing drafter."""
-    copy = type(model)(model.config).eval()
-    copy.load_state_dict(model.state_dict())
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in copy.parameters():
-            p.add_(scale * torch.randn(p.shape, generator=gen))
-    return copy
-
-
-def prompts(n: int, seed: int = 0, length: int = 6) -> list[torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    return [torch.randint(0, VOCAB, (length + i,), generator=gen) for i in range(n)]
 
 
 @pytest.fixture(scope="session", params=["llama", "qwen2"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import perturbed, prompts
+from spec_models import perturbed, prompts
 
 from hbench.baselines.runtime.decoding import STOP_EOS, STOP_LENGTH, STOP_STRING, DecodeConfig
 from hbench.baselines.runtime.drafters import DraftModelDrafter, EagleHeadDrafter

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import SMALL, perturbed, prompts
+from spec_models import SMALL, perturbed, prompts
 from transformers import GPT2Config, GPT2LMHeadModel, Qwen3Config, Qwen3ForCausalLM
 
 from hbench.baselines.runtime.decoding import DecodeConfig
