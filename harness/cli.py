@@ -48,7 +48,28 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from .runner import RunError
     from .store import RunStoreError
 
-    return (UserError, ConfigError, UnknownNameError, RunError, RunStoreError, FileNotFoundError)
+    errors: list[type[BaseException]] = [
+        UserError,
+        ConfigError,
+        UnknownNameError,
+        RunError,
+        RunStoreError,
+        FileNotFoundError,
+    ]
+    # Input errors of the suites and families: bad data files, bad weights.
+    for module, name in (
+        ("hbench.tasks.geneval.metadata", "MetadataError"),
+        ("hbench.tasks.geneval.layout", "LayoutError"),
+        ("hbench.tasks.geneval.summary", "ResultsError"),
+        ("hbench.tasks.latency.inputs", "InputError"),
+        ("hbench.baselines.shapes.generator.weights", "WeightsError"),
+        ("hbench.baselines.shapes.understanding.weights", "WeightsError"),
+    ):
+        try:
+            errors.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            continue
+    return tuple(errors)
 
 
 # ------------------------------------------------------------------ subcommands

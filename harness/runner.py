@@ -67,16 +67,14 @@ def check_capabilities(
 ) -> None:
     """Fail before any weights load when a suite asks a variant for what it cannot do."""
     for spec in config.suites:
-        need = suites[spec.name].capability
-        if need is None:
-            continue
-        for variant in spec.variants:
-            if need not in systems[variant].capabilities:
-                raise RunError(
-                    f"suite {spec.name!r} needs {need!r} but {config.system.family}:{variant} "
-                    f"supports only {', '.join(sorted(systems[variant].capabilities))}; "
-                    f"set suites.{spec.name}.variants in {config.source}"
-                )
+        for need in sorted(suites[spec.name].required_capabilities()):
+            for variant in spec.variants:
+                if need not in systems[variant].capabilities:
+                    raise RunError(
+                        f"suite {spec.name!r} needs {need!r} but {config.system.family}:{variant} "
+                        f"supports only {', '.join(sorted(systems[variant].capabilities))}; "
+                        f"set suites.{spec.name}.variants in {config.source}"
+                    )
 
 
 def _git_info() -> dict[str, Any]:
@@ -205,8 +203,8 @@ def execute(
 ) -> dict[str, Any] | None:
     """Run every suite of ``config`` into ``run_dir``; returns scores (main rank) or None."""
     # 1. Check everything that can be checked before weights load.
+    systems = build_systems(config)  # missing checkouts/weights are named first
     suites = {s.name: plugins.SUITES.get(s.kind)(s.params) for s in config.suites}
-    systems = build_systems(config)
     check_capabilities(config, systems, suites)
     metrics = build_metrics(config)  # metric weight paths checked; nothing loaded yet
     store = RunStore(run_dir, resume=resume, rank=dist.rank, world_size=dist.world_size)

@@ -72,6 +72,10 @@ class Suite(ABC):
     def __init__(self, config: Any) -> None:
         self.config = config
 
+    def required_capabilities(self) -> frozenset[str]:
+        """System capabilities every variant of this suite needs (checked before loading)."""
+        return frozenset({self.capability}) if self.capability else frozenset()
+
     @abstractmethod
     def items(self, run_seed: int) -> list[Item]:
         """The suite's samples, in a stable sorted order."""
