@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import torch
 
+from hbench.kernels import verify as kernel_verify
+
 from .decoding import (
     Clock,
     DecodeConfig,
@@ -45,6 +47,9 @@ class VerifyResult:
 def verify_greedy(draft_tokens: torch.Tensor, target_logits: torch.Tensor) -> VerifyResult:
     """Greedy acceptance: keep drafts while they equal the target's argmax.
 
+    Runs the kernels' ``verify_greedy`` op (Triton on CUDA, its PyTorch reference elsewhere;
+    the dispatcher records which).
+
     Args:
         draft_tokens: ``[k]`` proposed ids.
         target_logits: ``[k + 1, V]`` target logits at ``[pending, d_1..d_k]``.
@@ -52,10 +57,9 @@ def verify_greedy(draft_tokens: torch.Tensor, target_logits: torch.Tensor) -> Ve
     Returns:
         ``accepted = n`` and tokens ``d_1..d_n`` plus the target's argmax after them.
     """
-    pred = torch.argmax(target_logits, dim=-1)
-    k = draft_tokens.shape[0]
-    n = int(torch.cumprod((pred[:k] == draft_tokens).int(), dim=0).sum().item()) if k else 0
-    return VerifyResult(accepted=n, tokens=pred[: n + 1].tolist())
+    verdict = kernel_verify.verify_greedy(draft_tokens, target_logits)
+    n = verdict.accepted_len
+    return VerifyResult(accepted=n, tokens=draft_tokens[:n].tolist() + [verdict.next_token])
 
 
 def verify_sampling(
@@ -76,25 +80,14 @@ def verify_sampling(
         Accepted drafts plus one token from the residual (on rejection) or from ``p_k``.
     """
     k = draft_tokens.shape[0]
-    if k:
-        idx = torch.arange(k, device=draft_tokens.device)
-        p = target_probs[idx, draft_tokens]
-        q = draft_probs[idx, draft_tokens]
-        u = torch.rand(k, generator=generator, device=p.device)
-        # u < p/q written as u*q < p: no division, and q == 0 (impossible draw) rejects.
-        ok = (u * q < p) & (q > 0)
-        n = int(torch.cumprod(ok.int(), dim=0).sum().item())
-    else:
-        n = 0
-    if n < k:
-        residual = torch.clamp(target_probs[n] - draft_probs[n], min=0.0)
-        total = residual.sum()
-        # p <= q everywhere only if p == q, where rejection has probability 0; guard rounding.
-        dist = residual / total if total > 0 else target_probs[n]
-        last = sample(dist, generator)
-    else:
-        last = sample(target_probs[k], generator)
-    return VerifyResult(accepted=n, tokens=draft_tokens[:n].tolist() + [last])
+    u = torch.rand(k, generator=generator, device=target_probs.device)
+    # kernels' verify_sampling: accept iff q(x) > 0 and u * q(x) < p(x) (division-free
+    # min(1, p/q)); it returns the normalised residual (or p_k) to draw the next token from.
+    verdict = kernel_verify.verify_sampling(draft_tokens, draft_probs, target_probs, u)
+    n = verdict.accepted_len
+    return VerifyResult(
+        accepted=n, tokens=draft_tokens[:n].tolist() + [sample(verdict.probs, generator)]
+    )
 
 
 GreedyVerify = Callable[[torch.Tensor, torch.Tensor], VerifyResult]
