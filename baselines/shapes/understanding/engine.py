@@ -16,8 +16,9 @@ import torch
 from hbench.baselines.runtime.decoding import Clock, DecodeConfig
 from hbench.baselines.runtime.drafters import EagleHeadDrafter
 from hbench.baselines.runtime.greedy import plain_decode
+from hbench.baselines.runtime.lean import make_target
 from hbench.baselines.runtime.speculative import speculative_decode
-from hbench.baselines.runtime.target import HFCausalLMTarget, Prompt
+from hbench.baselines.runtime.target import Prompt
 from hbench.harness.system import DRAFTER, LANGUAGE_MODEL, TextOutput
 
 from .data import prompt_ids
@@ -36,6 +37,7 @@ class ShapesTextEngine:
         weights_dir: folder with the committed weights and manifest.
         k: draft tokens per verification (``spec`` only).
         cache_kind: runtime KV cache kind (``prealloc``, ``dynamic``, ``static``).
+        forward: runtime target forward: ``auto`` (lean Llama forward), ``lean`` or ``hf``.
         clock: ``wall`` (the runtime's clock, CUDA-synchronised) or ``thread`` (CPU time of
             this thread: stage times that leave out waiting for a busy CPU; CPU only).
     """
@@ -47,6 +49,7 @@ class ShapesTextEngine:
         k: int = 4,
         cache_kind: str = "prealloc",
         clock: str = "wall",
+        forward: str = "auto",
     ):
         if kind not in KINDS:
             raise ValueError(f"unknown text engine kind {kind!r}; available: {', '.join(KINDS)}")
@@ -55,6 +58,7 @@ class ShapesTextEngine:
         if clock not in ("wall", "thread"):
             raise ValueError(f"clock must be 'wall' or 'thread', got {clock!r}")
         self.clock_kind = clock
+        self.forward = forward
         self.kind = kind
         self.weights_dir = Path(weights_dir or WEIGHTS_DIR)
         self.k = k
@@ -69,8 +73,8 @@ class ShapesTextEngine:
             self.head = load_head(self.weights_dir, dtype, device)
             self.drafter = EagleHeadDrafter(self.head, skip_prefix=True)
             layers = tuple(self.head.config.feature_layers)
-        self.target = HFCausalLMTarget(
-            self.model.lm, cache_kind=self.cache_kind, feature_layers=layers
+        self.target = make_target(
+            self.model.lm, self.forward, cache_kind=self.cache_kind, feature_layers=layers
         )
         self.device, self.dtype = device, dtype
         if self.clock_kind == "thread" and torch.device(device).type == "cuda":
@@ -96,7 +100,7 @@ class ShapesTextEngine:
 
     def modules(self) -> dict[str, torch.nn.Module]:
         """Profiler hooks: the decoder stack the runtime calls, and the draft head."""
-        mods: dict[str, torch.nn.Module] = {LANGUAGE_MODEL: self.model.lm.get_decoder()}
+        mods: dict[str, torch.nn.Module] = {LANGUAGE_MODEL: self.target.forward_module}
         if self.head is not None:
             mods[DRAFTER] = self.head
         return mods
@@ -105,7 +109,8 @@ class ShapesTextEngine:
         files = read_manifest(self.weights_dir).get("files", {})
         d: dict[str, Any] = {
             "kind": self.kind,
-            "cache": self.cache_kind,
+            "forward": type(self.target).__name__ if self.target is not None else self.forward,
+            "cache": getattr(self.target, "cache_kind", self.cache_kind),
             "clock": self.clock_kind,
             "target_sha256": files.get(TARGET_FILE, {}).get("sha256"),
             "target_config": files.get(TARGET_FILE, {}).get("config"),
