@@ -68,7 +68,10 @@ def build_open_clip(
 
 
 HF_MODEL_FILES = (("config.json",), ("model.safetensors", "model.safetensors.index.json"))
-HF_PROCESSOR_FILES = (("preprocessor_config.json",), ("tokenizer.json", "vocab.json"))
+HF_PROCESSOR_FILES = (
+    ("preprocessor_config.json", "processor_config.json"),  # transformers 4 / 5 layouts
+    ("tokenizer.json", "vocab.json"),
+)
 
 
 def check_hf_clip(model_dir: str, processor_dir: str, what: str) -> None:
