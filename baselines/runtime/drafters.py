@@ -149,11 +149,14 @@ class EagleHeadDrafter:
         head: the draft head.
         skip_prefix: do not run the head over ``Prompt.prefix_len`` leading (image) positions;
             their keys never enter the head's cache (cheaper, must match how it was trained).
+        lean: decode with the head's lean path (:class:`~.eagle.HeadKV`, same numbers) rather
+            than transformers' attention and cache classes.
     """
 
-    def __init__(self, head: EagleHead, skip_prefix: bool = False) -> None:
+    def __init__(self, head: EagleHead, skip_prefix: bool = False, lean: bool = True) -> None:
         self.head = head
         self.skip_prefix = skip_prefix
+        self.lean = lean
         self.feature_layers = head.config.feature_layers
         self.forwards = 0
         self._target: Target | None = None
@@ -178,7 +181,10 @@ class EagleHeadDrafter:
         self._feat = prefill.features[start:]
         self._emb = next_emb[start:]
         self._pos = torch.arange(start, n, device=embeds.device)
-        self._cache = Cache(layers=[PreallocatedLayer(n - start + max_len)])
+        if self.lean:
+            self._cache = self.head.new_cache(n - start + max_len, n + max_len, embeds)
+        else:
+            self._cache = Cache(layers=[PreallocatedLayer(n - start + max_len)])
         self._base_len = 0
 
     def _step(self, feat: torch.Tensor, emb: torch.Tensor, pos: torch.Tensor, own: bool):
@@ -191,7 +197,7 @@ class EagleHeadDrafter:
         self, k: int, config: DecodeConfig, generator: torch.Generator | None
     ) -> DraftResult:
         hidden, logits = self._step(self._feat, self._emb, self._pos, own=False)
-        self._base_len = cache_length(self._cache)
+        self._base_len = int(self._cache.get_seq_length())
         pos = self._pos[-1:] + 1
         tokens: list[int] = []
         probs: list[torch.Tensor] = []
@@ -211,7 +217,10 @@ class EagleHeadDrafter:
             raise ValueError(f"commit needs {accepted + 1} target feature rows, got {features}")
         # Drop the head's keys computed from its own (approximate) features; re-run the
         # committed positions with the target's true features at the next proposal.
-        rollback(self._cache, self._base_len)
+        if self.lean:
+            self._cache.truncate(self._base_len)
+        else:
+            rollback(self._cache, self._base_len)
         start = self._pos[-1] + 1
         self._feat = features
         self._emb = self._target.embed(torch.tensor(tokens, device=features.device))

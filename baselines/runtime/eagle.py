@@ -40,7 +40,33 @@ from transformers.models.llama.modeling_llama import (
     LlamaRotaryEmbedding,
 )
 
+from .lean import causal_mask, decoder_layer
+
 FORMAT = "hbench-eagle-head-v1"
+
+
+@dataclass
+class HeadKV:
+    """Preallocated KV buffers and rotary table of a head at decode time (batch 1).
+
+    Passing one as ``cache`` to :meth:`EagleHead.forward` selects the lean path: the same
+    weights and submodules, without transformers' attention plumbing.
+    """
+
+    k: torch.Tensor
+    v: torch.Tensor
+    cos: torch.Tensor
+    sin: torch.Tensor
+    length: int = 0
+
+    def get_seq_length(self) -> int:
+        return self.length
+
+    def truncate(self, length: int) -> None:
+        """Keep the first ``length`` entries."""
+        if not 0 <= length <= self.length:
+            raise ValueError(f"cannot truncate a head cache of length {self.length} to {length}")
+        self.length = length
 
 
 @dataclass(frozen=True)
@@ -149,7 +175,8 @@ class EagleHead(nn.Module):
                 ``own_features``, ``[B, T, H]`` outputs of earlier head steps.
             next_embeds: ``[B, T, H]`` embeddings of the token (or prefix row) at ``t + 1``.
             position_ids: ``[B, T]`` absolute positions ``t``.
-            cache: a transformers ``Cache`` with one layer, or None (training: plain causal).
+            cache: a :class:`HeadKV` (lean decode path), a transformers ``Cache`` with one
+                layer, or None (training: plain causal).
             own_features: whether ``features`` are head outputs (skip ``fc_features``).
 
         Returns:
@@ -158,6 +185,17 @@ class EagleHead(nn.Module):
         if not own_features and self.fc_features is not None:
             features = self.fc_features(features)
         x = self.fuse(torch.cat([features, next_embeds], dim=-1))
+        if isinstance(cache, HeadKV):
+            if x.shape[0] != 1:
+                raise ValueError("the lean head path decodes one sequence (batch 1)")
+            t = x.shape[1]
+            mask = causal_mask(cache.length, t, x.device)
+            out = decoder_layer(
+                self.layer, x[0], cache.k, cache.v, cache.length, cache.cos, cache.sin, mask,
+                rows=position_ids[0],
+            )  # fmt: skip
+            cache.length += t
+            return out[None]
         mask = None
         past = cache.get_seq_length() if cache is not None else 0
         t = x.shape[1]
@@ -175,6 +213,15 @@ class EagleHead(nn.Module):
             use_cache=cache is not None,
             position_embeddings=cos_sin,
         )
+
+    def new_cache(self, max_len: int, max_pos: int, like: torch.Tensor) -> HeadKV:
+        """Empty :class:`HeadKV` for ``max_len`` entries and positions below ``max_pos``."""
+        attn = self.layer.self_attn
+        n_kv = attn.k_proj.out_features // attn.head_dim
+        shape = (1, n_kv, max_len, attn.head_dim)
+        pos = torch.arange(max_pos, device=like.device)[None]
+        cos, sin = self.rotary(like.new_zeros(1, 1, attn.head_dim), pos)
+        return HeadKV(like.new_zeros(shape), like.new_zeros(shape), cos[0], sin[0])
 
     def logits(self, hidden: torch.Tensor, lm_head: nn.Module) -> torch.Tensor:
         """Next-next-token logits from head hidden states through the target's LM head."""

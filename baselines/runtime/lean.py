@@ -27,6 +27,69 @@ def _rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-b, a), dim=-1)
 
 
+def causal_mask(past: int, t: int, device: torch.device) -> torch.Tensor | None:
+    """Boolean SDPA mask for ``t`` new rows after ``past`` cached ones (None when not needed)."""
+    if t == 1 or past == 0:
+        return None  # one query sees everything; an empty cache uses is_causal
+    kv = torch.arange(past + t, device=device)
+    return (kv[None, :] <= (torch.arange(t, device=device) + past)[:, None])[None, None]
+
+
+def decoder_layer(
+    layer: nn.Module,
+    x: torch.Tensor,
+    k_buf: torch.Tensor,
+    v_buf: torch.Tensor,
+    start: int,
+    cos: torch.Tensor,
+    sin: torch.Tensor,
+    mask: torch.Tensor | None,
+    rows: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """One Llama-style decoder layer on ``x [T, H]`` with preallocated KV buffers.
+
+    Args:
+        layer: a transformers ``*DecoderLayer`` (its submodules and weights are used as is).
+        x: ``[T, H]`` inputs of the ``T`` new positions.
+        k_buf: ``[1, n_kv, max_len, head_dim]`` key buffer (rows ``start..start+T`` written).
+        v_buf: value buffer, same shape.
+        start: cached rows before the new ones.
+        cos: ``[max_pos, head_dim]`` rotary table (as the model's rotary module computes it).
+        sin: same shape.
+        mask: from :func:`causal_mask`.
+        rows: ``[T]`` rotary positions; None means ``start..start+T``.
+    """
+    attn = layer.self_attn
+    t = x.shape[0]
+    hd = attn.head_dim
+    h = layer.input_layernorm(x)
+    q = attn.q_proj(h).view(t, -1, hd)
+    k = attn.k_proj(h).view(t, -1, hd)
+    v = attn.v_proj(h).view(t, -1, hd)
+    if hasattr(attn, "q_norm"):  # Qwen3: per-head RMS norm before RoPE
+        q, k = attn.q_norm(q), attn.k_norm(k)
+    end = start + t
+    if rows is None:
+        c, s = cos[start:end, None], sin[start:end, None]
+    else:
+        c, s = cos[rows][:, None], sin[rows][:, None]
+    q = q * c + _rotate_half(q) * s
+    k = k * c + _rotate_half(k) * s
+    k_buf[0, :, start:end] = k.transpose(0, 1)
+    v_buf[0, :, start:end] = v.transpose(0, 1)
+    out = F.scaled_dot_product_attention(
+        q.transpose(0, 1)[None],
+        k_buf[:, :, :end],
+        v_buf[:, :, :end],
+        attn_mask=mask,
+        is_causal=mask is None and t > 1,  # only at an empty cache (prefill)
+        scale=attn.scaling,
+        enable_gqa=q.shape[1] != k.shape[1],
+    )
+    x = x + attn.o_proj(out[0].transpose(0, 1).reshape(t, -1))
+    return x + layer.mlp(layer.post_attention_layernorm(x))
+
+
 class _LeanForward(nn.Module):
     """The lean forward as a module call, so forward hooks (profiler, benchmark) see it."""
 
@@ -109,32 +172,6 @@ class LeanLlamaTarget:
             raise ValueError(f"cannot roll a cache of length {self._len} back to {length}")
         self._len = length
 
-    def _attend(self, layer: nn.Module, i: int, x: torch.Tensor, mask: torch.Tensor | None):
-        attn = layer.self_attn
-        t = x.shape[0]
-        q = attn.q_proj(x).view(t, self.n_heads, self.head_dim)
-        k = attn.k_proj(x).view(t, self.n_kv, self.head_dim)
-        v = attn.v_proj(x).view(t, self.n_kv, self.head_dim)
-        if hasattr(attn, "q_norm"):  # Qwen3: per-head RMS norm before RoPE
-            q, k = attn.q_norm(q), attn.k_norm(k)
-        start, end = self._len, self._len + t
-        cos, sin = self._cos[start:end, None], self._sin[start:end, None]
-        q = q * cos + _rotate_half(q) * sin
-        k = k * cos + _rotate_half(k) * sin
-        self._k[i][0, :, start:end] = k.transpose(0, 1)
-        self._v[i][0, :, start:end] = v.transpose(0, 1)
-        keys, values = self._k[i][:, :, :end], self._v[i][:, :, :end]
-        out = F.scaled_dot_product_attention(
-            q.transpose(0, 1)[None],
-            keys,
-            values,
-            attn_mask=mask,
-            is_causal=mask is None and t > 1,  # only at an empty cache (prefill)
-            scale=self.scaling,
-            enable_gqa=self.n_kv != self.n_heads,
-        )
-        return attn.o_proj(out[0].transpose(0, 1).reshape(t, -1))
-
     def _run(self, x: torch.Tensor, last_only: bool) -> StepOutput:
         return self.forward_module(x, last_only)
 
@@ -151,8 +188,9 @@ class LeanLlamaTarget:
         want = self.feature_layers
         hidden = [x] if want is not None else None
         for i, layer in enumerate(self.layers):
-            x = x + self._attend(layer, i, layer.input_layernorm(x), mask)
-            x = x + layer.mlp(layer.post_attention_layernorm(x))
+            x = decoder_layer(
+                layer, x, self._k[i], self._v[i], self._len, self._cos, self._sin, mask
+            )
             if hidden is not None:
                 hidden.append(x)
         self._len += t

@@ -71,3 +71,25 @@ def test_unsupported_models_fall_back_or_raise():
     assert isinstance(make_target(gpt2), HFCausalLMTarget)
     with pytest.raises(ValueError, match="Unknown forward"):
         make_target(gpt2, forward="fast")
+
+
+def test_lean_head_path_matches_transformers_head_path(models, trained_head):
+    model = models["llama"]
+    target = LeanLlamaTarget(model, feature_layers=(-1,))
+    config = DecodeConfig(max_new_tokens=20)
+    for ids in prompts(2, seed=7):
+        prompt = Prompt(input_ids=ids)
+        runs = [
+            speculative_decode(target, EagleHeadDrafter(trained_head, lean=lean), prompt, config, 4)
+            for lean in (True, False)
+        ]
+        assert runs[0].token_ids == runs[1].token_ids
+        # same drafts in every round <=> same per-position acceptance counts
+        assert runs[0].stats.accepted_per_position == runs[1].stats.accepted_per_position
+        assert runs[0].stats.drafted_per_position == runs[1].stats.drafted_per_position
+    # and the head's module forward still runs (profiler hooks count draft forwards)
+    calls = []
+    hook = trained_head.register_forward_hook(lambda *a, c=calls: c.append(1))
+    res = speculative_decode(target, EagleHeadDrafter(trained_head), prompt, config, 3)
+    hook.remove()
+    assert len(calls) == res.stats.draft_forwards > 0
