@@ -26,6 +26,8 @@ from typing import Protocol
 
 import torch
 
+from hbench.kernels.cfg import cfg_combine
+
 COND, NO_TEXT, NO_IMAGE = "cond", "no_text", "no_image"
 RENORM_TYPES: tuple[str, ...] = ("global", "channel", "text_channel")
 
@@ -102,12 +104,6 @@ class Guidance:
         return (COND, NO_TEXT, NO_IMAGE) if self.img_scale > 1.0 else (COND, NO_TEXT)
 
 
-def _norm(x: torch.Tensor, kind: str, channel_dim: int) -> torch.Tensor:
-    if kind == "global":  # BAGEL runs batch 1: one norm per sample over everything
-        return torch.linalg.vector_norm(x.flatten(1), dim=1).reshape(-1, *([1] * (x.dim() - 1)))
-    return torch.linalg.vector_norm(x, dim=channel_dim, keepdim=True)
-
-
 def combine_cfg(
     v: torch.Tensor,
     v_no_text: torch.Tensor,
@@ -137,24 +133,16 @@ def combine_cfg(
     """
     if img_scale > 1.0 and v_no_image is None:
         raise ValueError("img_scale > 1 needs the image-unconditional velocity v_no_image")
-    if renorm_type == "text_channel":
-        text_guided = v_no_text + text_scale * (v - v_no_text)
-        scale = _norm(v, "channel", channel_dim) / (
-            _norm(text_guided, "channel", channel_dim) + 1e-8
-        )
-        text_guided = text_guided * scale.clamp(min=renorm_min, max=1.0)
-        if img_scale > 1.0:
-            return v_no_image + img_scale * (text_guided - v_no_image)
-        return text_guided
     if renorm_type not in RENORM_TYPES:
         raise ValueError(
             f"renorm_type {renorm_type!r} unknown; expected one of {', '.join(RENORM_TYPES)}"
         )
-    guided = v_no_text + text_scale * (v - v_no_text)
-    if img_scale > 1.0:
-        guided = v_no_image + img_scale * (guided - v_no_image)
-    scale = _norm(v, renorm_type, channel_dim) / (_norm(guided, renorm_type, channel_dim) + 1e-8)
-    return guided * scale.clamp(min=renorm_min, max=1.0)
+    # The fused kernel (Triton on CUDA, its PyTorch reference elsewhere) is the one
+    # implementation, so the measured path runs it. per_sample: one global norm per image.
+    return cfg_combine(
+        v, v_no_text, v_no_image if img_scale > 1.0 else None, text_scale, img_scale,
+        renorm_type, renorm_min, apply_cfg=True, per_sample=True, channel_dim=channel_dim,
+    )  # fmt: skip
 
 
 @dataclass
