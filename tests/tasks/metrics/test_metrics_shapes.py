@@ -17,7 +17,9 @@ from hbench.harness.metric_values import METRIC_VALUES, latest_values
 from hbench.harness.metrics_pass import run_metrics
 from hbench.harness.runner import execute
 from hbench.harness.scoring import score_run
+from hbench.tasks.metrics.cli import main as cli_main
 from hbench.tasks.metrics.shapes_quality import edge_sharpness, palette_cleanliness
+from hbench.tasks.metrics.summary import metric_rows, metrics_table
 
 SCENES = [render(sample_scene(np.random.default_rng(s), 3)) for s in range(5)]
 
@@ -57,7 +59,7 @@ metrics:
 """
 
 
-def test_shapes_metrics_through_the_runner(tmp_path, degraded_family):
+def test_shapes_metrics_through_the_runner(tmp_path, degraded_family, capsys):
     cfg_path = tmp_path / "c.yaml"
     cfg_path.write_text(CONFIG)
     config = load_config(cfg_path, plugins.SYSTEMS, plugins.SUITES)
@@ -91,6 +93,19 @@ def test_shapes_metrics_through_the_runner(tmp_path, degraded_family):
     assert rescored["suites"]["geneval"] == saved["suites"]["geneval"]
     # (gedit's summary also lists the suite's own models it did not load: compare the rest)
     assert rescored["suites"]["gedit"]["comparisons"] == saved["suites"]["gedit"]["comparisons"]
+
+    # the text table and the CLI over the finished run
+    table = metrics_table(run)
+    assert "shapes-edges    ↑  blurred" in table and "(reference)" in table
+    row = next(
+        r
+        for r in metric_rows(rescored)
+        if r[:2] == ("geneval", "shapes-edges") and r[3] == "blurred"
+    )
+    assert row[6].startswith("-") and "[" in row[6]
+    assert cli_main([str(run), "--config", str(cfg_path)]) == 0
+    assert "shapes-palette" in capsys.readouterr().out
+    assert cli_main([str(tmp_path)]) == 2
 
 
 def test_changed_image_is_rescored_and_cache_is_reused(tmp_path, degraded_family):

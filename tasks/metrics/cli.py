@@ -1,0 +1,74 @@
+"""``hbench metrics``: (re)run the image-metrics post-pass on a finished run, or show it.
+
+Examples::
+
+    hbench metrics runs/demo                      # print the run's image-metrics table
+    hbench metrics runs/demo --config more.yaml   # run the config's metrics on the run's
+                                                  # images (cached features are reused),
+                                                  # then rewrite scores.json
+
+The config is a run config (its ``system``, ``suites`` and ``metrics``); by default the
+run's own config file (``manifest.json``'s ``config_path``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def rescore(run_dir: Path, config_path: str) -> None:
+    """Run the config's metrics over the run's records and rewrite its scores.json."""
+    from hbench.harness import plugins
+    from hbench.harness.config import load_config
+    from hbench.harness.metrics_pass import build_metrics, run_metrics
+    from hbench.harness.scoring import score_run
+    from hbench.harness.store import SCORES
+
+    plugins.load_entry_point_plugins()
+    config = load_config(config_path, plugins.SYSTEMS, plugins.SUITES)
+    if not config.metrics:
+        raise ValueError(f"{config_path}: the config names no metrics")
+    run_metrics(run_dir, config, build_metrics(config))
+    suites = {s.name: plugins.SUITES.get(s.kind)(s.params) for s in config.suites}
+    scores = score_run(run_dir, suites, config)
+    tmp = run_dir / f"{SCORES}.tmp"
+    tmp.write_text(json.dumps(scores, indent=2, sort_keys=True, allow_nan=False) + "\n")
+    tmp.replace(run_dir / SCORES)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``hbench metrics``."""
+    from hbench.harness.registry import UnknownNameError
+
+    from .summary import metrics_table
+
+    parser = argparse.ArgumentParser(
+        prog="hbench metrics",
+        description="Image metrics of a run: print them, or (with --config / --rerun) compute "
+        "them on the run's recorded images and rewrite scores.json.",
+    )
+    parser.add_argument("run", help="run directory")
+    parser.add_argument("--config", help="run config whose metrics to compute")
+    parser.add_argument(
+        "--rerun", action="store_true", help="recompute with the run's own config file"
+    )
+    args = parser.parse_args(argv)
+    run_dir = Path(args.run)
+    if not (run_dir / "manifest.json").is_file():
+        print(f"hbench metrics: error: {run_dir} is not a run directory", file=sys.stderr)
+        return 2
+    config = args.config
+    if args.rerun and not config:
+        config = json.loads((run_dir / "manifest.json").read_text()).get("config_path")
+    try:
+        if config:
+            rescore(run_dir, config)
+        table = metrics_table(run_dir)
+    except (ValueError, FileNotFoundError, UnknownNameError) as err:  # ConfigError: ValueError
+        print(f"hbench metrics: error: {err}", file=sys.stderr)
+        return 2
+    print(table or f"{run_dir}: no image metrics (add a metrics: block to the config)")
+    return 0
