@@ -37,7 +37,10 @@ def metric_rows(scores: dict[str, Any]) -> list[tuple[str, ...]]:
             if suite not in meta.get("suites", []):
                 continue
             arrow = "↑" if meta.get("higher_is_better", True) else "↓"
-            for variant, v in (block.get("variants") or {}).items():
+            variants = block.get("variants") or {}
+            order = sorted(variants, key=lambda name: (name != reference, name))
+            for variant in order:
+                v = variants[variant]
                 cmp = (block.get("comparisons") or {}).get(variant) or {}
                 if meta.get("kind") == "set":
                     val = (v.get("set_metrics") or {}).get(name)
