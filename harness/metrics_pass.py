@@ -227,7 +227,13 @@ def _sample_pass(
 
 
 def _set_pass(
-    run_dir: Path, name: str, metric: Any, jobs: list[_Job], config: Any, device: str
+    run_dir: Path,
+    name: str,
+    metric: Any,
+    jobs: list[_Job],
+    config: Any,
+    device: str,
+    stats: dict[str, Any],
 ) -> dict[str, Any]:
     """Per suite: each variant's set value and each variant's difference to the reference."""
     identity = metric.identity()
@@ -235,6 +241,7 @@ def _set_pass(
     ref_paths = {_sha1(p): p for p in metric.reference_images()}
     feats = _features(metric, cache, {**{j.sha1: j.path for j in jobs}, **ref_paths}, device)
     reference = np.stack([feats[k] for k in sorted(ref_paths)])
+    stats.update(cached=cache.hits, reference_images=len(ref_paths))
     out: dict[str, Any] = {}
     for suite in sorted({j.record["suite"] for j in jobs}):
         by_variant: dict[str, dict[tuple[str, int], np.ndarray]] = {}
@@ -287,7 +294,9 @@ def run_metrics(
             with (run_dir / METRIC_VALUES).open("a", encoding="utf-8") as fh:
                 fh.writelines(json.dumps(ln, sort_keys=True) + "\n" for ln in lines)
         else:
-            for suite, block in _set_pass(run_dir, spec.name, metric, jobs, config, device).items():
+            for suite, block in _set_pass(
+                run_dir, spec.name, metric, jobs, config, device, stats
+            ).items():
                 mine = info["suites"].setdefault(suite, {"variants": {}, "comparisons": {}})
                 for part in ("variants", "comparisons"):
                     for variant, vals in block[part].items():

@@ -10,6 +10,8 @@ import pytest
 
 from hbench.harness import cli, plugins
 from hbench.harness.config import ConfigError, load_config
+from hbench.harness.metric_values import latest_values
+from hbench.harness.metrics_pass import build_metrics, run_metrics
 from hbench.harness.runner import execute
 
 CONFIG = """\
@@ -75,6 +77,23 @@ def test_every_metric_end_to_end(tmp_path, degraded_family, config_text):
     assert info["fid"]["higher_is_better"] is False
     man = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert man["config"]["metrics"]["pickscore"]["suites"] == ["geneval"]
+
+    # Re-scoring reuses every value and cached feature: no model is built.
+    metrics = build_metrics(config)
+    again = run_metrics(tmp_path / "run", config, metrics)["metrics"]
+    assert not any(m.loaded for m in metrics.values())
+    assert again["hpsv2"]["reused"] == 12 and again["hpsv2"]["scored"] == 0
+    assert again["fid"]["cached"] == 12 + 24  # generated + reference images
+    # A score option changes the values, not the features: still no model.
+    (tmp_path / "c2.yaml").write_text(config_text.replace("batch_size: 4", "scale: 1.0"))
+    config2 = load_config(tmp_path / "c2.yaml", plugins.SYSTEMS, plugins.SUITES)
+    metrics = build_metrics(config2)
+    info = run_metrics(tmp_path / "run", config2, metrics)["metrics"]["hpsv2"]
+    assert info["scored"] == 12 and not metrics["hpsv2"].loaded
+    values = latest_values(tmp_path / "run")
+    key = next(k for k in values if k.startswith("geneval/") and k.endswith("/blurred"))
+    before = gen["variants"]["blurred"]["sample_metrics"]["hpsv2"]["n"]
+    assert before == 6 and abs(values[key]["hpsv2"]) <= 1.0  # cosine, no longer x100
 
 
 def test_missing_checkpoint_fails_with_one_line(tmp_path, degraded_family, config_text, capsys):
