@@ -50,6 +50,11 @@ class SystemSpec:
     reference: str
     options: Any  # the family's Options dataclass instance
     variant_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    resolved: dict[str, Any] = field(default_factory=dict)  # variant -> Options with overrides
+
+    def options_for(self, variant: str) -> Any:
+        """The family options of one variant (``options`` with that variant's overrides)."""
+        return self.resolved.get(variant, self.options)
 
 
 @dataclass(frozen=True)
@@ -401,13 +406,25 @@ def _build_system(data: Any, loc: _Located, systems: Registry) -> SystemSpec:
             (*path, "reference"),
             f"reference variant {reference!r} is not among the variants ({', '.join(variant_options)})",
         )
-    options = build_dataclass(family.Options, data.get("options"), (*path, "options"), loc)
+    base = data.get("options") or {}
+    options = build_dataclass(family.Options, base, (*path, "options"), loc)
+    resolved = {}
+    for v, overrides in variant_options.items():
+        if not isinstance(overrides, dict):
+            raise loc.error(
+                (*path, "variants", v), f"expected a mapping of options, got {overrides!r}"
+            )
+        if overrides:  # per-variant overrides of the family options, validated the same way
+            resolved[v] = build_dataclass(
+                family.Options, {**base, **overrides}, (*path, "variants", v), loc
+            )
     return SystemSpec(
         family=data["family"],
         variants=tuple(variant_options),
         reference=reference,
         options=options,
         variant_options=variant_options,
+        resolved=resolved,
     )
 
 

@@ -58,7 +58,7 @@ def build_systems(config: RunConfig) -> dict[str, System]:
     needed = [v for v in config.system.variants if any(v in s.variants for s in config.suites)]
     systems = {}
     for variant in needed:
-        systems[variant] = family.build(variant, config.system.options)
+        systems[variant] = family.build(variant, config.system.options_for(variant))
     return systems
 
 

@@ -73,3 +73,14 @@ def test_family_option_validated(tmp_path, count_suite):
     text = GOOD.replace("reference: oracle", "reference: oracle\n  options: {spec_k: 0}")
     with pytest.raises(ConfigError, match=r"system.options: spec_k must be in 1..16"):
         _load(tmp_path, text)
+
+
+def test_per_variant_options_override_and_validate(tmp_path, count_suite):
+    text = GOOD.replace("  variants: [oracle]", "  variants:\n    oracle: {spec_k: 6}").replace(
+        "reference: oracle", "reference: oracle\n  options: {spec_k: 3}"
+    )
+    cfg, _ = _load(tmp_path, text)
+    assert cfg.system.options.spec_k == 3
+    assert cfg.system.options_for("oracle").spec_k == 6
+    with pytest.raises(ConfigError, match=r"system.variants.oracle: spec_k must be in 1..16"):
+        _load(tmp_path, text.replace("spec_k: 6", "spec_k: 99"))
