@@ -59,6 +59,7 @@ def test_hpsv2_official_checkpoint_format_and_score(tiny_open_clip):
     np.testing.assert_allclose(_scores(m2), got, rtol=1e-5)
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_hpsv2_refuses_pickles_and_wrong_weights(tiny_open_clip, tmp_path):
     o = tiny_open_clip
     bad = tmp_path / "evil.pt"
