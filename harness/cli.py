@@ -30,6 +30,7 @@ DELEGATED: dict[str, tuple[str, str]] = {
         "GEdit tools: official csv, statistics, score an image folder",
     ),
     "lm-eval": ("hbench.harness.lm_eval_bridge", "run lm-eval tasks through a system variant"),
+    "metrics": ("hbench.tasks.metrics.cli", "image metrics of a run: show, or recompute"),
     "kernels": ("hbench.kernels.bench", "kernel correctness checks and microbenchmarks"),
     "bench": (
         "hbench.baselines.runtime.bench",
@@ -111,8 +112,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _print_summary(run_dir: Path) -> None:
     from hbench.reports.summary import summary_text
+    from hbench.tasks.metrics.summary import metrics_table
 
     print(summary_text(run_dir))
+    table = metrics_table(run_dir)
+    if table:
+        print(table)
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -70,7 +70,9 @@ DETECTORS.add(
     "the official mmdet detector (only if mmdet is installed)",
 )
 COLOR_CLASSIFIERS.add(
-    "shapes", "hbench.tasks.geneval.colors:ShapesColorClassifier", "exact shapes-world palette colour"
+    "shapes",
+    "hbench.tasks.geneval.colors:ShapesColorClassifier",
+    "exact shapes-world palette colour",
 )
 COLOR_CLASSIFIERS.add(
     "clip",
