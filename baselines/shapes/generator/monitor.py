@@ -149,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--set", nargs="*", default=[], help="guidance overrides, e.g. t2i.text_scale=3"
     )
+    ap.add_argument("--record", action="store_true", help="store the metrics in the manifest")
     args = ap.parse_args(sys.argv[1:] if argv is None else argv)
     import torch
 

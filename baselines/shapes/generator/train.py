@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file
 
 from .checkpoint import ema_update, load_state, save_state
 from .data import make_batch
@@ -95,6 +96,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--text-dim", type=int, default=128)
     ap.add_argument("--weights-dir", type=Path, default=WEIGHTS_DIR)
     ap.add_argument("--no-export", action="store_true", help="do not write shipped weights")
+    ap.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        help="start a new stage from a finished stage's state file (model + EMA; fresh optimizer)",
+    )
     return ap.parse_args(argv)
 
 
@@ -117,6 +124,17 @@ def main(argv: list[str] | None = None) -> int:
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     ckpt = args.out / "state.safetensors"
     start, elapsed = 0, 0.0
+    previous: dict = {}
+    if args.init_from is not None:
+        init = load_file(str(args.init_from))
+        model.load_state_dict({k[6:]: v for k, v in init.items() if k.startswith("model.")})
+        ema.load_state_dict({k[4:]: v for k, v in init.items() if k.startswith("ema.")})
+        prev_meta = json.loads(args.init_from.with_suffix(".json").read_text())
+        previous = {
+            "init_from": str(args.init_from),
+            "init_step": prev_meta["step"],
+            "init_train_seconds": round(prev_meta["elapsed_s"], 1),
+        }
     if ckpt.exists():
         meta = load_state(ckpt, model, ema, opt)
         start, elapsed = meta["step"], meta["elapsed_s"]
