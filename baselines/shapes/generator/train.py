@@ -197,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             "batch": args.batch,
             "seed": args.seed,
             "metrics": {},
+            **previous,
         }
         path = save_weights(ema.state_dict(), TEACHER_NAME, entry, args.weights_dir)
         print(f"exported {path}", flush=True)
