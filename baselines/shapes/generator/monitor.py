@@ -79,7 +79,14 @@ def geneval_check(meta: dict, image: np.ndarray) -> tuple[bool, int]:
     return ok, extra
 
 
-def run_monitor(engine, n_per_tag: int, n_edits: int, seed: int = 1234, batch: int = 32) -> dict:
+def run_monitor(
+    engine,
+    n_per_tag: int,
+    n_edits: int,
+    seed: int = 1234,
+    batch: int = 32,
+    dump: Path | None = None,
+) -> dict:
     """GenEval-style per-tag accuracy and edit success per kind for a loaded engine."""
     metas = shapes_metadata_set(n_per_tag, seed)
     images: list[np.ndarray] = []
@@ -88,6 +95,8 @@ def run_monitor(engine, n_per_tag: int, n_edits: int, seed: int = 1234, batch: i
         images += engine.generate_batch(
             [m["prompt"] for m in chunk], [seed + i + j for j in range(len(chunk))]
         )
+    if dump is not None:
+        write_geneval_layout(dump, metas, images)
     per_tag: dict[str, list[bool]] = {t: [] for t in TAGS}
     extras, items = [], []
     for m, img in zip(metas, images, strict=True):
@@ -123,6 +132,17 @@ def run_monitor(engine, n_per_tag: int, n_edits: int, seed: int = 1234, batch: i
     return out
 
 
+def write_geneval_layout(root: Path, metas: list[dict], images: list[np.ndarray]) -> None:
+    """Official GenEval folders: ``NNNNN/metadata.jsonl`` and ``NNNNN/samples/0000.png``."""
+    from PIL import Image
+
+    for i, (meta, img) in enumerate(zip(metas, images, strict=True)):
+        d = Path(root) / f"{i:05d}"
+        (d / "samples").mkdir(parents=True, exist_ok=True)
+        (d / "metadata.jsonl").write_text(json.dumps(meta) + "\n")
+        Image.fromarray(img).save(d / "samples" / "0000.png")
+
+
 def paired_difference(a: list[bool], b: list[bool], n_boot: int = 2000, seed: int = 0) -> dict:
     """Mean of (b - a) over paired items with a 95% bootstrap interval."""
     d = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
@@ -149,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--set", nargs="*", default=[], help="guidance overrides, e.g. t2i.text_scale=3"
     )
+    ap.add_argument("--dump", type=Path, default=None, help="write GenEval folders per kind here")
     ap.add_argument("--record", action="store_true", help="store the metrics in the manifest")
     args = ap.parse_args(sys.argv[1:] if argv is None else argv)
     import torch
@@ -167,7 +188,13 @@ def main(argv: list[str] | None = None) -> int:
         else:
             engine.load("cpu", torch.float32)
         t0 = time.time()
-        res = run_monitor(engine, args.n_per_tag, args.n_edits, args.seed)
+        res = run_monitor(
+            engine,
+            args.n_per_tag,
+            args.n_edits,
+            args.seed,
+            dump=None if args.dump is None else args.dump / kind,
+        )
         res["seconds"] = round(time.time() - t0, 1)
         results[kind] = res
         if args.record and args.state is None and not args.set:
