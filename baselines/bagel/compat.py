@@ -24,8 +24,15 @@ def default_rope_parameters(
     if rope_kwargs:
         base, dim = rope_kwargs["base"], int(rope_kwargs["dim"])
     else:
-        base = config.rope_theta
-        factor = getattr(config, "partial_rotary_factor", 1.0)
+        # Once added, transformers 5 also calls this for its own models, whose configs keep
+        # the RoPE settings in ``rope_parameters`` rather than as attributes.
+        params = getattr(config, "rope_parameters", None) or {}
+        base = params.get("rope_theta") or getattr(config, "rope_theta", None)
+        if base is None:
+            raise ValueError(f"{type(config).__name__} has no rope_theta for default RoPE")
+        factor = params.get("partial_rotary_factor") or getattr(
+            config, "partial_rotary_factor", 1.0
+        )
         head_dim = (
             getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
         )
