@@ -171,3 +171,25 @@ def test_target_training_resumes_exactly(tmp_path):
     assert json.loads((tmp_path / "a" / "ckpt.json").read_text())["step"] == 4
     # a's first two steps used a 2-step schedule (still in warm-up, so identical LR)
     assert all(torch.equal(a[k], b[k]) for k in b)
+
+
+def test_committed_weights_verify_and_spec_is_exact():
+    """The shipped weights load through the checksum check and spec decoding reproduces greedy."""
+    from hbench.baselines.shapes.understanding.weights import WEIGHTS_DIR, read_manifest
+
+    files = (
+        read_manifest(WEIGHTS_DIR)["files"]
+        if (WEIGHTS_DIR / "understanding_manifest.json").is_file()
+        else {}
+    )
+    if HEAD_FILE not in files or TARGET_FILE not in files:
+        pytest.skip("understanding weights not committed yet")
+    greedy = build_text_engine("greedy")
+    spec = build_text_engine("spec", k=5)
+    greedy.load("cpu", torch.float32)
+    spec.load("cpu", torch.float32)
+    ex = caption_example(np.random.default_rng([123, 4]))
+    a = greedy.understand(ex.image, ex.prompt, 32)
+    b = spec.understand(ex.image, ex.prompt, 32)
+    assert b.token_ids == a.token_ids
+    assert b.stats["acceptance_length"] > 1.0  # a trained head gets drafts accepted
