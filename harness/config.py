@@ -11,6 +11,7 @@ Example::
     dtype: float32            # float32 | bfloat16 | float16
     seed: 0
     kernels: auto             # auto (Triton on CUDA, else PyTorch) | triton | reference
+    threads: 1                # optional: torch CPU threads (batch-1 decoding likes 1)
     system:
       family: shapes
       reference: baseline     # optional; default: the family's reference variant
@@ -105,6 +106,7 @@ class RunConfig:
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     seed: int = 0
     kernels: Literal["auto", "triton", "reference"] = "auto"
+    threads: int | None = None  # torch intra-op threads (None: torch's default)
     source: str = "<memory>"
     metrics: tuple[MetricSpec, ...] = ()
 
@@ -116,6 +118,7 @@ class RunConfig:
             "dtype": self.dtype,
             "seed": self.seed,
             "kernels": self.kernels,
+            "threads": self.threads,
             "system": {
                 "family": self.system.family,
                 "reference": self.system.reference,
@@ -301,7 +304,7 @@ def build_dataclass(cls: type, values: Any, path: tuple[str, ...], loc: _Located
     return obj
 
 
-_TOP_KEYS = {"out", "device", "dtype", "seed", "kernels", "system", "suites", "metrics"}
+_TOP_KEYS = {"out", "device", "dtype", "seed", "kernels", "threads", "system", "suites", "metrics"}
 
 
 def load_config(
@@ -357,12 +360,20 @@ def build_config(
             data.get("dtype", "float32"), Literal["float32", "bfloat16", "float16"], ("dtype",), loc
         ),
         seed=coerce(data.get("seed", 0), int, ("seed",), loc),
+        threads=_threads(data.get("threads"), loc),
         kernels=coerce(
             data.get("kernels", "auto"), Literal["auto", "triton", "reference"], ("kernels",), loc
         ),
         source=loc.source,
         metrics=metric_specs,
     )
+
+
+def _threads(value: Any, loc: _Located) -> int | None:
+    threads = coerce(value, int | None, ("threads",), loc)
+    if threads is not None and threads < 1:
+        raise loc.error(("threads",), f"expected a positive integer, got {threads}")
+    return threads
 
 
 def _lookup(registry: Registry, name: Any, path: tuple[str, ...], loc: _Located) -> Any:

@@ -203,6 +203,8 @@ def execute(
 ) -> dict[str, Any] | None:
     """Run every suite of ``config`` into ``run_dir``; returns scores (main rank) or None."""
     # 1. Check everything that can be checked before weights load.
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
     systems = build_systems(config)  # missing checkouts/weights are named first
     suites = {s.name: plugins.SUITES.get(s.kind)(s.params) for s in config.suites}
     check_capabilities(config, systems, suites)
