@@ -103,3 +103,18 @@ def test_checksum_mismatch_and_pickle_are_refused(tmp_path):
         build_image_engine("nfe6", tmp_path).load("cpu", torch.float32)
     with pytest.raises(WeightsError, match="not found"):
         build_image_engine("teacher", tmp_path).load("cpu", torch.float32)
+
+
+def test_shipped_weights_verify_and_fit_the_budget():
+    from hbench.baselines.shapes.generator.weights import WEIGHTS_DIR, read_manifest
+
+    files = read_manifest(WEIGHTS_DIR)["files"]
+    assert set(files) == {f"{n}.safetensors" for n in NAMES}
+    assert sum((WEIGHTS_DIR / f).stat().st_size for f in files) < 25e6
+    assert all(
+        e["dtype"] == "float16" and e["command"].startswith("python -m") for e in files.values()
+    )
+    for kind in ("teacher", "nfe6", "nfe1"):
+        eng = build_image_engine(kind)
+        eng.load("cpu", torch.float32)  # verifies sha256 against the manifest
+        assert eng.describe()["weights_sha256"] == files[eng.describe()["weights"]]["sha256"]
