@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from hbench.harness.store import read_records
 
@@ -39,3 +40,8 @@ def test_demo_writes_run_and_the_oracle_is_perfect(tmp_path):
         r["output"]["token_ids"] == base[r["sample"]]["output"]["token_ids"] for r in spec
     )
     assert "image metrics" in proc.stdout and "geneval" in proc.stdout
+    # The shipped claims hold on the demo run (the CI regression gate).
+    claims = Path(__file__).resolve().parents[2] / "claims" / "shapes.yaml"
+    gate = subprocess.run([sys.executable, "-m", "hbench", "gate", str(out), "--claims", str(claims)],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert gate.returncode == 0, gate.stdout + gate.stderr
