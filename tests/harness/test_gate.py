@@ -303,8 +303,47 @@ def test_shipped_claims_files_parse_and_use_known_checks(name) -> None:
     assert cf.claims and all(resolve_check(c) for c in cf.claims)
 
 
+# Claims over the fixture run's suites (understanding, latency, geneval, gedit), in the form of
+# claims/shapes.yaml; the shipped file itself is gated on real runs in test_gate_shapes.py.
+FIXTURE_CLAIMS = """\
+max_errors: 0
+claims:
+  # --- exact: speculative decoding is lossless under greedy decoding -------------------------
+  - {suite: understanding, variant: spec, check: exact_match, op: "==", value: 1.0}
+  - {suite: latency, workload: understanding, variant: spec, check: exact_match, op: "==", value: 1.0}
+
+  # --- exact: NFE per image, counted by hooks on the generator ------------------------------
+  # Analytic from the shapes engines (baselines/shapes/generator/engines.py): the teacher runs
+  # FlowSchedule(50) = 49 Euler steps with CFG over the whole interval, 2 branches for T2I and
+  # 3 (text + image guidance) for editing; euler6 runs 6 such steps; the students 6 and 1.
+  # If the engines' sampler settings change, these numbers change with them.
+  - {suite: latency, workload: t2i, variant: baseline, check: nfe, op: "==", value: 98}
+  - {suite: latency, workload: edit, variant: baseline, check: nfe, op: "==", value: 147}
+  - {suite: latency, workload: t2i, variant: euler6, check: nfe, op: "==", value: 12}
+  - {suite: latency, workload: edit, variant: euler6, check: nfe, op: "==", value: 18}
+  - {suite: latency, workload: t2i, variant: nfe6, check: nfe, op: "==", value: 6}
+  - {suite: latency, workload: edit, variant: nfe6, check: nfe, op: "==", value: 6}
+  - {suite: latency, workload: t2i, variant: nfe1, check: nfe, op: "==", value: 1}
+  - {suite: latency, workload: edit, variant: nfe1, check: nfe, op: "==", value: 1}
+  - {suite: geneval, variant: nfe6, check: nfe, op: "==", value: 6}
+  - {suite: gedit, variant: nfe6, check: nfe, op: "==", value: 6}
+
+  # --- measured: speedups (median of paired ratios) -----------------------------------------
+  - {suite: latency, workload: understanding, variant: spec, check: speedup, op: ">=", value: 1.0}  # TODO(lead): measured value minus a safety margin
+  - {suite: latency, workload: t2i, variant: nfe6, check: speedup, op: ">=", value: 5.0}  # TODO(lead): measured value minus a safety margin
+  - {suite: latency, workload: edit, variant: nfe6, check: speedup, op: ">=", value: 5.0}  # TODO(lead): measured value minus a safety margin
+  - {suite: latency, workload: t2i, variant: nfe1, check: speedup, op: ">=", value: 20.0}  # TODO(lead): measured value minus a safety margin
+
+  # --- measured: quality of the students vs the teacher ----------------------------------
+  - {suite: geneval, variant: nfe6, check: diff_ci_low, metric: correct, group_by: tag, op: ">=", value: -0.25}  # TODO(lead): margin from the measured shapes run
+  - {suite: gedit, variant: nfe6, check: diff_ci_low, metric: O, group_by: task_type, op: ">=", value: -2.0}  # TODO(lead): margin from the measured shapes run
+  - {suite: latency, variant: baseline, check: errors, op: "==", value: 0}
+"""
+
+
 def test_shapes_claims_pass_on_a_conforming_run_and_fail_on_broken_ones(tmp_path, capsys) -> None:
-    claims = str(REPO / "claims" / "shapes.yaml")
+    (tmp_path / "claims.yaml").write_text(FIXTURE_CLAIMS)
+    claims = str(tmp_path / "claims.yaml")
     assert main([str(make_run(tmp_path / "good")), "--claims", claims]) == 0
     assert main([str(make_run(tmp_path / "steps", nfe6_steps=12)), "--claims", claims]) == 1
     assert main([str(make_run(tmp_path / "draft", corrupt_draft=True)), "--claims", claims]) == 1

@@ -472,10 +472,12 @@ def test_nfe_of_the_shapes_samplers_through_the_runner(tmp_path) -> None:
         merged = 49 if variant == "baseline" else (6 if variant in ("euler6", "nfe6") else 1)
         assert workloads["t2i"]["merged_calls"]["max"] == merged
     assert block["comparisons"]["nfe6"]["workloads"]["t2i"]["nfe_ratio"] == pytest.approx(98 / 6)
-    # The shipped shapes claims' exact NFE lines hold on this run (only they: the other claims
-    # need the trained models and the other suites).
-    claims = [line for line in (Path(__file__).parents[2] / "claims" / "shapes.yaml").read_text().splitlines()
-              if "check: nfe," in line and "suite: latency" in line]  # fmt: skip
+    # Gate claims of the same form as claims/shapes.yaml hold for every sampler configuration.
+    claims = [
+        f"  - {{suite: latency, workload: {w}, variant: {v}, check: nfe, op: '==', value: {n}}}"
+        for v, pair in SHAPES_NFE.items()
+        for w, n in zip(("t2i", "edit"), pair, strict=True)
+    ]
     (tmp_path / "nfe.yaml").write_text("claims:\n" + "\n".join(claims) + "\n")
-    assert len(claims) == 8
+    assert len(claims) == 2 * len(SHAPES_NFE)
     assert gate_main([str(tmp_path / "run"), "--claims", str(tmp_path / "nfe.yaml")]) == 0
