@@ -8,23 +8,11 @@ loading, image conditioning, three-row guidance and NFE plumbing.
 
 from __future__ import annotations
 
-import json
-import string
 from pathlib import Path
 
 import torch
 
-
-def _tokenizer_files(folder: Path) -> tuple[Path, Path]:
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for ch in string.ascii_lowercase + string.digits + "!'(),-.:;?":
-        vocab[ch] = len(vocab)
-        vocab[ch + "</w>"] = len(vocab)
-    folder.mkdir(parents=True, exist_ok=True)
-    vocab_file, merges_file = folder / "vocab.json", folder / "merges.txt"
-    vocab_file.write_text(json.dumps(vocab))
-    merges_file.write_text("#version: 0.2\n")
-    return vocab_file, merges_file
+from hbench.baselines.diffusers.tiny import write_tokenizer_files
 
 
 def build_tiny_unet(seed: int = 0):
@@ -70,7 +58,7 @@ def build_tiny_ip2p(path: str | Path, seed: int = 0) -> Path:
         norm_num_groups=4,
         sample_size=32,
     )
-    vocab_file, merges_file = _tokenizer_files(path / "_tokenizer_src")
+    vocab_file, merges_file = write_tokenizer_files(path / "_tokenizer_src")
     tokenizer = CLIPTokenizer(str(vocab_file), str(merges_file), model_max_length=77)
     text_encoder = CLIPTextModel(
         CLIPTextConfig(
@@ -80,9 +68,9 @@ def build_tiny_ip2p(path: str | Path, seed: int = 0) -> Path:
             num_hidden_layers=1,
             num_attention_heads=2,
             max_position_embeddings=77,
-            bos_token_id=0,
-            eos_token_id=1,
-            pad_token_id=1,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
             projection_dim=16,
         )  # fmt: skip
     )
