@@ -46,6 +46,22 @@ def test_scores_fall_with_noise_and_specks_are_ignored():
     assert len(flat_objects(detect(speck), 0.0)) == 2
 
 
+def test_slightly_off_colour_objects_stay_confident_and_ambiguous_ones_do_not():
+    scene = sample_scene(np.random.default_rng(3), 2)
+    img = render(scene)
+    objects = np.any(img != img[0, 0], axis=-1)  # grey background in sample scenes
+
+    def shifted(delta: int) -> np.ndarray:
+        out = img.astype(int)
+        out[objects] += delta  # every object pixel moved ~delta*sqrt(3) off its palette colour
+        return np.clip(out, 0, 255).astype(np.uint8)
+
+    mild = [d.score for _, d in flat_objects(detect(shifted(10)), 0.0)]
+    strong = [d.score for _, d in flat_objects(detect(shifted(30)), 0.0)]
+    assert len(mild) == 2 and min(mild) >= 0.9  # 17 units off: unmistakable, still counted
+    assert strong and max(strong) < 0.9  # 52 units off: ambiguous, dropped by counting
+
+
 def test_rejects_non_rgb():
     with pytest.raises(ValueError, match=r"expected an \(H, W, 3\) RGB image"):
         detect(np.zeros((32, 32), dtype=np.uint8))
