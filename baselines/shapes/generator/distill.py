@@ -11,9 +11,12 @@ Stages (seeded, resumable: rerun the same command to continue from the last chec
   of its CFG velocity (text 4 for T2I, text 4 + image 2 for editing, BAGEL-style), and
   regresses the student's single velocity onto the segment's mean velocity. On-policy
   starts avoid the drift of teacher forcing (calibration note).
-* ``nfe1``: progressive distillation from the 6-step student: the 1-step student (started
-  from the 6-step weights) regresses its one-shot output onto the 6-step student's output
-  from the same noise and condition.
+* ``nfe1``: the 1-step student (started from the 6-step weights) regresses its one-shot
+  output onto a target sample from the same noise and condition: with ``--targets teacher``
+  (the shipped recipe) a pool of ``--pairs`` teacher trajectories drawn once with the full
+  baseline sampler (:mod:`.pairs`); with ``--targets nfe6`` (progressive distillation) the
+  6-step student's output, drawn fresh every step. ``--palette-weight`` adds the
+  per-pixel palette classification term of :mod:`.palette_loss` against blurry colours.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from .checkpoint import ema_update, load_state, save_state
 from .data import make_batch
 from .engines import TEACHER_EDIT, TEACHER_T2I, _BranchVelocity
 from .network import GeneratorConfig, ShapesDenoiser
+from .pairs import teacher_pairs
+from .palette_loss import palette_loss
 from .tokens import WordTokenizer, null_tokens_like
 from .weights import WEIGHTS_DIR, load_verified, save_weights
 
@@ -113,6 +118,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--ckpt-every", type=int, default=50)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--weights-dir", type=Path, default=WEIGHTS_DIR)
+    ap.add_argument("--targets", choices=("nfe6", "teacher"), default="nfe6", help="nfe1 only")
+    ap.add_argument("--pairs", type=int, default=2048, help="teacher pairs (--targets teacher)")
+    ap.add_argument("--pair-chunk", type=int, default=64, help="teacher pairs drawn per batch")
+    ap.add_argument("--palette-weight", type=float, default=0.0, help="nfe1 only")
     return ap.parse_args(argv)
 
 
@@ -131,6 +140,15 @@ def main(argv: list[str] | None = None) -> int:
     student, ema = ShapesDenoiser(cfg), ShapesDenoiser(cfg)
     student.load_state_dict(teacher.state_dict())
     ema.load_state_dict(teacher.state_dict())
+    pool = None
+    if args.stage == "nfe1" and args.targets == "teacher":
+        base, base_entry = load_net("generator_teacher", args.weights_dir)
+        base.eval().requires_grad_(False)
+        pool = teacher_pairs(
+            base, args.out / "pairs.safetensors", args.pairs, args.seed, args.pair_chunk
+        )
+        teacher = base  # the 1-step student learns the teacher's trajectories
+        source_name, t_entry = "generator_teacher", base_entry
     ema.requires_grad_(False)
     opt = torch.optim.AdamW(student.parameters(), lr=args.lr, weight_decay=0.0)
     ckpt = args.out / "state.safetensors"
@@ -145,33 +163,43 @@ def main(argv: list[str] | None = None) -> int:
     for step in range(start, args.steps):
         rng = np.random.default_rng([args.seed, step])
         g = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
-        batch = make_batch(rng, args.batch)
-        tokens = tok.batch(batch.texts)
+        if pool is not None:
+            idx = torch.from_numpy(rng.choice(args.pairs, args.batch, replace=False))
+            source, tokens = pool["source"][idx], pool["tokens"][idx]
+            noise, x0 = pool["noise"][idx], pool["x0"][idx]
+        else:
+            batch = make_batch(rng, args.batch)
+            source, tokens = batch.source, tok.batch(batch.texts)
+            noise = torch.randn(batch.target.shape, generator=g)
         null = null_tokens_like(tokens)
-        noise = torch.randn(batch.target.shape, generator=g)
         student.eval()
         with torch.no_grad():
             s_ctx = student.encode_text(tokens)
-        if args.stage == "nfe6":
+        if pool is not None:
+            target_v = noise - x0
+            x_in, t_in = noise, 1.0
+        elif args.stage == "nfe6":
             k = step % STUDENT_GRID.steps
-            x_k = rollout(student, noise, batch.source, s_ctx, grid[: k + 1])
+            x_k = rollout(student, noise, source, s_ctx, grid[: k + 1])
             t0, t1 = grid[k], grid[k + 1]
             x_next = teacher_segment(
-                teacher, x_k, batch.source, batch.is_edit, tokens, null, t0, t1, args.substeps
+                teacher, x_k, source, batch.is_edit, tokens, null, t0, t1, args.substeps
             )
             target_v = (x_k - x_next) / (t0 - t1)
             x_in, t_in = x_k, t0
         else:
             with torch.no_grad():
                 t_ctx = teacher.encode_text(tokens)
-                x0 = rollout(teacher, noise, batch.source, t_ctx, grid)
+                x0 = rollout(teacher, noise, source, t_ctx, grid)
             target_v = noise - x0
             x_in, t_in = noise, 1.0
         for group in opt.param_groups:  # linear decay to 10% of the base rate
             group["lr"] = args.lr * (1.0 - 0.9 * step / max(1, args.steps))
         student.train()
-        pred = student(x_in, torch.full((args.batch,), t_in), batch.source, tokens)
+        pred = student(x_in, torch.full((args.batch,), t_in), source, tokens)
         loss = F.mse_loss(pred, target_v)
+        if args.palette_weight > 0:  # one step from t=1: the sample is noise - velocity
+            loss = loss + args.palette_weight * palette_loss(noise - pred, noise - target_v)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import torch
+from safetensors.torch import load_file
 
 from hbench.baselines.shapes.generator import build_image_engine, distill, train
 from hbench.baselines.shapes.generator.weights import MANIFEST
@@ -47,3 +48,32 @@ def test_distillation_stages_export_loadable_students(tmp_path):
         eng = build_image_engine(kind, w)
         eng.load("cpu", torch.float32)
         assert eng.generate("a photo of a red circle", 0).shape == (32, 32, 3)
+
+
+def test_nfe1_from_teacher_pairs_with_palette_term(tmp_path):
+    w = tmp_path / "w"
+    train.main(["--out", str(tmp_path / "t"), "--steps", "1", "--weights-dir", str(w), *TINY])
+    common = ["--batch", "4", "--steps", "2", "--substeps", "1", "--weights-dir", str(w)]
+    distill.main(["--stage", "nfe6", "--out", str(tmp_path / "s6"), *common])
+    pool = ["--targets", "teacher", "--pair-chunk", "4", "--palette-weight", "0.1"]
+    out = tmp_path / "s1"
+    assert distill.main(["--stage", "nfe1", "--out", str(out), *common, *pool, "--pairs", "4"]) == 0
+    first = load_file(str(out / "pairs.safetensors"))
+    (out / "state.safetensors").unlink()  # retrain on a larger pool: the drawn chunk is reused
+    assert distill.main(["--stage", "nfe1", "--out", str(out), *common, *pool, "--pairs", "8"]) == 0
+    second = load_file(str(out / "pairs.safetensors"))
+    assert second["x0"].shape[0] == 8 and torch.equal(second["x0"][:4], first["x0"])
+    entry = json.loads((w / MANIFEST).read_text())["files"]["generator_nfe1.safetensors"]
+    assert entry["distilled_from"]["file"] == "generator_teacher.safetensors"
+
+
+def test_palette_loss_prefers_pure_colours():
+    from hbench.baselines.shapes.generator.palette_loss import REFERENCE_COLORS, palette_loss
+
+    target = REFERENCE_COLORS[torch.arange(16) % len(REFERENCE_COLORS)].T.reshape(1, 3, 4, 4)
+    blend = 0.5 * target + 0.5 * target.roll(1, dims=-1)
+    assert palette_loss(target, target) < 1e-3 < palette_loss(blend, target)
+    x = blend.clone().requires_grad_(True)
+    palette_loss(x, target).backward()
+    stepped = blend - 0.01 * x.grad / x.grad.abs().max()
+    assert palette_loss(stepped, target) < palette_loss(blend, target)
