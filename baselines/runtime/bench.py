@@ -13,6 +13,10 @@ Example::
     python -m hbench.baselines.runtime.bench --target /models/llm --draft /models/small \\
         --head head.safetensors --prompts prompts.jsonl --max-new-tokens 128 --out runs/spec
     python -m hbench.baselines.runtime.bench --tiny --out runs/spec-tiny   # offline demo
+    python -m hbench.baselines.runtime.bench --shapes --samples 50 --out runs/spec-shapes
+
+``--shapes`` benchmarks the committed shapes understanding target (image captions) instead;
+see :mod:`hbench.baselines.shapes.understanding.bench_peers`.
 """
 
 from __future__ import annotations
@@ -32,7 +36,14 @@ from hbench.harness import statistics as st
 from hbench.harness.profiler import Timer
 from hbench.harness.store import RunStore, now, record_key
 
-from .bench_methods import METHODS, REFERENCE, ForwardCount, Models, build_runners
+from .bench_methods import (
+    METHODS,
+    REFERENCE,
+    ForwardCount,
+    Models,
+    assistant_settings,
+    build_runners,
+)
 
 SUITE = "specbench"
 DEFAULT_PROMPTS = (
@@ -52,11 +63,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--head", help="EAGLE head .safetensors (runtime/eagle.py format)")
     p.add_argument("--tiny", action="store_true", help="build tiny offline models (demo)")
     p.add_argument("--tiny-train-steps", type=int, default=150, help="EAGLE head steps (--tiny)")
+    p.add_argument(
+        "--shapes", action="store_true",
+        help="the shipped shapes understanding target on held-out image captions",
+    )  # fmt: skip
+    p.add_argument("--weights-dir", help="shapes weights folder (--shapes; default: shipped)")
     p.add_argument("--prompts", help="file: .jsonl with a 'prompt' field, or one prompt per line")
     p.add_argument("--samples", type=int, default=0, help="use the first N prompts (0: all)")
     p.add_argument("--methods", default="", help=f"comma list of {', '.join(METHODS)}")
-    p.add_argument("--k", type=int, default=4, help="draft tokens per round (ours)")
+    p.add_argument(
+        "--k", type=int, default=None, help="draft tokens per round (ours; 4, --shapes 6)"
+    )
     p.add_argument("--pld-tokens", type=int, default=3, help="prompt_lookup_num_tokens")
+    p.add_argument(
+        "--assisted", default="default",
+        help="hf-assisted settings: 'default' (transformers') or SCHEDULE:TOKENS:THRESHOLD, e.g. "
+        "constant:6:0 (threshold 0 = off); with --shapes a ';'-list times each as a variant",
+    )  # fmt: skip
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--cache", default="prealloc", choices=("prealloc", "dynamic", "static"))
     p.add_argument(
@@ -153,31 +176,39 @@ def _build_tiny(folder: Path, train_steps: int) -> tuple[str, str, str]:
     return str(folder / "target"), str(folder / "draft"), str(folder / "head.safetensors")
 
 
-def _run_one(run, modules, ids: torch.Tensor, device: str) -> dict[str, Any]:
+def _run_one(run, modules, sample: Any, device: str) -> dict[str, Any]:
     counter = ForwardCount(modules)
     try:
         with Timer(device) as t:
-            tokens = run(ids)
+            out = run(sample)
     finally:
         counter.remove()
+    tokens, details = out if isinstance(out, tuple) else (out, {})
     n = len(tokens)
     tau = (n - 1) / (counter.calls - 1) if counter.calls > 1 else 1.0
     return {"tokens": tokens, "seconds": t.seconds, "new_tokens": n, "tau": tau,
-            "target_forwards": counter.calls}  # fmt: skip
+            "target_forwards": counter.calls, **details}  # fmt: skip
 
 
-def _measure(args, modules, runners, encoded) -> dict[str, list[dict[str, Any]]]:
+def measure(
+    runners: dict[str, Any], modules, samples: list, warmup: list, repeats: int, device: str
+) -> dict[str, list[dict[str, Any]]]:
+    """Time every runner on every sample, interleaved, after one pass over ``warmup``.
+
+    A runner maps a sample to its new token ids, or to ``(token ids, details)`` where
+    details may hold ``decode_s`` (decode-phase seconds after the prompt pass).
+    """
     names = list(runners)
-    for ids in encoded[: args.warmup]:  # never time a first call
+    for sample in warmup:  # never time a first call
         for name in names:
-            runners[name](ids)
+            runners[name](sample)
     results: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
-    for i, ids in enumerate(encoded):
+    for i, sample in enumerate(samples):
         order = names[i % len(names) :] + names[: i % len(names)]  # rotate: no position bias
         runs: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
-        for _ in range(args.repeats):
+        for _ in range(repeats):
             for name in order:
-                runs[name].append(_run_one(runners[name], modules, ids, args.device))
+                runs[name].append(_run_one(runners[name], modules, sample, device))
         for name in names:
             best = dict(runs[name][0])
             best["seconds"] = float(np.median([r["seconds"] for r in runs[name]]))
@@ -185,39 +216,67 @@ def _measure(args, modules, runners, encoded) -> dict[str, list[dict[str, Any]]]
     return results
 
 
-def _summarize(results: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    ref = results[REFERENCE]
-    ref_spt = [r["seconds"] / max(r["new_tokens"], 1) for r in ref]
+def _per_token(rows: list[dict[str, Any]], key: str = "seconds") -> list[float] | None:
+    """Seconds per new token (``decode_s``: per token after the first), None if unrecorded."""
+    if not all(key in r for r in rows):
+        return None
+    drop = 1 if key == "decode_s" else 0
+    return [r[key] / max(r["new_tokens"] - drop, 1) for r in rows]
+
+
+def _speedup(ref_spt: list[float], spt: list[float]) -> dict[str, Any]:
+    sp = st.speedup(ref_spt, spt)
+    ratios = np.asarray(ref_spt) / np.asarray(spt)
+    return {"median": sp.median, "ci_low": sp.ci_low, "ci_high": sp.ci_high,
+            "p10": float(np.percentile(ratios, 10)), "p90": float(np.percentile(ratios, 90)),
+            "n": sp.n}  # fmt: skip
+
+
+def _compare(ref: list[dict[str, Any]], rows: list[dict[str, Any]], reference: str) -> dict:
+    em = st.exact_match_rate([r["tokens"] for r in ref], [r["tokens"] for r in rows])
+    out = {
+        "reference": reference,
+        "speedup": _speedup(_per_token(ref), _per_token(rows)),
+        "exact_match": {"rate": em.estimate, "ci_low": em.low, "ci_high": em.high, "n": em.n},
+    }
+    ref_dec, dec = _per_token(ref, "decode_s"), _per_token(rows, "decode_s")
+    if ref_dec and dec:
+        out["decode_speedup"] = _speedup(ref_dec, dec)
+    return out
+
+
+def summarize(
+    results: dict[str, list[dict[str, Any]]], pairs: tuple[tuple[str, str], ...] = ()
+) -> dict[str, Any]:
+    """Per-variant tokens/s and tau; paired comparisons of every variant with the reference.
+
+    ``pairs`` adds ``(other, reference)`` comparisons between two non-reference variants,
+    keyed ``"<other> vs <reference>"``.
+    """
     out: dict[str, Any] = {"variants": {}, "comparisons": {}}
     for name, rows in results.items():
-        tps = [r["new_tokens"] / r["seconds"] for r in rows]
         out["variants"][name] = {
             "n": len(rows),
-            "tokens_per_s": float(np.mean(tps)),
+            "tokens_per_s": float(np.mean([r["new_tokens"] / r["seconds"] for r in rows])),
             "tau": float(np.mean([r["tau"] for r in rows])),
             "new_tokens_mean": float(np.mean([r["new_tokens"] for r in rows])),
             "seconds_median": float(np.median([r["seconds"] for r in rows])),
         }
-        if name == REFERENCE:
-            continue
-        spt = [r["seconds"] / max(r["new_tokens"], 1) for r in rows]
-        ratios = np.asarray(ref_spt) / np.asarray(spt)
-        sp = st.speedup(ref_spt, spt)
-        em = st.exact_match_rate([r["tokens"] for r in ref], [r["tokens"] for r in rows])
-        out["comparisons"][name] = {
-            "reference": REFERENCE,
-            "speedup": {"median": sp.median, "ci_low": sp.ci_low, "ci_high": sp.ci_high,
-                        "p10": float(np.percentile(ratios, 10)),
-                        "p90": float(np.percentile(ratios, 90)), "n": sp.n},
-            "exact_match": {"rate": em.estimate, "ci_low": em.low, "ci_high": em.high, "n": em.n},
-        }  # fmt: skip
+        dec = _per_token(rows, "decode_s")
+        if dec:
+            out["variants"][name]["decode_tokens_per_s"] = float(np.mean(1 / np.asarray(dec)))
+        if name != REFERENCE:
+            out["comparisons"][name] = _compare(results[REFERENCE], rows, REFERENCE)
+    for other, ref in pairs:
+        out["comparisons"][f"{other} vs {ref}"] = _compare(results[ref], results[other], ref)
     return out
 
 
-def _print(summary: dict[str, Any], args: argparse.Namespace) -> None:
-    print(f"speculative decoding benchmark: k={args.k} forward={args.forward} cache={args.cache} "
-          f"max_new_tokens={args.max_new_tokens} device={args.device}")  # fmt: skip
-    head = f"{'method':<12} {'tok/s':>8} {'speedup':>8} {'95% CI':>15} {'p10-p90':>13} {'tau':>5} {'exact':>6}"
+def print_summary(summary: dict[str, Any], header: str) -> None:
+    """The table: tokens/s, median paired speedup over the reference with CI, tau, exact."""
+    print(header)
+    w = max(12, *(len(n) for n in summary["variants"]))
+    head = f"{'method':<{w}} {'tok/s':>8} {'speedup':>8} {'95% CI':>15} {'p10-p90':>13} {'tau':>5} {'exact':>6}"
     print(head)
     for name, v in summary["variants"].items():
         c = summary["comparisons"].get(name)
@@ -230,28 +289,37 @@ def _print(summary: dict[str, Any], args: argparse.Namespace) -> None:
             spread = "{:.2f}-{:.2f}".format(s["p10"], s["p90"])
             extra = f"{s['median']:>8.2f} {ci:>15} {spread:>13}"
             exact = f"{c['exact_match']['rate']:.2f}"
-        print(f"{name:<12} {v['tokens_per_s']:>8.1f} {extra} {v['tau']:>5.2f} {exact:>6}")
+        print(f"{name:<{w}} {v['tokens_per_s']:>8.1f} {extra} {v['tau']:>5.2f} {exact:>6}")
+    for key, c in summary["comparisons"].items():  # pairs, and decode-phase speedups
+        for label, s in (("", c["speedup"]), ("decode ", c.get("decode_speedup"))):
+            if s and (" vs " in key or label):
+                print(f"{key}: {label}median paired speedup {s['median']:.2f} "
+                      f"[{s['ci_low']:.2f}, {s['ci_high']:.2f}]")  # fmt: skip
 
 
-def _write(out: str, args, summary, results, encoded) -> None:
+def write_run(
+    out: str, args, summary, results, prompt_tokens: list[int], suite: str = SUITE, **config
+) -> None:
+    """records.jsonl, manifest.json (``vars(args)`` plus ``config``) and scores.json."""
     store = RunStore(out)
     started = now()
     for name, rows in results.items():
         for i, r in enumerate(rows):
             store.append({
-                "key": record_key(SUITE, f"{i:05d}", 0, name), "suite": SUITE,
+                "key": record_key(suite, f"{i:05d}", 0, name), "suite": suite,
                 "sample": f"{i:05d}", "seed": 0, "variant": name,
-                "output": {"token_ids": r["tokens"], "prompt_tokens": int(encoded[i].shape[0])},
+                "output": {"token_ids": r["tokens"], "prompt_tokens": prompt_tokens[i]},
                 "metrics": {"tokens_per_s": r["new_tokens"] / r["seconds"],
                             "new_tokens": r["new_tokens"], "tau": r["tau"]},
-                "details": {"target_forwards": r["target_forwards"]},
+                "details": {"target_forwards": r["target_forwards"],
+                            **({"decode_s": r["decode_s"]} if "decode_s" in r else {})},
                 "profile": {"seconds": r["seconds"]}, "error": None, "finished_at": now(),
             })  # fmt: skip
     store.close()
     import transformers
 
     store.write_json("manifest.json", {
-        "config": {k: v for k, v in vars(args).items()}, "argv": sys.argv,
+        "config": {**vars(args), **config}, "argv": sys.argv,
         "device": args.device, "dtype": args.dtype, "seed": 0,
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "transformers": transformers.__version__},
@@ -259,7 +327,7 @@ def _write(out: str, args, summary, results, encoded) -> None:
         "started": started, "finished": now(), "world_size": 1,
     })  # fmt: skip
     store.write_json(
-        "scores.json", {"suites": {SUITE: {"primary_metric": "tokens_per_s", **summary}}}
+        "scores.json", {"suites": {suite: {"primary_metric": "tokens_per_s", **summary}}}
     )
 
 
@@ -268,6 +336,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.shapes:  # lazy: the runtime does not depend on the shapes family
+        from hbench.baselines.shapes.understanding.bench_peers import run_shapes
+
+        return run_shapes(args)
+    args.k = 4 if args.k is None else args.k
     tmp = None
     if args.tiny:
         tmp = tempfile.TemporaryDirectory()
@@ -285,14 +358,18 @@ def main(argv: list[str] | None = None) -> int:
     prompts = _prompts(args.prompts)
     prompts = prompts[: args.samples] if args.samples else prompts
     encoded = [torch.tensor(tok(p)["input_ids"], device=args.device) for p in prompts]
+    if models.draft is not None:
+        models.draft.generation_config.update(**assistant_settings(args.assisted))
     runners, modules = build_runners(models, methods, args.k, args.max_new_tokens, args.cache,
                             args.pld_tokens, args.forward)  # fmt: skip
     with torch.inference_mode():
-        results = _measure(args, modules, runners, encoded)
-    summary = _summarize(results)
-    _print(summary, args)
+        results = measure(runners, modules, encoded, encoded[: args.warmup], args.repeats,
+                          args.device)  # fmt: skip
+    summary = summarize(results)
+    print_summary(summary, f"speculative decoding benchmark: k={args.k} forward={args.forward} "
+                  f"cache={args.cache} max_new_tokens={args.max_new_tokens} device={args.device}")  # fmt: skip
     if args.out:
-        _write(args.out, args, summary, results, encoded)
+        write_run(args.out, args, summary, results, [int(e.shape[0]) for e in encoded])
         print(f"wrote {args.out}")
     if tmp is not None:
         tmp.cleanup()

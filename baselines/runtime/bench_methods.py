@@ -34,6 +34,38 @@ METHODS: dict[str, str] = {
 }
 
 
+SCHEDULES = ("constant", "heuristic", "heuristic_transient")
+
+
+def assistant_settings(spec: str) -> dict[str, Any]:
+    """Assistant ``generation_config`` fields for an ``--assisted`` spec.
+
+    Args:
+        spec: ``default`` (transformers' defaults) or ``SCHEDULE:TOKENS:THRESHOLD`` with
+            SCHEDULE one of :data:`SCHEDULES`; threshold 0 turns the confidence stop off.
+
+    Raises:
+        ValueError: a malformed spec.
+    """
+    if spec == "default":
+        return {}
+    parts = spec.split(":")
+    try:
+        if len(parts) != 3 or parts[0] not in SCHEDULES:
+            raise ValueError
+        tokens, threshold = int(parts[1]), float(parts[2])
+    except ValueError as err:
+        raise ValueError(
+            f"--assisted {spec!r}: expected 'default' or SCHEDULE:TOKENS:THRESHOLD with "
+            f"SCHEDULE in {', '.join(SCHEDULES)}, e.g. constant:6:0"
+        ) from err
+    return {
+        "num_assistant_tokens_schedule": parts[0],
+        "num_assistant_tokens": tokens,
+        "assistant_confidence_threshold": threshold,
+    }
+
+
 @dataclass
 class Models:
     """What the methods run on."""

@@ -14,12 +14,13 @@ def hf_greedy(
     model: ShapesVLM, tok, image: np.ndarray | None, prompt: str, max_new_tokens: int
 ) -> list[int]:
     """Greedy ids via ``LlamaForCausalLM.generate(inputs_embeds=...)`` (stops at ``<eos>``)."""
-    ids = torch.tensor([prompt_ids(tok, prompt)])
-    img = None if image is None else image_tensor(image).to(next(model.parameters()).dtype)
+    param = next(model.parameters())
+    ids = torch.tensor([prompt_ids(tok, prompt)], device=param.device)
+    img = None if image is None else image_tensor(image).to(param.device, param.dtype)
     embeds = model.embed_prompt(img, ids)
     out = model.lm.generate(
         inputs_embeds=embeds,
-        attention_mask=torch.ones(embeds.shape[:2], dtype=torch.long),
+        attention_mask=torch.ones(embeds.shape[:2], dtype=torch.long, device=param.device),
         max_new_tokens=max_new_tokens,
         do_sample=False,
         eos_token_id=tok.eos_token_id,

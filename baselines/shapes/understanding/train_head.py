@@ -37,11 +37,13 @@ FEATURE_LAYERS = (-1,)
 
 
 @torch.inference_mode()
-def make_data(model, tok, n_caption: int, n_vqa: int, batch: int = 64) -> dict[str, torch.Tensor]:
-    """Greedy target outputs for seeded scenes; prompts of equal length are batched."""
+def make_data(
+    model, tok, n_caption: int, n_vqa: int, batch: int = 64, seed: int = HEAD_SEED
+) -> dict[str, torch.Tensor]:
+    """Greedy target outputs for scenes of seed stream ``seed``; equal-length prompts batched."""
     groups: dict[int, list] = defaultdict(list)
     for i in range(n_caption + n_vqa):
-        rng = np.random.default_rng([HEAD_SEED, i])
+        rng = np.random.default_rng([seed, i])
         ex = caption_example(rng) if i < n_caption else vqa_example(rng)
         p = prompt_ids(tok, ex.prompt)
         groups[len(p)].append((ex.image, p))

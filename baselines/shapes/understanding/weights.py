@@ -21,6 +21,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 MANIFEST = "understanding_manifest.json"
 TARGET_FILE = "understanding_target.safetensors"
 HEAD_FILE = "understanding_head.safetensors"
+ASSISTANT_FILE = "understanding_assistant.safetensors"
 TOKENIZER_FILE = "understanding_tokenizer.json"
 # Magic bytes of formats that must never be loaded as weights.
 _PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")
