@@ -5,7 +5,10 @@ plain greedy decoding (the reference), our speculative decoder (draft model and/
 head) and transformers' ``generate`` as peers (plain, ``assistant_model=``,
 ``prompt_lookup_num_tokens=``). It prints tokens/s (Spec-Bench: mean over samples of
 new tokens / wall time), the median paired speedup over the reference with its bootstrap
-interval and p10-p90 spread, tau (new tokens - 1 per target forward after the first), and the
+interval and p10-p90 spread, tau (new tokens - 1 per target forward after the first: Spec-Bench's
+accepted length when the first forward is a plain prefill, as in ours and hf-greedy), tokens per
+target forward (new tokens / all target forwards: comparable across methods, also for
+transformers' assisted generation, whose first forward already verifies drafts), and the
 exact-match rate against the reference, and writes records and scores to a run directory.
 
 Example::
@@ -74,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--k", type=int, default=None, help="draft tokens per round (ours; 4, --shapes 6)"
     )
+    p.add_argument("--draft-k", type=int, default=12, help="spec-draft's k (--shapes only)")
     p.add_argument("--pld-tokens", type=int, default=3, help="prompt_lookup_num_tokens")
     p.add_argument(
         "--assisted", default="default",
@@ -259,6 +263,9 @@ def summarize(
             "n": len(rows),
             "tokens_per_s": float(np.mean([r["new_tokens"] / r["seconds"] for r in rows])),
             "tau": float(np.mean([r["tau"] for r in rows])),
+            "tokens_per_forward": float(
+                np.mean([r["new_tokens"] / max(r["target_forwards"], 1) for r in rows])
+            ),
             "new_tokens_mean": float(np.mean([r["new_tokens"] for r in rows])),
             "seconds_median": float(np.median([r["seconds"] for r in rows])),
         }
@@ -276,7 +283,7 @@ def print_summary(summary: dict[str, Any], header: str) -> None:
     """The table: tokens/s, median paired speedup over the reference with CI, tau, exact."""
     print(header)
     w = max(12, *(len(n) for n in summary["variants"]))
-    head = f"{'method':<{w}} {'tok/s':>8} {'speedup':>8} {'95% CI':>15} {'p10-p90':>13} {'tau':>5} {'exact':>6}"
+    head = f"{'method':<{w}} {'tok/s':>8} {'speedup':>8} {'95% CI':>15} {'p10-p90':>13} {'tau':>5} {'tok/fwd':>7} {'exact':>6}"
     print(head)
     for name, v in summary["variants"].items():
         c = summary["comparisons"].get(name)
@@ -289,7 +296,9 @@ def print_summary(summary: dict[str, Any], header: str) -> None:
             spread = "{:.2f}-{:.2f}".format(s["p10"], s["p90"])
             extra = f"{s['median']:>8.2f} {ci:>15} {spread:>13}"
             exact = f"{c['exact_match']['rate']:.2f}"
-        print(f"{name:<{w}} {v['tokens_per_s']:>8.1f} {extra} {v['tau']:>5.2f} {exact:>6}")
+        print(
+            f"{name:<{w}} {v['tokens_per_s']:>8.1f} {extra} {v['tau']:>5.2f} {v['tokens_per_forward']:>7.2f} {exact:>6}"
+        )
     for key, c in summary["comparisons"].items():  # pairs, and decode-phase speedups
         for label, s in (("", c["speedup"]), ("decode ", c.get("decode_speedup"))):
             if s and (" vs " in key or label):

@@ -27,13 +27,18 @@ import torch
 
 from hbench.baselines.runtime.bench import measure, print_summary, summarize, write_run
 from hbench.baselines.runtime.bench_methods import REFERENCE, assistant_settings
+from hbench.baselines.runtime.decoding import DecodeConfig
+from hbench.baselines.runtime.drafters import DraftModelDrafter
+from hbench.baselines.runtime.lean import make_target
+from hbench.baselines.runtime.speculative import speculative_decode
+from hbench.baselines.runtime.target import Prompt
 
 from .bench_speed import BENCH_SEED
 from .data import Example, caption_example, prompt_ids
 from .engine import ShapesTextEngine
 from .hf_peer import PrefixLlama, hf_decode, prefix_lm
 from .loading import load_assistant, load_target
-from .model import ShapesVLM
+from .model import ShapesVLM, image_tensor
 from .reference_decode import hf_greedy
 from .weights import ASSISTANT_FILE, WEIGHTS_DIR, read_manifest
 
@@ -76,6 +81,39 @@ def _ours(kind: str) -> Callable[[Context, str], Built]:
     return build
 
 
+class BoundAssistant(torch.nn.Module):
+    """The assistant as the runtime's draft model, with the current image's embeddings bound."""
+
+    def __init__(self, lm: PrefixLlama) -> None:
+        super().__init__()
+        self.lm, self.config, self.prefix = lm, lm.config, None
+
+    def forward(self, **kwargs: Any):
+        return self.lm(prefix_embeds=self.prefix, **kwargs)
+
+
+def _spec_draft(ctx: Context, name: str) -> Built:
+    """Our speculative loop with the same distilled assistant as transformers' peer drafts."""
+    a, model, tok = ctx.args, ctx.model, ctx.tok
+    target = make_target(model.lm, a.forward, cache_kind=a.cache)
+    bound = BoundAssistant(load_assistant(ctx.weights_dir, getattr(torch, a.dtype), a.device))
+    drafter = DraftModelDrafter(bound, cache_kind=a.cache)
+    cfg = DecodeConfig(max_new_tokens=a.max_new_tokens, eos_token_ids=(tok.eos_token_id,))
+
+    def run(ex: Example) -> tuple[list[int], dict[str, float]]:
+        param = next(model.parameters())
+        ids = torch.tensor(prompt_ids(tok, ex.prompt), device=param.device)
+        bound.prefix = model.encoder(image_tensor(ex.image).to(param.device, param.dtype))
+        embeds = torch.cat([bound.prefix[0], model.lm.get_input_embeddings()(ids)])
+        pad = ids.new_full((model.prefix_len,), tok.pad_token_id)
+        prompt = Prompt(inputs_embeds=embeds, prefix_len=model.prefix_len,
+                        draft_ids=torch.cat([pad, ids]))  # fmt: skip
+        res = speculative_decode(target, drafter, prompt, cfg, k=a.draft_k)
+        return res.token_ids, {"decode_s": res.stats.decode_s}
+
+    return {name: run}, [target.forward_module], {"k": a.draft_k}
+
+
 def _hf_greedy(ctx: Context, name: str) -> Built:
     return {name: lambda ex: ctx.decode(ex)}, [], {}
 
@@ -109,6 +147,7 @@ def _hf_assisted(ctx: Context, name: str) -> Built:
 METHODS: dict[str, tuple[str, Callable[[Context, str], Built]]] = {
     "greedy": ("ours: KV-cached greedy on the runtime (the reference)", _ours("greedy")),
     "spec-head": ("ours: speculative decoding, EAGLE head, chain of k", _ours("spec")),
+    "spec-draft": ("ours: speculative decoding, the distilled assistant, k=draft_k", _spec_draft),
     "hf-greedy": ("transformers generate(), greedy (image via hf_peer prefix_embeds)", _hf_greedy),
     "hf-greedy-embeds": ("transformers generate(inputs_embeds=...), greedy", _hf_greedy_embeds),
     "hf-assisted": ("transformers generate(assistant_model=distilled assistant)", _hf_assisted),
@@ -125,9 +164,9 @@ def caption_samples(n: int) -> list[Example]:
 
 
 def _pairs(names: list[str]) -> tuple[tuple[str, str], ...]:
-    """Extra comparisons: spec vs each HF peer, and each HF accelerated method vs hf-greedy."""
+    """Extra comparisons: ours vs each HF peer, and each HF accelerated method vs hf-greedy."""
     hf_fast = [m for m in names if m.startswith(("hf-assisted", "hf-pld"))]
-    out = [("spec-head", m) for m in [*hf_fast, "hf-greedy"] if "spec-head" in names]
+    out = [(s, m) for s in names if s.startswith("spec-") for m in [*hf_fast, "hf-greedy"]]
     out += [(m, "hf-greedy") for m in hf_fast if "hf-greedy" in names]
     return tuple((a, b) for a, b in out if b in names)
 
@@ -157,7 +196,7 @@ def run_shapes(args: argparse.Namespace) -> int:
         results = measure(runners, modules, samples, samples[: args.warmup], args.repeats,
                           args.device)  # fmt: skip
     summary = summarize(results, _pairs(list(runners)))
-    print_summary(summary, f"shapes captions: n={len(samples)} k={args.k} "
+    print_summary(summary, f"shapes captions: n={len(samples)} k={args.k} draft_k={args.draft_k} "
                   f"max_new_tokens={args.max_new_tokens} device={args.device} "
                   f"threads={torch.get_num_threads()}")  # fmt: skip
     if args.out:

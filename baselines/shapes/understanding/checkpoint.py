@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from pathlib import Path
@@ -9,6 +10,8 @@ from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
+
+from .weights import WEIGHTS_DIR
 
 
 def save_checkpoint(
@@ -64,3 +67,23 @@ def _dedupe_shared(tensors: dict[str, torch.Tensor]) -> None:
             del tensors[k]
         else:
             seen[key] = k
+
+
+def training_parser(doc: str | None, **defaults: float) -> argparse.ArgumentParser:
+    """The options every resumable shapes trainer shares; ``defaults`` override the values.
+
+    Args:
+        doc: the trainer's module docstring (its ``--help``).
+        **defaults: ``n_caption``, ``n_vqa``, ``steps``, ``batch``, ``lr``, ``ckpt_every_s``.
+    """
+    d = {"n_caption": 2000, "n_vqa": 500, "steps": 800, "batch": 32, "lr": 1e-3,
+         "ckpt_every_s": 120, **defaults}  # fmt: skip
+    ap = argparse.ArgumentParser(description=doc)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--weights-dir", type=Path, default=WEIGHTS_DIR)
+    for name, kind in (("n_caption", int), ("n_vqa", int), ("steps", int), ("batch", int),
+                       ("lr", float), ("ckpt_every_s", float)):  # fmt: skip
+        ap.add_argument("--" + name.replace("_", "-"), type=kind, default=d[name])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--command", default="", help="recorded in the manifest")
+    return ap

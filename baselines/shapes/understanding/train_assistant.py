@@ -17,23 +17,21 @@ with the held-out top-1 agreement of exactly the exported weights.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import math
 import time
-from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
-from .checkpoint import _dedupe_shared, load_checkpoint, save_checkpoint
+from .checkpoint import _dedupe_shared, load_checkpoint, save_checkpoint, training_parser
 from .export import git_revision
 from .hf_peer import PrefixLlama
 from .loading import load_target
 from .model import ShapesVLM
 from .train_head import make_data, make_features
-from .weights import ASSISTANT_FILE, WEIGHTS_DIR, save_tensors, write_entry
+from .weights import ASSISTANT_FILE, save_tensors, write_entry
 
 ASSISTANT_SEED = 6_000_029
 
@@ -150,19 +148,9 @@ def _train(args, asst, data, tgt, train_rows) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--weights-dir", type=Path, default=WEIGHTS_DIR)
+    ap = training_parser(__doc__, n_vqa=400, steps=1000, lr=5e-4, ckpt_every_s=60)
     ap.add_argument("--layers", type=int, default=1)
-    ap.add_argument("--n-caption", type=int, default=2000)
-    ap.add_argument("--n-vqa", type=int, default=400)
-    ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--max-seconds", type=float, default=600, help="training time budget")
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=5e-4)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--ckpt-every-s", type=float, default=60)
-    ap.add_argument("--command", default="", help="recorded in the manifest")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -13,12 +13,10 @@ features with the chain mask the decoder sees (EAGLE-3's training-time test). St
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -26,11 +24,11 @@ from safetensors.torch import load_file, save_file
 
 from hbench.baselines.runtime.eagle import EagleHead, EagleHeadConfig
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, save_checkpoint, training_parser
 from .data import caption_example, prompt_ids, vqa_example
 from .export import git_revision
 from .loading import load_target
-from .weights import HEAD_FILE, WEIGHTS_DIR, write_entry
+from .weights import HEAD_FILE, write_entry
 
 HEAD_SEED = 5_000_011
 FEATURE_LAYERS = (-1,)
@@ -202,18 +200,8 @@ def agreement(head, model, data, feats, idx, unroll: int) -> list[float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--weights-dir", type=Path, default=WEIGHTS_DIR)
-    ap.add_argument("--n-caption", type=int, default=2000)
-    ap.add_argument("--n-vqa", type=int, default=500)
-    ap.add_argument("--steps", type=int, default=800)
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=1e-3)
+    ap = training_parser(__doc__)
     ap.add_argument("--unroll", type=int, default=3)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--ckpt-every-s", type=float, default=120)
-    ap.add_argument("--command", default="", help="recorded in the manifest")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
