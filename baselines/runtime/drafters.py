@@ -2,6 +2,9 @@
 
 * :class:`DraftModelDrafter`: a separate small causal LM with its own KV cache (as in
   transformers' assisted generation); it must share the target's tokenizer.
+* :class:`TargetDrafter`: a separate small model driven through the runtime's own
+  :class:`~.target.Target` (e.g. the lean Llama forward of :mod:`.lean`), so drafting pays
+  the runtime's per-forward cost rather than transformers'.
 * :class:`EagleHeadDrafter`: an :class:`~.eagle.EagleHead` that reads the target's hidden
   states and shares its embeddings and LM head.
 
@@ -12,6 +15,7 @@ Protocol per generation: ``begin`` once after the target's prefill, then alterna
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -66,6 +70,26 @@ def _pick(
         return int(torch.argmax(logits).item()), None
     q = sampling_probs(logits[None], config)[0]
     return sample(q, generator), q
+
+
+def _draft_chain(
+    logits: torch.Tensor,
+    k: int,
+    config: DecodeConfig,
+    generator: torch.Generator | None,
+    feed: Callable[[int], torch.Tensor],
+) -> DraftResult:
+    """Pick ``k`` tokens from a draft model, feeding each back (``feed``) for the next logits."""
+    tokens: list[int] = []
+    probs: list[torch.Tensor] = []
+    for i in range(k):
+        tok, q = _pick(logits, config, generator)
+        tokens.append(tok)
+        if q is not None:
+            probs.append(q)
+        if i < k - 1:  # the last draft token is never fed: verification decides its fate
+            logits = feed(tok)
+    return DraftResult(tokens, torch.stack(probs) if probs else None)
 
 
 def _to_vocab(logits: torch.Tensor, vocab: int) -> torch.Tensor:
@@ -123,16 +147,7 @@ class DraftModelDrafter:
         self, k: int, config: DecodeConfig, generator: torch.Generator | None
     ) -> DraftResult:
         logits = self._forward(self._seq[cache_length(self._cache) :])
-        tokens: list[int] = []
-        probs: list[torch.Tensor] = []
-        for i in range(k):
-            tok, q = _pick(logits, config, generator)
-            tokens.append(tok)
-            if q is not None:
-                probs.append(q)
-            if i < k - 1:  # the last draft token is never fed: verification decides its fate
-                logits = self._forward([tok])
-        return DraftResult(tokens, torch.stack(probs) if probs else None)
+        return _draft_chain(logits, k, config, generator, lambda tok: self._forward([tok]))
 
     def commit(self, accepted: int, tokens: list[int], features: torch.Tensor | None) -> None:
         # The cache holds the committed sequence plus the fed drafts d_1..d_{k-1};
@@ -140,6 +155,57 @@ class DraftModelDrafter:
         keep = min(cache_length(self._cache), len(self._seq) + accepted)
         rollback(self._cache, keep)
         self._seq.extend(int(t) for t in tokens)
+
+
+class TargetDrafter:
+    """A small draft model wrapped as a runtime :class:`~.target.Target` (see ``make_target``).
+
+    The draft reads ``Prompt.draft_ids`` when set, else the target's prompt itself: token
+    ids, or input embeddings when the draft shares the target's width and embedding space
+    (e.g. a distilled few-layer copy of a VLM's decoder reading its image prefix).
+
+    Args:
+        draft: the draft model's target adapter; it must share the target's tokenizer.
+    """
+
+    feature_layers = None
+
+    def __init__(self, draft: Target) -> None:
+        self.draft = draft
+        self.forwards = 0
+        self._pending: list[int] = []  # committed tokens the draft has not been fed yet
+        self._base = 0  # draft cache length before the current proposal's own tokens
+        self._vocab = 0
+
+    def begin(
+        self, target: Target, prompt: Prompt, prefill: StepOutput, first_token: int, max_len: int
+    ) -> None:
+        if prompt.draft_ids is not None:
+            prompt = Prompt(input_ids=prompt.draft_ids)
+        self.draft.start(len(prompt) + max_len)
+        self.draft.prefill(prompt)
+        self.forwards += 1
+        self._pending = [int(first_token)]
+        self._vocab = target.vocab_size
+        self._device = prefill.logits.device
+
+    def _extend(self, tokens: list[int]) -> torch.Tensor:
+        out = self.draft.extend(torch.tensor(tokens, device=self._device))
+        self.forwards += 1
+        return _to_vocab(out.logits[-1].float(), self._vocab)
+
+    def propose(
+        self, k: int, config: DecodeConfig, generator: torch.Generator | None
+    ) -> DraftResult:
+        logits = self._extend(self._pending)
+        self._base = self.draft.length
+        return _draft_chain(logits, k, config, generator, lambda tok: self._extend([tok]))
+
+    def commit(self, accepted: int, tokens: list[int], features: torch.Tensor | None) -> None:
+        # The cache holds d_1..d_{k-1} after ``_base``: keep the accepted ones, feed the rest.
+        fed = min(accepted, self.draft.length - self._base)
+        self.draft.rollback(self._base + fed)
+        self._pending = [int(t) for t in tokens[fed:]]
 
 
 class EagleHeadDrafter:

@@ -28,7 +28,7 @@ import torch
 from hbench.baselines.runtime.bench import measure, print_summary, summarize, write_run
 from hbench.baselines.runtime.bench_methods import REFERENCE, assistant_settings
 from hbench.baselines.runtime.decoding import DecodeConfig
-from hbench.baselines.runtime.drafters import DraftModelDrafter
+from hbench.baselines.runtime.drafters import TargetDrafter
 from hbench.baselines.runtime.lean import make_target
 from hbench.baselines.runtime.speculative import speculative_decode
 from hbench.baselines.runtime.target import Prompt
@@ -81,37 +81,31 @@ def _ours(kind: str) -> Callable[[Context, str], Built]:
     return build
 
 
-class BoundAssistant(torch.nn.Module):
-    """The assistant as the runtime's draft model, with the current image's embeddings bound."""
-
-    def __init__(self, lm: PrefixLlama) -> None:
-        super().__init__()
-        self.lm, self.config, self.prefix = lm, lm.config, None
-
-    def forward(self, **kwargs: Any):
-        return self.lm(prefix_embeds=self.prefix, **kwargs)
-
-
 def _spec_draft(ctx: Context, name: str) -> Built:
-    """Our speculative loop with the same distilled assistant as transformers' peer drafts."""
+    """Our speculative loop drafting with the same distilled assistant as transformers' peer.
+
+    The assistant runs on the runtime's forward (``--forward``) and reads the target's prompt
+    embeddings, image prefix included (same width and embedding table).
+    """
     a, model, tok = ctx.args, ctx.model, ctx.tok
+    dtype = getattr(torch, a.dtype)
     target = make_target(model.lm, a.forward, cache_kind=a.cache)
-    bound = BoundAssistant(load_assistant(ctx.weights_dir, getattr(torch, a.dtype), a.device))
-    drafter = DraftModelDrafter(bound, cache_kind=a.cache)
+    asst = load_assistant(ctx.weights_dir, dtype, a.device)
+    drafter = TargetDrafter(make_target(asst, a.forward, cache_kind=a.cache))
     cfg = DecodeConfig(max_new_tokens=a.max_new_tokens, eos_token_ids=(tok.eos_token_id,))
 
     def run(ex: Example) -> tuple[list[int], dict[str, float]]:
-        param = next(model.parameters())
-        ids = torch.tensor(prompt_ids(tok, ex.prompt), device=param.device)
-        bound.prefix = model.encoder(image_tensor(ex.image).to(param.device, param.dtype))
-        embeds = torch.cat([bound.prefix[0], model.lm.get_input_embeddings()(ids)])
-        pad = ids.new_full((model.prefix_len,), tok.pad_token_id)
-        prompt = Prompt(inputs_embeds=embeds, prefix_len=model.prefix_len,
-                        draft_ids=torch.cat([pad, ids]))  # fmt: skip
+        ids = torch.tensor([prompt_ids(tok, ex.prompt)], device=a.device)
+        embeds = model.embed_prompt(image_tensor(ex.image).to(a.device, dtype), ids)[0]
+        prompt = Prompt(inputs_embeds=embeds, prefix_len=model.prefix_len)
         res = speculative_decode(target, drafter, prompt, cfg, k=a.draft_k)
         return res.token_ids, {"decode_s": res.stats.decode_s}
 
-    return {name: run}, [target.forward_module], {"k": a.draft_k}
+    return (
+        {name: run},
+        [target.forward_module],
+        {"k": a.draft_k, "forward": type(target).__name__},
+    )
 
 
 def _hf_greedy(ctx: Context, name: str) -> Built:
