@@ -264,19 +264,15 @@ class EagleHeadDrafter:
     ) -> DraftResult:
         hidden, logits = self._step(self._feat, self._emb, self._pos, own=False)
         self._base_len = int(self._cache.get_seq_length())
-        pos = self._pos[-1:] + 1
-        tokens: list[int] = []
-        probs: list[torch.Tensor] = []
-        for i in range(k):
-            tok, q = _pick(logits, config, generator)
-            tokens.append(tok)
-            if q is not None:
-                probs.append(q)
-            if i < k - 1:
-                emb = self._target.embed(torch.tensor([tok], device=pos.device))
-                hidden, logits = self._step(hidden, emb, pos, own=True)
-                pos = pos + 1
-        return DraftResult(tokens, torch.stack(probs) if probs else None)
+        state = {"hidden": hidden, "pos": self._pos[-1:] + 1}
+
+        def feed(tok: int) -> torch.Tensor:  # the head reads its own previous hidden state
+            emb = self._target.embed(torch.tensor([tok], device=state["pos"].device))
+            state["hidden"], out = self._step(state["hidden"], emb, state["pos"], own=True)
+            state["pos"] = state["pos"] + 1
+            return out
+
+        return _draft_chain(logits, k, config, generator, feed)
 
     def commit(self, accepted: int, tokens: list[int], features: torch.Tensor | None) -> None:
         if features is None or features.shape[0] != accepted + 1:

@@ -44,3 +44,17 @@ def perturbed(model: torch.nn.Module, scale: float, seed: int) -> torch.nn.Modul
 def prompts(n: int, seed: int = 0, length: int = 6) -> list[torch.Tensor]:
     gen = torch.Generator().manual_seed(seed)
     return [torch.randint(0, VOCAB, (length + i,), generator=gen) for i in range(n)]
+
+
+def prefix_embeds_prompt(model: torch.nn.Module, prefix_len: int = 8):
+    """A VLM-style prompt: ``prefix_len`` non-token embeddings, then text.
+
+    Returns:
+        ``([P, H] input embeddings, [T] text token ids)``.
+    """
+    gen = torch.Generator().manual_seed(4)
+    prefix = 0.02 * torch.randn(prefix_len, model.config.hidden_size, generator=gen)
+    text = prompts(1, seed=2)[0]
+    with torch.no_grad():
+        embeds = torch.cat([prefix, model.get_input_embeddings()(text)])
+    return embeds, text

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-import torch
-from spec_models import perturbed, prompts
+from spec_models import perturbed, prefix_embeds_prompt, prompts
 
 from hbench.baselines.runtime.decoding import STOP_EOS, STOP_LENGTH, STOP_STRING, DecodeConfig
 from hbench.baselines.runtime.drafters import DraftModelDrafter, EagleHeadDrafter
@@ -112,11 +111,7 @@ def test_stop_string_inside_a_drafted_block(models):
 def test_embeddings_prefix_prompt(models, trained_head):
     """A VLM-style prompt: a prefix of non-token embeddings, then text; the head may skip it."""
     model = models["llama"]
-    gen = torch.Generator().manual_seed(4)
-    prefix = 0.02 * torch.randn(8, model.config.hidden_size, generator=gen)
-    text = prompts(1, seed=2)[0]
-    with torch.no_grad():
-        embeds = torch.cat([prefix, model.get_input_embeddings()(text)])
+    embeds, text = prefix_embeds_prompt(model)
     prompt = Prompt(inputs_embeds=embeds, prefix_len=8, draft_ids=text)
     target = HFCausalLMTarget(model, feature_layers=(-1,))
     config = DecodeConfig(max_new_tokens=18)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from spec_models import perturbed, prompts
+from spec_models import perturbed, prefix_embeds_prompt, prompts
 
 from hbench.baselines.runtime.decoding import DecodeConfig
 from hbench.baselines.runtime.drafters import DraftModelDrafter, TargetDrafter
@@ -51,11 +51,7 @@ def test_same_tokens_as_draft_model_drafter_when_sampling(models):
 def test_embeddings_prompt_read_by_the_draft_or_its_draft_ids(models):
     """A VLM-style prefix of non-token embeddings: the draft reads it (same width) or text ids."""
     model = models["llama"]
-    gen = torch.Generator().manual_seed(4)
-    prefix = 0.02 * torch.randn(8, model.config.hidden_size, generator=gen)
-    text = prompts(1, seed=2)[0]
-    with torch.no_grad():
-        embeds = torch.cat([prefix, model.get_input_embeddings()(text)])
+    embeds, text = prefix_embeds_prompt(model)
     target = make_target(model)
     config = DecodeConfig(max_new_tokens=18)
     draft = make_target(perturbed(model, 0.004, seed=5))
