@@ -80,9 +80,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--draft-k", type=int, default=16, help="spec-draft's k (--shapes only)")
     p.add_argument("--pld-tokens", type=int, default=3, help="prompt_lookup_num_tokens")
     p.add_argument(
-        "--assisted", default="default",
+        "--assisted", default=None,
         help="hf-assisted settings: 'default' (transformers') or SCHEDULE:TOKENS:THRESHOLD, e.g. "
-        "constant:6:0 (threshold 0 = off); with --shapes a ';'-list times each as a variant",
+        "constant:6:0 (threshold 0 = off); with --shapes a ';'-list times each as a variant "
+        "(default: 'default'; --shapes: the best of the shapes sweep)",
     )  # fmt: skip
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--cache", default="prealloc", choices=("prealloc", "dynamic", "static"))
@@ -350,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_shapes(args)
     args.k = 4 if args.k is None else args.k
+    args.assisted = args.assisted or "default"
     tmp = None
     if args.tiny:
         tmp = tempfile.TemporaryDirectory()

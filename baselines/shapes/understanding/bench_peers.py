@@ -45,6 +45,9 @@ from .weights import ASSISTANT_FILE, WEIGHTS_DIR, read_manifest
 SUITE = "specbench-shapes"
 FIRST_SAMPLE = 3  # bench_speed's timed samples start after its 3 warm-up samples
 DEFAULT_K = 6  # best e2e draft length of bench_speed (k 4-8) for the shipped head
+# Fastest transformers assisted-generation settings of the sweep (README): heuristic schedule
+# (num_assistant_tokens adapts and persists across calls), confidence stop off.
+BEST_ASSISTED = "heuristic:5:0"
 
 
 @dataclass
@@ -169,6 +172,7 @@ def run_shapes(args: argparse.Namespace) -> int:
     """``hbench bench --shapes``: build the methods, measure, print, write the run."""
     torch.set_num_threads(args.threads or 1)
     args.k = DEFAULT_K if args.k is None else args.k
+    args.assisted = args.assisted or BEST_ASSISTED
     methods = [m for m in args.methods.split(",") if m] or list(METHODS)
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
