@@ -73,21 +73,25 @@ def test_two_ranks_match_one_process_and_resume(tmp_path):
     b = json.loads((sharded / "scores.json").read_text())["suites"]["geneval"]["variants"]
     assert a["oracle"]["scores"] == b["oracle"]["scores"]
 
-    # Kill the whole job midway (SIGKILL to one rank; torchrun then stops the other) and resume.
+    # Kill the whole job midway: SIGKILL both ranks as soon as records appear (worker pids are
+    # found first, so nothing slower than os.kill sits between the check and the kill).
     killed = tmp_path / "killed"
     proc = _torchrun(config, killed)
     deadline = time.time() + 240
+    workers: list[int] = []
+    while len(workers) < 2 and time.time() < deadline:
+        pids = subprocess.run(
+            ["pgrep", "-f", "--", f"--out {killed}"], capture_output=True, text=True
+        ).stdout.split()
+        workers = [int(p) for p in pids if int(p) != proc.pid]
+        time.sleep(0.05)
+    assert len(workers) >= 2, "worker processes not found"
     while time.time() < deadline:
-        lines = sum(len(p.read_bytes().splitlines()) for p in killed.glob("records*.jsonl"))
-        if lines >= len(_view(single)) // 4:
+        if any(p.stat().st_size for p in killed.glob("records*.jsonl")):
             break
-        time.sleep(0.005)
-    pids = subprocess.run(
-        ["pgrep", "-f", "--", f"--out {killed}"], capture_output=True, text=True
-    ).stdout.split()
-    workers = [int(p) for p in pids if int(p) != proc.pid]
-    assert workers, "no worker process found"
-    os.kill(workers[-1], signal.SIGKILL)
+        time.sleep(0.002)
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
     proc.communicate(timeout=120)
     partial = len(read_records(killed))
     assert 0 < partial < len(_view(single))
