@@ -32,8 +32,12 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def git_revision(repo: Path = WEIGHTS_DIR) -> str:
-    """``git rev-parse HEAD`` of the repository holding ``repo`` ("unknown" outside git)."""
+def git_revision(repo: Path = Path(__file__).parent) -> str:
+    """``git rev-parse HEAD`` of the repository holding ``repo`` ("unknown" outside git).
+
+    The default is this code's own checkout, not the weights folder (which may lie outside
+    any repository): the revision records the code that trained the weights.
+    """
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
@@ -76,7 +80,7 @@ def save_weights(
         "sha256": sha256_of(path),
         "bytes": path.stat().st_size,
         "dtype": str(dtype).removeprefix("torch."),
-        "git_revision": git_revision(weights_dir),
+        "git_revision": git_revision(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     (weights_dir / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
