@@ -12,11 +12,12 @@ Stages (seeded, resumable: rerun the same command to continue from the last chec
   regresses the student's single velocity onto the segment's mean velocity. On-policy
   starts avoid the drift of teacher forcing (calibration note).
 * ``nfe1``: the 1-step student (started from the 6-step weights) regresses its one-shot
-  output onto a target sample from the same noise and condition: with ``--targets teacher``
-  (the shipped recipe) a pool of ``--pairs`` teacher trajectories drawn once with the full
-  baseline sampler (:mod:`.pairs`); with ``--targets nfe6`` (progressive distillation) the
-  6-step student's output, drawn fresh every step. ``--palette-weight`` adds the
-  per-pixel palette classification term of :mod:`.palette_loss` against blurry colours.
+  output onto a target sample from the same noise and condition: with ``--targets nfe6``
+  (progressive distillation, the shipped recipe) the 6-step student's output, drawn fresh
+  every step; with ``--targets teacher`` a pool of ``--pairs`` teacher trajectories drawn
+  once with the full baseline sampler (:mod:`.pairs`). ``--palette-weight`` adds the
+  per-pixel palette classification term of :mod:`.palette_loss` against blurry colours
+  (measured worse; see the generator README).
 """
 
 from __future__ import annotations
@@ -122,7 +123,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--pairs", type=int, default=2048, help="teacher pairs (--targets teacher)")
     ap.add_argument("--pair-chunk", type=int, default=64, help="teacher pairs drawn per batch")
     ap.add_argument("--palette-weight", type=float, default=0.0, help="nfe1 only")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.stage != "nfe1" and (args.targets != "nfe6" or args.palette_weight > 0):
+        ap.error("--targets teacher and --palette-weight apply to --stage nfe1 only")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -77,3 +78,9 @@ def test_palette_loss_prefers_pure_colours():
     palette_loss(x, target).backward()
     stepped = blend - 0.01 * x.grad / x.grad.abs().max()
     assert palette_loss(stepped, target) < palette_loss(blend, target)
+
+
+def test_nfe1_only_options_are_refused_for_nfe6(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        distill.parse(["--stage", "nfe6", "--out", str(tmp_path), "--palette-weight", "0.1"])
+    assert "--stage nfe1 only" in capsys.readouterr().err
