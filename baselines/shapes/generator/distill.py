@@ -36,7 +36,7 @@ from hbench.baselines.runtime.flow import FlowSchedule, sample_euler
 
 from .checkpoint import ema_update, load_state, save_state
 from .data import make_batch
-from .engines import TEACHER_EDIT, TEACHER_T2I, _BranchVelocity
+from .engines import SPECS, TEACHER_EDIT, TEACHER_T2I, _BranchVelocity
 from .network import GeneratorConfig, ShapesDenoiser
 from .pairs import teacher_pairs
 from .palette_loss import palette_loss
@@ -148,8 +148,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage == "nfe1" and args.targets == "teacher":
         base, base_entry = load_net("generator_teacher", args.weights_dir)
         base.eval().requires_grad_(False)
+        steps = SPECS["teacher"].t2i_schedule.steps  # the baseline sampler's whole grid
+
+        def sample(noise, source, is_edit, tokens):
+            null = null_tokens_like(tokens)
+            return teacher_segment(base, noise, source, is_edit, tokens, null, 1.0, 0.0, steps)
+
         pool = teacher_pairs(
-            base, args.out / "pairs.safetensors", args.pairs, args.seed, args.pair_chunk
+            sample, args.out / "pairs.safetensors", args.pairs, args.seed, args.pair_chunk
         )
         teacher = base  # the 1-step student learns the teacher's trajectories
         source_name, t_entry = "generator_teacher", base_entry

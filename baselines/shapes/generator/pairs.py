@@ -1,14 +1,16 @@
 """Teacher-trajectory pairs for the 1-step student: (noise, condition) -> the teacher's sample.
 
-The pool is drawn once with the full baseline sampler (50 timesteps, BAGEL-style CFG: 98
-NFE for T2I rows, 147 for edit rows), batched so that a pair costs a fraction of a batch-1
-sample, and saved in chunks to ``pairs.safetensors`` so an interrupted run resumes where
-it stopped. Each chunk is seeded from ``(seed, chunk)``.
+The pool is drawn once with a given sampler (the distillation script passes the full
+baseline sampler: 50 timesteps, BAGEL-style CFG, 98 NFE for T2I rows and 147 for edit
+rows), batched so that a pair costs a fraction of a batch-1 sample, and saved in chunks to
+``pairs.safetensors`` so an interrupted run resumes where it stopped. Each chunk is seeded
+from ``(seed, chunk)``.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,22 +18,20 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .data import make_batch
-from .network import ShapesDenoiser
-from .tokens import WordTokenizer, null_tokens_like
+from .tokens import WordTokenizer
 
-TEACHER_STEPS = 49  # Euler steps of the baseline sampler (50 timesteps)
+# (noise, source, is_edit, tokens) -> the sampler's x0 from that noise.
+Sampler = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def teacher_pairs(
-    teacher: ShapesDenoiser, path: Path, n: int, seed: int, chunk: int = 64
+    sample: Sampler, path: Path, n: int, seed: int, chunk: int = 64
 ) -> dict[str, torch.Tensor]:
     """``n`` pairs (noise, source, tokens, is_edit, x0), computed or resumed from ``path``.
 
     Raises:
         ValueError: ``path`` holds pairs drawn with a different chunk size.
     """
-    from .distill import teacher_segment  # the teacher's guided Euler, shared with nfe6
-
     tok = WordTokenizer()
     have: dict[str, torch.Tensor] = load_file(str(path)) if path.exists() else {}
     if have and int(have["chunk"]) != chunk:
@@ -45,10 +45,7 @@ def teacher_pairs(
         batch = make_batch(rng, chunk)
         tokens = tok.batch(batch.texts)
         noise = torch.randn(batch.target.shape, generator=g)
-        x0 = teacher_segment(
-            teacher, noise, batch.source, batch.is_edit, tokens, null_tokens_like(tokens),
-            1.0, 0.0, TEACHER_STEPS,
-        )  # fmt: skip
+        x0 = sample(noise, batch.source, batch.is_edit, tokens)
         new = {"noise": noise, "source": batch.source, "tokens": tokens,
                "is_edit": batch.is_edit.to(torch.uint8), "x0": x0}  # fmt: skip
         have = new if not have else {k: _cat(have[k], v) for k, v in new.items()}
