@@ -23,21 +23,33 @@ from .weights import (
 )
 
 
+def _config(weights_dir: Path, file: str) -> TargetConfig:
+    """The ``TargetConfig`` stored in the manifest entry of ``file``."""
+    entry = read_manifest(weights_dir)["files"].get(file)
+    if entry is None or "config" not in entry:
+        raise ValueError(f"{weights_dir}: manifest entry {file} lacks a model config")
+    return TargetConfig.from_dict(entry["config"])
+
+
+def _load_tied(
+    model: torch.nn.Module, weights_dir: Path, file: str, tied: str, optional: str = ""
+) -> None:
+    """Load ``file`` into ``model``; the LM head ``tied`` is stored once, as the embedding
+    table, and keys under ``optional`` (training-only modules) may be absent."""
+    state = load_tensors(weights_dir, file)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if k != tied and not (optional and k.startswith(optional))]
+    if missing or unexpected:
+        raise ValueError(f"{weights_dir / file}: missing {missing}, unexpected {unexpected}")
+
+
 def load_target(
     weights_dir: Path | None = None, dtype: torch.dtype = torch.float32, device: str = "cpu"
 ):
     """``(ShapesVLM in eval mode, tokenizer)`` from the weights folder."""
     weights_dir = Path(weights_dir or WEIGHTS_DIR)
-    entry = read_manifest(weights_dir)["files"].get(TARGET_FILE)
-    if entry is None or "config" not in entry:
-        raise ValueError(f"{weights_dir}: manifest entry {TARGET_FILE} lacks a model config")
-    model = ShapesVLM(TargetConfig.from_dict(entry["config"]))
-    state = load_tensors(weights_dir, TARGET_FILE)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    # The LM head is tied to the embedding table and stored once.
-    missing = [k for k in missing if k != "lm.lm_head.weight" and not k.startswith(AUX_PREFIX)]
-    if missing or unexpected:
-        raise ValueError(f"{weights_dir / TARGET_FILE}: missing {missing}, unexpected {unexpected}")
+    model = ShapesVLM(_config(weights_dir, TARGET_FILE))
+    _load_tied(model, weights_dir, TARGET_FILE, "lm.lm_head.weight", AUX_PREFIX)
     model.lm.tie_weights()
     tok = load_tokenizer(verified_path(weights_dir, TOKENIZER_FILE))
     return model.to(device=device, dtype=dtype).eval(), tok
@@ -56,16 +68,7 @@ def load_assistant(
 ) -> PrefixLlama:
     """The distilled assistant for transformers' assisted generation (checksum-verified)."""
     weights_dir = Path(weights_dir or WEIGHTS_DIR)
-    entry = read_manifest(weights_dir)["files"].get(ASSISTANT_FILE)
-    if entry is None or "config" not in entry:
-        raise ValueError(f"{weights_dir}: manifest entry {ASSISTANT_FILE} lacks a model config")
-    model = PrefixLlama(TargetConfig.from_dict(entry["config"]).llama_config())
-    state = load_tensors(weights_dir, ASSISTANT_FILE)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = [k for k in missing if k != "lm_head.weight"]  # tied to the embedding table
-    if missing or unexpected:
-        raise ValueError(
-            f"{weights_dir / ASSISTANT_FILE}: missing {missing}, unexpected {unexpected}"
-        )
+    model = PrefixLlama(_config(weights_dir, ASSISTANT_FILE).llama_config())
+    _load_tied(model, weights_dir, ASSISTANT_FILE, "lm_head.weight")
     model.tie_weights()
     return model.to(device=device, dtype=dtype).eval()
