@@ -79,14 +79,22 @@ def _draft_chain(
     generator: torch.Generator | None,
     feed: Callable[[int], torch.Tensor],
 ) -> DraftResult:
-    """Pick ``k`` tokens from a draft model, feeding each back (``feed``) for the next logits."""
+    """Pick up to ``k`` tokens from a draft model, feeding each back (``feed``) for the next logits.
+
+    The chain ends early at a drafted EOS: nothing after it could be kept, and the proposal
+    length depends only on drafted tokens, so greedy and rejection-sampling verification
+    stay exact.
+    """
     tokens: list[int] = []
     probs: list[torch.Tensor] = []
+    eos = config.eos_token_ids
     for i in range(k):
         tok, q = _pick(logits, config, generator)
         tokens.append(tok)
         if q is not None:
             probs.append(q)
+        if tok in eos:
+            break
         if i < k - 1:  # the last draft token is never fed: verification decides its fate
             logits = feed(tok)
     return DraftResult(tokens, torch.stack(probs) if probs else None)

@@ -175,7 +175,7 @@ def speculative_decode(
     if not stopper.push(pending):
         drafter.begin(target, prompt, out, pending, extra)
     while not stopper.done:
-        # 2. Draft: never more tokens than could still be kept.
+        # 2. Draft: never more tokens than could still be kept (fewer at a drafted EOS).
         kk = min(k, stopper.remaining - 1)
         ta = clock()
         draft = drafter.propose(kk, config, generator) if kk else DraftResult([])
@@ -186,7 +186,7 @@ def speculative_decode(
         out = target.extend(ids)
         stats.target_forwards += 1
         res = _verify(out.logits, draft, config, generator, greedy_fn, sampling_fn)
-        stats.record_round(kk, res.accepted)
+        stats.record_round(len(draft.tokens), res.accepted)
         # 4. Commit through the stopper; roll both caches back to the committed length.
         stopper.push_all(res.tokens)
         if not stopper.done:

@@ -81,6 +81,8 @@ def test_eos_and_max_new_tokens_inside_a_drafted_block(models, k):
         spec = speculative_decode(target, DraftModelDrafter(model), prompt, config, k)
         assert base.token_ids == ref[: first + 1] == spec.token_ids
         assert spec.stats.stop_reason == base.stats.stop_reason == STOP_EOS
+        if first <= k:  # one round: the drafter proposed ref[1..first] and stopped at EOS
+            assert len(spec.stats.drafted_per_position) == first
     for max_new in range(1, 16):
         config = DecodeConfig(max_new_tokens=max_new)
         spec = speculative_decode(target, DraftModelDrafter(model), prompt, config, k)
