@@ -40,7 +40,7 @@ from transformers.models.llama.modeling_llama import (
     LlamaRotaryEmbedding,
 )
 
-from .lean import causal_mask, decoder_layer
+from .lean import LeanLayer, causal_mask, decoder_layer, lean_layers, signed_sin
 
 FORMAT = "hbench-eagle-head-v1"
 
@@ -56,7 +56,7 @@ class HeadKV:
     k: torch.Tensor
     v: torch.Tensor
     cos: torch.Tensor
-    sin: torch.Tensor
+    sin: torch.Tensor  # sign-folded (lean.signed_sin)
     length: int = 0
 
     def get_seq_length(self) -> int:
@@ -155,6 +155,7 @@ class EagleHead(nn.Module):
         self.layer = LlamaDecoderLayer(lcfg, layer_idx=0)
         self.norm = LlamaRMSNorm(h, eps=config.rms_norm_eps)
         self.rotary = LlamaRotaryEmbedding(lcfg)
+        self._lean: list[LeanLayer] = []  # the layer's lean arrangement (see new_cache)
 
     @property
     def feature_dim(self) -> int:
@@ -191,7 +192,7 @@ class EagleHead(nn.Module):
             t = x.shape[1]
             mask = causal_mask(cache.length, t, x.device)
             out = decoder_layer(
-                self.layer, x[0], cache.k, cache.v, cache.length, cache.cos, cache.sin, mask,
+                self._lean[0], x[0], cache.k, cache.v, cache.length, cache.cos, cache.sin, mask,
                 rows=position_ids[0],
             )  # fmt: skip
             cache.length += t
@@ -221,7 +222,8 @@ class EagleHead(nn.Module):
         shape = (1, n_kv, max_len, attn.head_dim)
         pos = torch.arange(max_pos, device=like.device)[None]
         cos, sin = self.rotary(like.new_zeros(1, 1, attn.head_dim), pos)
-        return HeadKV(like.new_zeros(shape), like.new_zeros(shape), cos[0], sin[0])
+        self._lean = lean_layers([self.layer], self._lean)  # rebuilt if training changed it
+        return HeadKV(like.new_zeros(shape), like.new_zeros(shape), cos[0], signed_sin(sin[0]))
 
     def logits(self, hidden: torch.Tensor, lm_head: nn.Module) -> torch.Tensor:
         """Next-next-token logits from head hidden states through the target's LM head."""

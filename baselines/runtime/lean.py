@@ -13,18 +13,17 @@ use :class:`~.target.HFCausalLMTarget` for them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+from transformers.activations import SiLUActivation
 
 from .target import Prompt, StepOutput
 
 SUPPORTED = ("llama", "mistral", "qwen2", "qwen3")
-
-
-def _rotate_half(x: torch.Tensor) -> torch.Tensor:
-    a, b = x.chunk(2, dim=-1)
-    return torch.cat((-b, a), dim=-1)
 
 
 def causal_mask(past: int, t: int, device: torch.device) -> torch.Tensor | None:
@@ -35,8 +34,119 @@ def causal_mask(past: int, t: int, device: torch.device) -> torch.Tensor | None:
     return (kv[None, :] <= (torch.arange(t, device=device) + past)[:, None])[None, None]
 
 
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """transformers' Llama RMSNorm in one op (fp32 statistics, weight applied in x's dtype)."""
+    if x.dtype == torch.float32:
+        return F.rms_norm(x, (x.shape[-1],), weight, eps)
+    return weight * F.rms_norm(x.float(), (x.shape[-1],), None, eps).to(x.dtype)
+
+
+def _cat(parts: list[torch.Tensor | None]) -> torch.Tensor | None:
+    if all(p is None for p in parts):
+        return None
+    if any(p is None for p in parts):
+        raise NotImplementedError("lean forward: projections with and without bias cannot fuse")
+    return torch.cat(parts).contiguous()
+
+
+@dataclass(frozen=True)
+class LeanLayer:
+    """One Llama-style decoder layer's weights arranged for the lean forward.
+
+    q/k/v and gate/up are concatenated into one projection each (one matmul instead of
+    three and two; at batch 1 on a CPU each matmul call costs more dispatch than math).
+    The concatenation changes no number: each output row is the same dot product.
+    """
+
+    qkv_w: torch.Tensor
+    qkv_b: torch.Tensor | None
+    o_w: torch.Tensor
+    o_b: torch.Tensor | None
+    gate_up_w: torch.Tensor
+    gate_up_b: torch.Tensor | None
+    down_w: torch.Tensor
+    down_b: torch.Tensor | None
+    ln1: torch.Tensor
+    ln1_eps: float
+    ln2: torch.Tensor
+    ln2_eps: float
+    q_norm: tuple[torch.Tensor, float] | None  # Qwen3's per-head norms (weight, eps)
+    k_norm: tuple[torch.Tensor, float] | None
+    act: Callable[[torch.Tensor], torch.Tensor]
+    n_q: int
+    n_kv: int
+    head_dim: int
+    scaling: float
+    source: tuple[tuple[int, int], ...]  # (data_ptr, version) of the weights it was built from
+
+    @classmethod
+    def of(cls, layer: nn.Module) -> LeanLayer:
+        """The lean arrangement of a transformers ``*DecoderLayer``."""
+        attn, mlp = layer.self_attn, layer.mlp
+        q, k, v = attn.q_proj, attn.k_proj, attn.v_proj
+        hd = attn.head_dim
+
+        def norm(m: nn.Module) -> tuple[torch.Tensor, float]:
+            return m.weight, float(getattr(m, "variance_epsilon", getattr(m, "eps", 1e-6)))
+
+        qn = norm(attn.q_norm) if hasattr(attn, "q_norm") else None
+        kn = norm(attn.k_norm) if hasattr(attn, "k_norm") else None
+        # transformers' SiLU modules just call F.silu; calling it directly skips a module call.
+        act = F.silu if isinstance(mlp.act_fn, (SiLUActivation, nn.SiLU)) else mlp.act_fn
+        return cls(
+            qkv_w=torch.cat([q.weight, k.weight, v.weight]).contiguous(),
+            qkv_b=_cat([q.bias, k.bias, v.bias]),
+            o_w=attn.o_proj.weight,
+            o_b=attn.o_proj.bias,
+            gate_up_w=torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]).contiguous(),
+            gate_up_b=_cat([mlp.gate_proj.bias, mlp.up_proj.bias]),
+            down_w=mlp.down_proj.weight,
+            down_b=mlp.down_proj.bias,
+            ln1=layer.input_layernorm.weight,
+            ln1_eps=norm(layer.input_layernorm)[1],
+            ln2=layer.post_attention_layernorm.weight,
+            ln2_eps=norm(layer.post_attention_layernorm)[1],
+            q_norm=qn,
+            k_norm=kn,
+            act=act,
+            n_q=q.out_features // hd,
+            n_kv=k.out_features // hd,
+            head_dim=hd,
+            scaling=float(attn.scaling),
+            source=_fingerprint(layer),
+        )
+
+    def fresh(self, layer: nn.Module) -> bool:
+        """Whether ``layer``'s weights are unchanged since this arrangement was built."""
+        return self.source == _fingerprint(layer)
+
+
+def _fingerprint(layer: nn.Module) -> tuple[tuple[int, int], ...]:
+    # In-place updates (optimizer steps, load_state_dict) bump _version; .to() moves data_ptr.
+    return tuple((p.data_ptr(), p._version) for p in layer.parameters())
+
+
+def lean_layers(layers: list[nn.Module], cached: list[LeanLayer]) -> list[LeanLayer]:
+    """``cached`` if it still matches ``layers``' weights, else a fresh arrangement."""
+    if len(cached) == len(layers) and all(c.fresh(m) for c, m in zip(cached, layers, strict=True)):
+        return cached
+    return [LeanLayer.of(m) for m in layers]
+
+
+def _rope(x: torch.Tensor, cos: torch.Tensor, sin_signed: torch.Tensor) -> torch.Tensor:
+    # rotate_half(x) * sin == roll(x, hd/2) * [-sin_lo, sin_hi]: one op instead of four,
+    # the same products (sign flips are exact).
+    return x * cos + torch.roll(x, x.shape[-1] // 2, dims=-1) * sin_signed
+
+
+def signed_sin(sin: torch.Tensor) -> torch.Tensor:
+    """``[-sin[..., :hd/2], sin[..., hd/2:]]``, the rotary sine table :func:`decoder_layer` takes."""
+    half = sin.shape[-1] // 2
+    return torch.cat([-sin[..., :half], sin[..., half:]], dim=-1)
+
+
 def decoder_layer(
-    layer: nn.Module,
+    layer: LeanLayer,
     x: torch.Tensor,
     k_buf: torch.Tensor,
     v_buf: torch.Tensor,
@@ -49,45 +159,46 @@ def decoder_layer(
     """One Llama-style decoder layer on ``x [T, H]`` with preallocated KV buffers.
 
     Args:
-        layer: a transformers ``*DecoderLayer`` (its submodules and weights are used as is).
+        layer: the layer's :class:`LeanLayer` arrangement.
         x: ``[T, H]`` inputs of the ``T`` new positions.
         k_buf: ``[1, n_kv, max_len, head_dim]`` key buffer (rows ``start..start+T`` written).
         v_buf: value buffer, same shape.
         start: cached rows before the new ones.
         cos: ``[max_pos, head_dim]`` rotary table (as the model's rotary module computes it).
-        sin: same shape.
+        sin: ``[max_pos, head_dim]`` sine table from :func:`signed_sin`.
         mask: from :func:`causal_mask`.
         rows: ``[T]`` rotary positions; None means ``start..start+T``.
     """
-    attn = layer.self_attn
     t = x.shape[0]
-    hd = attn.head_dim
-    h = layer.input_layernorm(x)
-    q = attn.q_proj(h).view(t, -1, hd)
-    k = attn.k_proj(h).view(t, -1, hd)
-    v = attn.v_proj(h).view(t, -1, hd)
-    if hasattr(attn, "q_norm"):  # Qwen3: per-head RMS norm before RoPE
-        q, k = attn.q_norm(q), attn.k_norm(k)
+    hd, nq, nkv = layer.head_dim, layer.n_q, layer.n_kv
+    h = rms_norm(x, layer.ln1, layer.ln1_eps)
+    qkv = F.linear(h, layer.qkv_w, layer.qkv_b).view(t, nq + 2 * nkv, hd)
     end = start + t
     if rows is None:
         c, s = cos[start:end, None], sin[start:end, None]
     else:
         c, s = cos[rows][:, None], sin[rows][:, None]
-    q = q * c + _rotate_half(q) * s
-    k = k * c + _rotate_half(k) * s
+    if layer.q_norm is None:
+        qk = _rope(qkv[:, : nq + nkv], c, s)  # queries and keys rotated together
+        q, k = qk[:, :nq], qk[:, nq:]
+    else:  # Qwen3: per-head RMS norm before RoPE
+        q = _rope(rms_norm(qkv[:, :nq], *layer.q_norm), c, s)
+        k = _rope(rms_norm(qkv[:, nq : nq + nkv], *layer.k_norm), c, s)
     k_buf[0, :, start:end] = k.transpose(0, 1)
-    v_buf[0, :, start:end] = v.transpose(0, 1)
+    v_buf[0, :, start:end] = qkv[:, nq + nkv :].transpose(0, 1)
     out = F.scaled_dot_product_attention(
         q.transpose(0, 1)[None],
         k_buf[:, :, :end],
         v_buf[:, :, :end],
         attn_mask=mask,
         is_causal=mask is None and t > 1,  # only at an empty cache (prefill)
-        scale=attn.scaling,
-        enable_gqa=q.shape[1] != k.shape[1],
+        scale=layer.scaling,
+        enable_gqa=nq != nkv,
     )
-    x = x + attn.o_proj(out[0].transpose(0, 1).reshape(t, -1))
-    return x + layer.mlp(layer.post_attention_layernorm(x))
+    x = x + F.linear(out[0].transpose(0, 1).reshape(t, -1), layer.o_w, layer.o_b)
+    h = rms_norm(x, layer.ln2, layer.ln2_eps)
+    gate, up = F.linear(h, layer.gate_up_w, layer.gate_up_b).chunk(2, dim=-1)
+    return x + F.linear(layer.act(gate) * up, layer.down_w, layer.down_b)
 
 
 class _LeanForward(nn.Module):
@@ -124,6 +235,7 @@ class LeanLlamaTarget:
         self.n_heads = cfg.num_attention_heads
         self.n_kv = cfg.num_key_value_heads or cfg.num_attention_heads
         self.scaling = attn.scaling
+        self._norm_eps = float(self.decoder.norm.variance_epsilon)
         self._embed = model.get_input_embeddings()
         self._lm_head = model.get_output_embeddings()
         self.vocab_size = int(self._lm_head.weight.shape[0])
@@ -135,6 +247,7 @@ class LeanLlamaTarget:
                     raise ValueError(f"feature layer {i} out of range for {n} layers")
         # Forward hooks (the profiler's target-forward counts) attach here.
         self.forward_module = _LeanForward(self)
+        self._lean: list[LeanLayer] = []
         self._k: list[torch.Tensor] = []
         self._v: list[torch.Tensor] = []
         self._cos = self._sin = None
@@ -156,7 +269,8 @@ class LeanLlamaTarget:
             self._v = [w.new_zeros(shape) for _ in self.layers]
             pos = torch.arange(max_len, device=w.device)[None]
             cos, sin = self.decoder.rotary_emb(w.new_zeros(1, 1, self.head_dim), pos)
-            self._cos, self._sin = cos[0], sin[0]  # [max_len, head_dim]
+            self._cos, self._sin = cos[0], signed_sin(sin[0])  # [max_len, head_dim]
+        self._lean = lean_layers(self.layers, self._lean)  # rebuilt if the weights changed
         self._len = 0
 
     def embed(self, token_ids: torch.Tensor) -> torch.Tensor:
@@ -179,28 +293,24 @@ class LeanLlamaTarget:
         t = x.shape[0]
         if self._len + t > self._k[0].shape[2]:
             raise RuntimeError(f"KV buffer overflow: {self._len + t} > {self._k[0].shape[2]}")
-        mask = None
-        if t > 1 and self._len > 0:
-            kv = torch.arange(self._len + t, device=x.device)
-            mask = (kv[None, :] <= (torch.arange(t, device=x.device) + self._len)[:, None])[
-                None, None
-            ]
+        mask = causal_mask(self._len, t, x.device)
         want = self.feature_layers
         hidden = [x] if want is not None else None
-        for i, layer in enumerate(self.layers):
+        for i, layer in enumerate(self._lean):
             x = decoder_layer(
                 layer, x, self._k[i], self._v[i], self._len, self._cos, self._sin, mask
             )
             if hidden is not None:
                 hidden.append(x)
         self._len += t
-        x = self.decoder.norm(x)
+        x = rms_norm(x, self.decoder.norm.weight, self._norm_eps)
         features = None
         if want is not None:
             hidden[-1] = x  # transformers' convention: the last entry is the normed output
             features = x if want == (-1,) else torch.cat([hidden[j] for j in want], dim=-1)
         rows = x[-1:] if last_only else x
-        return StepOutput(logits=self._lm_head(rows).float(), features=features)
+        logits = F.linear(rows, self._lm_head.weight, self._lm_head.bias)
+        return StepOutput(logits=logits.float(), features=features)
 
     def prefill(self, prompt: Prompt) -> StepOutput:
         if prompt.position_ids is not None:

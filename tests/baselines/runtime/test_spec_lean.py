@@ -41,6 +41,26 @@ def test_lean_matches_transformers_forward(models, qwen3):
             assert torch.allclose(x.features, y.features, atol=1e-5)
 
 
+@torch.no_grad()
+def test_lean_follows_weight_updates(models):
+    """The fused q/k/v and gate/up copies are rebuilt when the model's weights change."""
+    model = perturbed(models["qwen2"], 0.0, seed=1)  # a private copy (Qwen2: q/k/v biases)
+    hf, lean = HFCausalLMTarget(model), LeanLlamaTarget(model)
+    prompt = Prompt(input_ids=prompts(1, seed=3)[0])
+    for step in range(2):
+        logits = []
+        for t in (hf, lean):
+            t.start(32)
+            logits.append(t.prefill(prompt).logits)
+        assert torch.allclose(*logits, atol=1e-5)
+        if step == 0:
+            layer = model.model.layers[0]
+            layer.self_attn.k_proj.bias.add_(0.5)
+            layer.mlp.up_proj.weight.mul_(1.5)
+            before = logits[1]
+    assert not torch.allclose(before, logits[1], atol=1e-3)
+
+
 def test_lean_spec_is_exact_and_counts_forwards(models, qwen3, trained_head):
     config = DecodeConfig(max_new_tokens=20)
     for model in (models["llama"], qwen3):
