@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--k", type=int, default=None, help="draft tokens per round (ours; 4, --shapes 6)"
     )
-    p.add_argument("--draft-k", type=int, default=16, help="spec-draft's k (--shapes only)")
+    p.add_argument("--draft-k", type=int, default=32, help="spec-draft's k (--shapes only)")
     p.add_argument("--pld-tokens", type=int, default=3, help="prompt_lookup_num_tokens")
     p.add_argument(
         "--assisted", default=None,

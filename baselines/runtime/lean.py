@@ -123,7 +123,8 @@ class LeanLayer:
 
 def _fingerprint(layer: nn.Module) -> tuple[tuple[int, int], ...]:
     # In-place updates (optimizer steps, load_state_dict) bump _version; .to() moves data_ptr.
-    return tuple((p.data_ptr(), p._version) for p in layer.parameters())
+    # Inference tensors (made under inference_mode) keep no version: their data_ptr must do.
+    return tuple((p.data_ptr(), -1 if p.is_inference() else p._version) for p in layer.parameters())
 
 
 def lean_layers(layers: list[nn.Module], cached: list[LeanLayer]) -> list[LeanLayer]:

@@ -49,12 +49,13 @@ class ShapesOptions:
 
     Attributes:
         weights: Directory with the trained weights (default: the shipped ones).
-        spec_k: Draft tokens per verification in the ``spec`` variant (6: measured best
-            end-to-end ratio for the shipped head, tau 5.75).
+        spec_k: Draft tokens per verification in the ``spec`` variant (12: measured best
+            end to end for the shipped head once drafting stops at EOS; 46.7 ms per caption
+            against 53.7 at k=6, 2026-11-22).
     """
 
     weights: str | None = None
-    spec_k: int = 6
+    spec_k: int = 12
 
     def __post_init__(self) -> None:
         if not 1 <= self.spec_k <= 16:

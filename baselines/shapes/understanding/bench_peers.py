@@ -32,6 +32,7 @@ from hbench.baselines.runtime.drafters import TargetDrafter
 from hbench.baselines.runtime.lean import make_target
 from hbench.baselines.runtime.speculative import speculative_decode
 from hbench.baselines.runtime.target import Prompt
+from hbench.baselines.shapes.family import ShapesOptions
 
 from .bench_speed import BENCH_SEED
 from .data import Example, caption_example, prompt_ids
@@ -44,10 +45,10 @@ from .weights import ASSISTANT_FILE, WEIGHTS_DIR, read_manifest
 
 SUITE = "specbench-shapes"
 FIRST_SAMPLE = 3  # bench_speed's timed samples start after its 3 warm-up samples
-DEFAULT_K = 6  # best e2e draft length of bench_speed (k 4-8) for the shipped head
-# Fastest transformers assisted-generation settings of the sweep (README): heuristic schedule
-# (num_assistant_tokens adapts and persists across calls), confidence stop off.
-BEST_ASSISTED = "heuristic:5:0"
+DEFAULT_K = ShapesOptions().spec_k  # the shapes family's: best end to end for the head
+# Fastest transformers assisted-generation setting of the sweep (README): 32 draft tokens per
+# round (the assistant stops at EOS), confidence stop off.
+BEST_ASSISTED = "constant:32:0"
 
 
 @dataclass

@@ -14,7 +14,7 @@ import torch
 
 from hbench.baselines.runtime.bench import main as bench_main
 from hbench.baselines.runtime.bench_methods import assistant_settings
-from hbench.baselines.shapes.understanding.bench_peers import caption_samples
+from hbench.baselines.shapes.understanding.bench_peers import DEFAULT_K, caption_samples
 from hbench.baselines.shapes.understanding.data import prompt_ids
 from hbench.baselines.shapes.understanding.hf_peer import PrefixLlama
 from hbench.baselines.shapes.understanding.loading import load_assistant, load_target
@@ -90,7 +90,8 @@ def test_shapes_bench_all_methods_exact(tmp_path, capsys):
     assert "spec-draft vs hf-assisted[heuristic:5:0.4]" in scores["comparisons"]
     assert scores["variants"]["hf-assisted[constant:4:0]"]["tau"] > 1.0
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["config"]["k"] == 6
+    assert manifest["config"]["k"] == DEFAULT_K  # the shapes family's spec_k
+    assert manifest["config"]["draft_k"] == 32
     assert "spec-head vs hf-assisted[heuristic:5:0.4]" in capsys.readouterr().out
 
 
