@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from hbench.baselines.shapes.world import final_answer
+
 from .extraction import extract_option, extract_yes_no, normalize, open_answer_correct
 from .loaders import Sample
 
@@ -34,7 +36,10 @@ def score_sample(sample: Sample, text: str) -> tuple[bool, str, str]:
         )
     if sample.kind == "open":
         return open_answer_correct(text, sample.answer), text.strip(), ""
-    # shapes caption / VQA: exact match after normalising spaces and case
+    if sample.kind == "vqa":  # shapes VQA: the response's last word (it may describe first)
+        pred = final_answer(normalize(text))
+        return pred == normalize(str(sample.answer)), pred, ""
+    # shapes caption: exact match after normalising spaces and case
     pred = normalize(text)
     return pred == normalize(str(sample.answer)), pred, ""
 

@@ -26,10 +26,11 @@ from .scoring import circular_accuracy, mme_scores, per_category, score_sample
 from .shapes_tasks import shapes_caption_sample, shapes_vqa_sample
 
 SUITE_NAME = "understanding"
-# BAGEL's protocol (DESIGN.md); shapes answers: <= 27 caption words + <eos>, one-word VQA.
+# BAGEL's protocol (DESIGN.md); shapes answers: <= 27 caption words + <eos>; a VQA response
+# may describe the scene (<= 27 words) before its one-word answer.
 DEFAULT_MAX_NEW_TOKENS: dict[str, int] = {
     "mme": 20, "mmbench": 100, "mmmu": 10, "mm-vet": 1000, "mathvista": 4096,
-    "shapes-caption": 32, "shapes-vqa": 4,
+    "shapes-caption": 32, "shapes-vqa": 40,
 }  # fmt: skip
 FILE_LOADERS = {"mme": load_mme, "mmbench": load_mmbench, "mmmu": load_mmmu}
 BENCHMARKS: tuple[str, ...] = ("shapes-caption", "shapes-vqa", *FILE_LOADERS)

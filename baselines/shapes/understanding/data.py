@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,7 +10,9 @@ import torch
 
 from hbench.baselines.shapes.world import (
     CAPTION_PROMPT,
+    QA,
     SHAPES,
+    Scene,
     caption,
     caption_scene,
     questions,
@@ -22,13 +25,18 @@ QA_KINDS: tuple[str, ...] = ("count", "color", "shape", "relation")
 
 @dataclass(frozen=True)
 class Example:
-    """One (image, prompt, answer) triple."""
+    """One (image, prompt, answer) triple and the response the target is trained to give."""
 
     image: np.ndarray
     prompt: str
-    answer: str
+    answer: str  # canonical answer (the whole caption, or one VQA word)
     task: str  # caption | count | color | shape | relation
     objects: tuple[tuple[float, float, str], ...] = ()  # (centre x, centre y, shape) per object
+    response: str = ""  # what the target says; "" means the answer itself
+
+    @property
+    def target_text(self) -> str:
+        return self.response or self.answer
 
 
 def _objects(scene) -> tuple[tuple[float, float, str], ...]:
@@ -40,8 +48,24 @@ def caption_example(rng: np.random.Generator) -> Example:
     return Example(render(scene), CAPTION_PROMPT, caption(scene), "caption", _objects(scene))
 
 
-def vqa_example(rng: np.random.Generator, kind: str | None = None) -> Example:
-    """A VQA example; ``kind`` None picks a kind uniformly among those the scene allows."""
+# What the target is trained to say to a question. ``reasoned`` describes the scene before
+# the one-word answer: the question becomes a lookup over the model's own words (a one-word
+# response must bind colour, shape and position in a single forward), and VQA responses get
+# long enough for decoding speed to matter. Scoring reads the last word either way.
+VQA_RESPONSES: dict[str, Callable[[Scene, QA], str]] = {
+    "word": lambda scene, qa: qa.answer,
+    "reasoned": lambda scene, qa: f"{caption(scene)} {qa.answer}",
+}
+
+
+def vqa_example(
+    rng: np.random.Generator, kind: str | None = None, response: str = "word"
+) -> Example:
+    """A VQA example; ``kind`` None picks a kind uniformly among those the scene allows.
+
+    ``response`` names the trained response format (:data:`VQA_RESPONSES`).
+    """
+    respond = VQA_RESPONSES[response]
     while True:
         scene = vqa_scene(rng)
         qs = questions(scene, rng)
@@ -49,11 +73,18 @@ def vqa_example(rng: np.random.Generator, kind: str | None = None) -> Example:
         hits = [q for q in qs if q.kind == want]
         if hits:
             q = hits[0]
-            return Example(render(scene), q.question, q.answer, q.kind, _objects(scene))
+            return Example(
+                render(scene), q.question, q.answer, q.kind, _objects(scene),
+                response=respond(scene, q),
+            )  # fmt: skip
 
 
-def sample_example(rng: np.random.Generator, caption_frac: float = 0.5) -> Example:
-    return caption_example(rng) if rng.random() < caption_frac else vqa_example(rng)
+def sample_example(
+    rng: np.random.Generator, caption_frac: float = 0.5, vqa_response: str = "word"
+) -> Example:
+    if rng.random() < caption_frac:
+        return caption_example(rng)
+    return vqa_example(rng, response=vqa_response)
 
 
 def prompt_ids(tok, prompt: str) -> list[int]:
@@ -66,7 +97,7 @@ def collate(tok, examples: list[Example], prefix_len: int) -> dict[str, torch.Te
     seqs, labs = [], []
     for ex in examples:
         p = prompt_ids(tok, ex.prompt)
-        a = [*tok.encode(ex.answer, add_special_tokens=False), tok.eos_token_id]
+        a = [*tok.encode(ex.target_text, add_special_tokens=False), tok.eos_token_id]
         seqs.append(p + a)
         labs.append([-100] * len(p) + a)
     n = max(len(s) for s in seqs)

@@ -18,13 +18,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hbench.baselines.shapes.world import final_answer
+
 from .checkpoint import load_checkpoint, save_checkpoint
-from .data import caption_example, collate, sample_example, vqa_example
+from .data import VQA_RESPONSES, caption_example, collate, sample_example, vqa_example
+from .loading import load_target
 from .model import ShapesVLM, TargetConfig
 from .reference_decode import hf_greedy, strip_eos
 from .tokenizer import build_tokenizer
 
 EVAL_SEED = 7_000_003
+VQA_TOKENS = 40  # a reasoned VQA response: the description (<= 27 words) then the answer
 
 
 def evaluate(model: ShapesVLM, tok, n: int) -> dict[str, float]:
@@ -36,8 +40,8 @@ def evaluate(model: ShapesVLM, tok, n: int) -> dict[str, float]:
         out = tok.decode(strip_eos(tok, hf_greedy(model, tok, ex.image, ex.prompt, 40)))
         cap += out.strip() == ex.answer
         ex = vqa_example(np.random.default_rng([EVAL_SEED, 1, i]))
-        out = tok.decode(strip_eos(tok, hf_greedy(model, tok, ex.image, ex.prompt, 4)))
-        vqa += out.strip() == ex.answer
+        out = tok.decode(strip_eos(tok, hf_greedy(model, tok, ex.image, ex.prompt, VQA_TOKENS)))
+        vqa += final_answer(out) == ex.answer
     model.train()
     return {"caption_exact": cap / n, "vqa_acc": vqa / n}
 
@@ -66,6 +70,24 @@ def lr_at(step: int, total: int, peak: float, warmup: int) -> float:
     return peak * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
 
 
+def _config(args: argparse.Namespace, vocab: int, init: TargetConfig | None) -> TargetConfig:
+    """Sizes from the flags, or those of ``--init-from``'s target (flags must then agree)."""
+    sizes = {"hidden": args.hidden, "layers": args.layers, "ffn": args.ffn}
+    if init is None:
+        defaults = {"hidden": 256, "layers": 6, "ffn": 768}
+        return TargetConfig(vocab, **{k: v or defaults[k] for k, v in sizes.items()})
+    for k, v in sizes.items():
+        if v is not None and v != getattr(init, k):
+            raise ValueError(
+                f"--{k} {v} disagrees with the target in {args.init_from} ({k}={getattr(init, k)})"
+            )
+    if init.vocab_size != vocab:
+        raise ValueError(
+            f"--init-from {args.init_from}: vocab {init.vocab_size} != tokenizer's {vocab}"
+        )
+    return init
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", type=Path, required=True)
@@ -74,15 +96,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--warmup", type=int, default=150)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--hidden", type=int, default=256)
-    ap.add_argument("--layers", type=int, default=6)
-    ap.add_argument("--ffn", type=int, default=768)
+    ap.add_argument("--hidden", type=int, default=None, help="default 256 (or --init-from's)")
+    ap.add_argument("--layers", type=int, default=None, help="default 6 (or --init-from's)")
+    ap.add_argument("--ffn", type=int, default=None, help="default 768 (or --init-from's)")
     ap.add_argument("--caption-frac", type=float, default=0.5)
+    ap.add_argument(
+        "--vqa-response",
+        choices=sorted(VQA_RESPONSES),
+        default="word",
+        help="trained VQA response: the answer word, or the scene description then the word",
+    )
     ap.add_argument("--ckpt-every-s", type=float, default=180)
     ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--eval-n", type=int, default=40)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--aux-shape", type=float, default=0.0, help="weight of the shape-probe loss")
+    ap.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        help="start from the target in this shapes weights folder (fine-tuning) instead of "
+        "a random init; the shape probe starts fresh",
+    )
     ap.add_argument(
         "--bf16", action=argparse.BooleanOptionalAction, default=True, help="bf16 autocast"
     )
@@ -90,9 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     tok = build_tokenizer()
-    cfg = TargetConfig(vocab_size=len(tok), hidden=args.hidden, layers=args.layers, ffn=args.ffn)
+    init = load_target(args.init_from)[0] if args.init_from is not None else None
+    cfg = _config(args, len(tok), init.config if init is not None else None)
     torch.manual_seed(args.seed)
     model = ShapesVLM(cfg)
+    if init is not None:
+        model.load_state_dict(init.state_dict(), strict=False)  # the probe keeps its init
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.98))
     ckpt = args.out / "ckpt"
     meta = load_checkpoint(ckpt, model, opt)
@@ -108,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         rng = np.random.default_rng([args.seed, step])
         batch = collate(
             tok,
-            [sample_example(rng, args.caption_frac) for _ in range(args.batch)],
+            [sample_example(rng, args.caption_frac, args.vqa_response) for _ in range(args.batch)],
             model.prefix_len,
         )
         for g in opt.param_groups:
@@ -144,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
                     "step": step,
                     "elapsed_s": time.time() - t0,
                     "config": cfg.to_dict(),
-                    "args": vars(args) | {"out": str(args.out)},
+                    "args": {
+                        k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
+                    },
                 },
             )
             last_ckpt = time.time()

@@ -15,7 +15,16 @@ from .edits import (
     sample_edit,
 )
 from .geneval_format import TAGS, make_metadata_set, scene_for_metadata, shapes_metadata_set
-from .language import CAPTION_PROMPT, QA, caption, caption_scene, questions, vocabulary, vqa_scene
+from .language import (
+    CAPTION_PROMPT,
+    QA,
+    caption,
+    caption_scene,
+    final_answer,
+    questions,
+    vocabulary,
+    vqa_scene,
+)
 from .render import object_mask, render
 from .scene import (
     BACKGROUNDS,
@@ -33,7 +42,7 @@ __all__ = [
     "BACKGROUNDS", "CAPTION_PROMPT", "CELLS", "COLORS", "EDIT_KINDS", "IMAGE_SIZE", "PALETTE", "QA",
     "SHAPES", "TAGS", "UNCOVERED_GEDIT_TYPES", "Detection", "DetectorConfig", "Edit", "EditCheck",
     "Scene", "ShapeObject", "background_of", "caption", "caption_scene", "check_edit",
-    "classify_color", "detect", "make_edit", "make_metadata_set", "object_mask", "questions",
+    "classify_color", "detect", "final_answer", "make_edit", "make_metadata_set", "object_mask", "questions",
     "render", "sample_edit", "sample_scene", "scene_for_metadata", "shapes_metadata_set",
     "vocabulary", "vqa_scene",
 ]  # fmt: skip

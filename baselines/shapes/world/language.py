@@ -2,7 +2,9 @@
 
 Captions list every object in reading order with its grid cell, e.g.
 ``two objects . a red circle in the top left . a blue square in the bottom right .``
-Questions ask for a count, a colour, a shape or a relation; answers are one word.
+Questions ask for a count, a colour, a shape or a relation; answers are one word, and a
+response to a question is scored by its last word (:func:`final_answer`), so a model may
+describe the scene before answering.
 """
 
 from __future__ import annotations
@@ -89,6 +91,12 @@ def questions(scene: Scene, rng: np.random.Generator) -> list[QA]:
             )
     order = rng.permutation(len(qs))
     return [qs[i] for i in order]
+
+
+def final_answer(text: str) -> str:
+    """The one-word answer of a VQA response: its last word (responses may reason first)."""
+    words = [w for w in text.split() if w not in (".", "?")]
+    return words[-1] if words else ""
 
 
 def _opposite(rel: str) -> str:

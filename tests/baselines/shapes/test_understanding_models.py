@@ -173,6 +173,35 @@ def test_target_training_resumes_exactly(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in b)
 
 
+def test_vqa_response_formats_end_with_the_answer():
+    from hbench.baselines.shapes.world import final_answer
+
+    for i in range(20):
+        word = vqa_example(np.random.default_rng(i))
+        reasoned = vqa_example(np.random.default_rng(i), response="reasoned")
+        assert word.target_text == word.answer == reasoned.answer  # same scene, same question
+        assert reasoned.target_text.startswith(("one object .", "two objects .", "three", "four"))
+        assert final_answer(reasoned.target_text) == reasoned.answer
+
+
+def test_target_fine_tunes_from_a_weights_folder(weights, tmp_path):
+    """``--init-from`` starts from the committed target (not a random init), any response format."""
+    from hbench.baselines.shapes.understanding.loading import load_target
+    from hbench.baselines.shapes.understanding.train_target import main
+
+    out = tmp_path / "ft"
+    args = ["--init-from", str(weights), "--vqa-response", "reasoned", "--batch", "2",
+            "--eval-n", "1", "--eval-every", "1000", "--lr", "1e-9", "--warmup", "1"]  # fmt: skip
+    main(["--out", str(out), "--steps", "1", *args])
+    init, _ = load_target(weights)
+    tuned = load_file(str(out / "ckpt.safetensors"))
+    emb = "model.lm.model.embed_tokens.weight"
+    # a 1e-9 step: the weights are still the committed ones (fp16 values), not a fresh init
+    assert torch.allclose(tuned[emb], init.lm.model.embed_tokens.weight, atol=1e-5)
+    with pytest.raises(ValueError, match="--hidden 48 disagrees with the target in"):
+        main(["--out", str(tmp_path / "bad"), "--steps", "1", "--hidden", "48", *args])
+
+
 def test_committed_weights_verify_and_spec_is_exact():
     """The shipped weights load through the checksum check and spec decoding reproduces greedy."""
     from hbench.baselines.shapes.understanding.weights import WEIGHTS_DIR, read_manifest

@@ -9,7 +9,8 @@ from hbench.tasks.understanding.extraction import (
     extract_yes_no,
     open_answer_correct,
 )
-from hbench.tasks.understanding.scoring import circular_accuracy, mme_scores
+from hbench.tasks.understanding.loaders import Sample
+from hbench.tasks.understanding.scoring import circular_accuracy, mme_scores, score_sample
 
 
 @pytest.mark.parametrize(
@@ -70,6 +71,23 @@ def test_option_text_must_be_unique():
 )
 def test_open_answers(text, gold, want):
     assert open_answer_correct(text, gold) is want
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("red", True),
+        ("two objects . a red circle in the top left . a blue square in the center . red", True),
+        ("one object . a red circle in the top left . blue", False),
+        ("red circle .", False),  # the answer is the last word, not any word
+        ("", False),
+    ],
+)
+def test_shapes_vqa_scores_the_last_word(text, want):
+    sample = Sample(id="q", question="what color is the circle ?", answer="red", kind="vqa")
+    assert score_sample(sample, text)[0] is want
+    caption = Sample(id="c", question="describe the image .", answer="red", kind="caption")
+    assert score_sample(caption, text)[0] is (text == "red")  # captions stay exact
 
 
 def test_mme_scores_acc_plus_and_totals():
