@@ -40,7 +40,7 @@ from .engines import SPECS, TEACHER_EDIT, TEACHER_T2I, _BranchVelocity
 from .network import GeneratorConfig, ShapesDenoiser
 from .pairs import teacher_pairs
 from .palette_loss import palette_loss
-from .tokens import WordTokenizer, null_tokens_like
+from .tokens import WordTokenizer
 from .weights import WEIGHTS_DIR, load_verified, save_weights
 
 STUDENT_GRID = FlowSchedule(7, 3.0)
@@ -68,7 +68,7 @@ def rollout(
 @torch.no_grad()
 def teacher_segment(
     teacher: ShapesDenoiser, x: torch.Tensor, source: torch.Tensor, is_edit: torch.Tensor,
-    tokens: torch.Tensor, null: torch.Tensor, t0: float, t1: float, substeps: int,
+    tokens: torch.Tensor, t0: float, t1: float, substeps: int,
 ) -> torch.Tensor:  # fmt: skip
     """Teacher CFG Euler from ``t0`` to ``t1`` in ``substeps`` steps (T2I and edit rows apart)."""
     # Substeps are uniform in the unshifted variable, as the teacher's own grid is.
@@ -81,8 +81,7 @@ def teacher_segment(
         if idx.numel() == 0:
             continue
         text = teacher.encode_text(tokens[idx])
-        nul = teacher.encode_text(null[idx])
-        model = _BranchVelocity(teacher, text, nul, source[idx])
+        model = _BranchVelocity(teacher, text, tokens[idx], source[idx])
         sched = _Explicit(times)
         out[idx] = sample_euler(model, x[idx], sched, guidance)  # type: ignore[arg-type]
     return out
@@ -151,8 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         steps = SPECS["teacher"].t2i_schedule.steps  # the baseline sampler's whole grid
 
         def sample(noise, source, is_edit, tokens):
-            null = null_tokens_like(tokens)
-            return teacher_segment(base, noise, source, is_edit, tokens, null, 1.0, 0.0, steps)
+            return teacher_segment(base, noise, source, is_edit, tokens, 1.0, 0.0, steps)
 
         pool = teacher_pairs(
             sample, args.out / "pairs.safetensors", args.pairs, args.seed, args.pair_chunk
@@ -181,7 +179,6 @@ def main(argv: list[str] | None = None) -> int:
             batch = make_batch(rng, args.batch)
             source, tokens = batch.source, tok.batch(batch.texts)
             noise = torch.randn(batch.target.shape, generator=g)
-        null = null_tokens_like(tokens)
         student.eval()
         with torch.no_grad():
             s_ctx = student.encode_text(tokens)
@@ -193,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             x_k = rollout(student, noise, source, s_ctx, grid[: k + 1])
             t0, t1 = grid[k], grid[k + 1]
             x_next = teacher_segment(
-                teacher, x_k, source, batch.is_edit, tokens, null, t0, t1, args.substeps
+                teacher, x_k, source, batch.is_edit, tokens, t0, t1, args.substeps
             )
             target_v = (x_k - x_next) / (t0 - t1)
             x_in, t_in = x_k, t0

@@ -8,6 +8,7 @@ comparisons are paired.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,23 +79,28 @@ class _BranchVelocity:
     """Adapts the denoiser to the runtime's ``velocity(x, t, branches)`` contract.
 
     Branch rows: ``cond`` = (text, source), ``no_text`` = (empty text, source),
-    ``no_image`` = (text, zero source). Conditions for a branch set are concatenated once.
+    ``no_image`` = (text, zero source). Conditions for a branch set are concatenated once;
+    the empty text is encoded only if a branch needs it (guidance-distilled students never do).
     """
 
     def __init__(
-        self, net: ShapesDenoiser, text: TextContext, null: TextContext, source: torch.Tensor
+        self, net: ShapesDenoiser, text: TextContext, tokens: torch.Tensor, source: torch.Tensor
     ):
-        self.net, self.text, self.null, self.source = net, text, null, source
+        self.net, self.text, self.tokens, self.source = net, text, tokens, source
         self._cache: dict[tuple[str, ...], tuple[TextContext, torch.Tensor]] = {}
+
+    @functools.cached_property
+    def null(self) -> TextContext:
+        return self.net.encode_text(null_tokens_like(self.tokens))
 
     def _rows(self, branches: tuple[str, ...]) -> tuple[TextContext, torch.Tensor]:
         if branches not in self._cache:
-            parts = {
-                COND: (self.text, self.source),
-                NO_TEXT: (self.null, self.source),
-                NO_IMAGE: (self.text, torch.zeros_like(self.source)),
+            parts = {  # lazy: a branch's rows are built only when it is asked for
+                COND: lambda: (self.text, self.source),
+                NO_TEXT: lambda: (self.null, self.source),
+                NO_IMAGE: lambda: (self.text, torch.zeros_like(self.source)),
             }
-            ctxs, srcs = zip(*(parts[b] for b in branches), strict=True)
+            ctxs, srcs = zip(*(parts[b]() for b in branches), strict=True)
             ctx = TextContext(
                 torch.cat([c.words for c in ctxs]), torch.cat([c.pad for c in ctxs]),
                 torch.cat([c.pooled for c in ctxs]),
@@ -195,9 +201,8 @@ class ShapesImageEngine:
         source = source.to(self.device, self.dtype)
         with torch.inference_mode():
             text = net.encode_text(tokens)
-            null = net.encode_text(null_tokens_like(tokens))
             self.last_stats = SamplerStats()
-            model = _BranchVelocity(net, text, null, source)
+            model = _BranchVelocity(net, text, tokens, source)
             x = sample_euler(model, noise, schedule, guidance, self.last_stats)
         return list(to_uint8(x))
 

@@ -59,7 +59,12 @@ def test_outputs_and_nfe(weights_dir, kind, t2i, edit):
     assert sum(rows_e) == edit
     # Students run one row per call; the teacher batches its CFG branches in one call.
     assert max(rows) == (1 if kind.startswith("nfe") else 2)
+    # Text encodings per image: the prompt, plus the empty text only where CFG needs it.
+    encoded = []
+    h = eng.modules()["generator"].text.register_forward_hook(lambda *a: encoded.append(1))
     img = eng.generate("a photo of two squares", 5)
+    h.remove()
+    assert len(encoded) == (1 if kind.startswith("nfe") else 2)
     assert img.shape == (32, 32, 3) and img.dtype == np.uint8
     assert eng.describe()["engine"] == kind
     assert eng.describe()["weights_sha256"]
