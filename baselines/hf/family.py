@@ -145,7 +145,7 @@ class HFSystem:
             head = EagleHead.load(o.head_path, device=device).to(dtype).eval()
             return EagleHeadDrafter(head, skip_prefix=o.head_skip_prefix)
         draft, _, _ = load_model(o.draft_path, device, dtype, "", o.trust_remote_code)
-        return DraftModelDrafter(draft, cache_kind=o.cache)
+        return DraftModelDrafter(draft, cache_kind=o.cache, forward=o.forward)
 
     def _require_loaded(self) -> None:
         if self.model is None:

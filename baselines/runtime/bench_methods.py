@@ -150,7 +150,7 @@ def build_runners(
         if name == "greedy":
             runners[name] = lambda ids: plain_decode(plain, Prompt(input_ids=ids), config).token_ids
         elif name == "spec-draft":
-            drafter = DraftModelDrafter(models.draft, cache_kind=cache)
+            drafter = DraftModelDrafter(models.draft, cache_kind=cache, forward=forward)
             runners[name] = lambda ids, d=drafter: (
                 speculative_decode(plain, d, Prompt(input_ids=ids), config, k).token_ids
             )

@@ -1,10 +1,9 @@
 """Drafters for speculative decoding, behind one small interface.
 
-* :class:`DraftModelDrafter`: a separate small causal LM with its own KV cache (as in
-  transformers' assisted generation); it must share the target's tokenizer.
 * :class:`TargetDrafter`: a separate small model driven through the runtime's own
   :class:`~.target.Target` (e.g. the lean Llama forward of :mod:`.lean`), so drafting pays
-  the runtime's per-forward cost rather than transformers'.
+  the runtime's per-forward cost rather than transformers'. :class:`DraftModelDrafter`
+  builds one from a transformers causal LM (the drafter of transformers' assisted generation).
 * :class:`EagleHeadDrafter`: an :class:`~.eagle.EagleHead` that reads the target's hidden
   states and shares its embeddings and LM head.
 
@@ -25,7 +24,8 @@ from transformers.cache_utils import Cache
 
 from .decoding import DecodeConfig, sample, sampling_probs
 from .eagle import EagleHead
-from .kv_cache import PreallocatedLayer, cache_length, make_cache, rollback
+from .kv_cache import PreallocatedLayer, rollback
+from .lean import make_target
 from .target import Prompt, StepOutput, Target
 
 
@@ -111,75 +111,25 @@ def _to_vocab(logits: torch.Tensor, vocab: int) -> torch.Tensor:
     return torch.cat([logits, pad], dim=-1)
 
 
-class DraftModelDrafter:
-    """A separate small causal LM (same tokenizer as the target) with its own KV cache.
-
-    Args:
-        model: a transformers causal LM.
-        cache_kind: KV cache kind (see :mod:`.kv_cache`).
-    """
-
-    feature_layers = None
-
-    def __init__(self, model: nn.Module, cache_kind: str = "prealloc") -> None:
-        self.model = model
-        self.cache_kind = cache_kind
-        self.forwards = 0
-        self._cache: Cache | None = None
-        self._seq: list[int] = []
-        self._vocab = 0
-        self._device = torch.device("cpu")
-
-    def begin(
-        self, target: Target, prompt: Prompt, prefill: StepOutput, first_token: int, max_len: int
-    ) -> None:
-        ids = prompt.draft_ids if prompt.draft_ids is not None else prompt.input_ids
-        if ids is None:
-            raise ValueError(
-                "a draft model needs token ids: set Prompt.draft_ids for an embeddings prompt"
-            )
-        self._device = ids.device
-        self._seq = [int(t) for t in ids.tolist()] + [int(first_token)]
-        self._vocab = target.vocab_size
-        self._cache = make_cache(self.model.config, len(ids) + max_len, self.cache_kind)
-
-    def _forward(self, tokens: list[int]) -> torch.Tensor:
-        ids = torch.tensor([tokens], device=self._device)
-        out = self.model(
-            input_ids=ids, past_key_values=self._cache, use_cache=True, logits_to_keep=1
-        )
-        self.forwards += 1
-        return _to_vocab(out.logits[0, -1].float(), self._vocab)
-
-    def propose(
-        self, k: int, config: DecodeConfig, generator: torch.Generator | None
-    ) -> DraftResult:
-        logits = self._forward(self._seq[cache_length(self._cache) :])
-        return _draft_chain(logits, k, config, generator, lambda tok: self._forward([tok]))
-
-    def commit(self, accepted: int, tokens: list[int], features: torch.Tensor | None) -> None:
-        # The cache holds the committed sequence plus the fed drafts d_1..d_{k-1};
-        # keep the accepted ones, the rest is re-fed from ``_seq`` on the next proposal.
-        keep = min(cache_length(self._cache), len(self._seq) + accepted)
-        rollback(self._cache, keep)
-        self._seq.extend(int(t) for t in tokens)
-
-
 class TargetDrafter:
-    """A small draft model wrapped as a runtime :class:`~.target.Target` (see ``make_target``).
+    """A small draft model wrapped as a runtime :class:`~.target.Target` (see ``make_target``),
+    so drafting pays the runtime's per-forward cost, the same as the target's.
 
     The draft reads ``Prompt.draft_ids`` when set, else the target's prompt itself: token
-    ids, or input embeddings when the draft shares the target's width and embedding space
-    (e.g. a distilled few-layer copy of a VLM's decoder reading its image prefix).
+    ids, or (``reads_embeddings``) input embeddings, for a draft that shares the target's
+    width and embedding space (e.g. a distilled few-layer copy of a VLM's decoder reading
+    its image prefix).
 
     Args:
         draft: the draft model's target adapter; it must share the target's tokenizer.
+        reads_embeddings: feed an embeddings prompt (without ``draft_ids``) to the draft.
     """
 
     feature_layers = None
 
-    def __init__(self, draft: Target) -> None:
+    def __init__(self, draft: Target, reads_embeddings: bool = False) -> None:
         self.draft = draft
+        self.reads_embeddings = reads_embeddings
         self.forwards = 0
         self._pending: list[int] = []  # committed tokens the draft has not been fed yet
         self._base = 0  # draft cache length before the current proposal's own tokens
@@ -190,6 +140,11 @@ class TargetDrafter:
     ) -> None:
         if prompt.draft_ids is not None:
             prompt = Prompt(input_ids=prompt.draft_ids)
+        elif prompt.input_ids is None and not self.reads_embeddings:
+            raise ValueError(
+                "a draft model needs token ids: set Prompt.draft_ids for an embeddings prompt "
+                "(or reads_embeddings=True for a draft in the target's embedding space)"
+            )
         self.draft.start(len(prompt) + max_len)
         self.draft.prefill(prompt)
         self.forwards += 1
@@ -214,6 +169,21 @@ class TargetDrafter:
         fed = min(accepted, self.draft.length - self._base)
         self.draft.rollback(self._base + fed)
         self._pending = [int(t) for t in tokens[fed:]]
+
+
+class DraftModelDrafter(TargetDrafter):
+    """A separate small causal LM with its own KV cache (as in transformers' assisted
+    generation), run on the runtime's forward; it must share the target's tokenizer.
+
+    Args:
+        model: a transformers causal LM.
+        cache_kind: KV cache kind of the hf forward (see :mod:`.kv_cache`).
+        forward: ``auto`` (lean when supported), ``lean`` or ``hf`` (see ``make_target``).
+    """
+
+    def __init__(self, model: nn.Module, cache_kind: str = "prealloc", forward: str = "auto"):
+        super().__init__(make_target(model, forward, cache_kind))
+        self.model = model
 
 
 class EagleHeadDrafter:

@@ -95,7 +95,7 @@ def _spec_draft(ctx: Context, name: str) -> Built:
     dtype = getattr(torch, a.dtype)
     target = make_target(model.lm, a.forward, cache_kind=a.cache)
     asst = load_assistant(ctx.weights_dir, dtype, a.device)
-    drafter = TargetDrafter(make_target(asst, a.forward, cache_kind=a.cache))
+    drafter = TargetDrafter(make_target(asst, a.forward, cache_kind=a.cache), reads_embeddings=True)
     cfg = DecodeConfig(max_new_tokens=a.max_new_tokens, eos_token_ids=(tok.eos_token_id,))
 
     def run(ex: Example) -> tuple[list[int], dict[str, float]]:

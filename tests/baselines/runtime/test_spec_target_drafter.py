@@ -1,7 +1,8 @@
-"""TargetDrafter: a draft model on the runtime's own forward drafts exactly like DraftModelDrafter."""
+"""TargetDrafter: a draft model on the runtime's own forward (lean or transformers')."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from spec_models import perturbed, prefix_embeds_prompt, prompts
 
@@ -33,7 +34,7 @@ def test_greedy_exact_for_every_k_and_draft(family, models):
     assert mean["other"] < mean["noisy"] < mean["self"]  # every acceptance regime occurs
 
 
-def test_same_tokens_as_draft_model_drafter_when_sampling(models):
+def test_lean_and_hf_draft_forwards_propose_the_same_when_sampling(models):
     """Same draft weights and random stream: identical proposals, hence identical output."""
     model = models["llama"]
     draft = perturbed(model, 0.004, seed=5)
@@ -41,7 +42,10 @@ def test_same_tokens_as_draft_model_drafter_when_sampling(models):
     config = DecodeConfig(max_new_tokens=16, temperature=0.8, top_k=20)
     prompt = Prompt(input_ids=prompts(1, seed=3)[0])
     outs = []
-    for drafter in (DraftModelDrafter(draft), TargetDrafter(make_target(draft, "hf"))):
+    for drafter in (
+        DraftModelDrafter(draft, forward="lean"),
+        DraftModelDrafter(draft, forward="hf"),
+    ):
         gen = torch.Generator().manual_seed(9)
         outs.append(speculative_decode(target, drafter, prompt, config, 4, generator=gen))
     assert outs[0].token_ids == outs[1].token_ids
@@ -61,6 +65,9 @@ def test_embeddings_prompt_read_by_the_draft_or_its_draft_ids(models):
     ):
         ref = plain_decode(target, prompt, config).token_ids
         for k in (1, 3, 6):
-            res = speculative_decode(target, TargetDrafter(draft), prompt, config, k)
+            drafter = TargetDrafter(draft, reads_embeddings=True)
+            res = speculative_decode(target, drafter, prompt, config, k)
             assert res.token_ids == ref
     assert res.stats.acceptance_length > 1.2  # the draft does read the prefix
+    with pytest.raises(ValueError, match="a draft model needs token ids"):
+        speculative_decode(target, TargetDrafter(draft), Prompt(inputs_embeds=embeds), config, 3)
