@@ -43,7 +43,8 @@ def read_manifest(weights_dir: Path) -> dict[str, Any]:
     path = Path(weights_dir) / MANIFEST
     if not path.is_file():
         raise WeightsError(
-            f"weights manifest {path} not found; train or restore the understanding weights"
+            f"weights manifest {path} not found; train or restore the understanding weights "
+            "(the shapes family's text_weights option reads them from another folder)"
         )
     try:
         return json.loads(path.read_text())
