@@ -31,7 +31,7 @@ from hbench.baselines.runtime.flow import (
 from .data import to_tensor, to_uint8
 from .network import GeneratorConfig, ShapesDenoiser, TextContext
 from .tokens import WordTokenizer, null_tokens_like
-from .weights import WEIGHTS_DIR, load_verified
+from .weights import WEIGHTS_DIR, WeightsError, load_verified
 
 IMAGE_SHAPE = (32, 32, 3)
 
@@ -133,7 +133,11 @@ class ShapesImageEngine:
         """Load verified safetensors weights and move them to ``device``/``dtype``."""
         state, entry = load_verified(self.spec.weights, self.weights_dir)
         net = ShapesDenoiser(GeneratorConfig.from_dict(entry["config"]))
-        net.load_state_dict(state)
+        try:
+            net.load_state_dict(state)
+        except RuntimeError as err:  # checksum fine, tensors not those of this config
+            path = self.weights_dir / f"{self.spec.weights}.safetensors"
+            raise WeightsError(f"{path}: does not match its manifest config: {err}") from err
         self.net = net.to(device=device, dtype=dtype).eval().requires_grad_(False)
         self.entry, self.device, self.dtype = entry, torch.device(device), dtype
 

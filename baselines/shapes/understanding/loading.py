@@ -17,6 +17,7 @@ from .weights import (
     TARGET_FILE,
     TOKENIZER_FILE,
     WEIGHTS_DIR,
+    WeightsError,
     load_tensors,
     read_manifest,
     verified_path,
@@ -27,7 +28,7 @@ def _config(weights_dir: Path, file: str) -> TargetConfig:
     """The ``TargetConfig`` stored in the manifest entry of ``file``."""
     entry = read_manifest(weights_dir)["files"].get(file)
     if entry is None or "config" not in entry:
-        raise ValueError(f"{weights_dir}: manifest entry {file} lacks a model config")
+        raise WeightsError(f"{weights_dir}: manifest entry {file} lacks a model config")
     return TargetConfig.from_dict(entry["config"])
 
 
@@ -40,7 +41,7 @@ def _load_tied(
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if k != tied and not (optional and k.startswith(optional))]
     if missing or unexpected:
-        raise ValueError(f"{weights_dir / file}: missing {missing}, unexpected {unexpected}")
+        raise WeightsError(f"{weights_dir / file}: missing {missing}, unexpected {unexpected}")
 
 
 def load_target(

@@ -108,6 +108,12 @@ def test_checksum_mismatch_and_pickle_are_refused(tmp_path):
         build_image_engine("nfe6", tmp_path).load("cpu", torch.float32)
     with pytest.raises(WeightsError, match="not found"):
         build_image_engine("teacher", tmp_path).load("cpu", torch.float32)
+    # checksum in order, tensors of another architecture than the manifest's config
+    wide = GeneratorConfig(**{**TINY.to_dict(), "text_dim": 2 * TINY.text_dim})
+    save_weights(ShapesDenoiser(wide).state_dict(), "generator_teacher", {"config": TINY.to_dict()},
+                 tmp_path)  # fmt: skip
+    with pytest.raises(WeightsError, match="generator_teacher.safetensors: does not match its"):
+        build_image_engine("teacher", tmp_path).load("cpu", torch.float32)
 
 
 def test_shipped_weights_verify_and_fit_the_budget():
