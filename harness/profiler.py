@@ -206,7 +206,9 @@ class SampleProfile:
             "modules": {role: st.to_dict() for role, st in self.modules.items()},
             "stages": self.stages,
         }
-        if GENERATOR in self.modules:
+        # NFE is a property of image samples: a text sample of a system that also has a
+        # generator never calls it, and "0 NFE" there would read as a (very fast) sampler.
+        if GENERATOR in self.modules and self.modules[GENERATOR].calls:
             out["nfe"] = self.modules[GENERATOR].evaluations
             out["merged_calls"] = self.modules[GENERATOR].calls
         return out

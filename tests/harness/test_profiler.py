@@ -53,3 +53,11 @@ def test_no_generator_no_nfe():
     with profile_sample({}) as prof:
         pass
     assert "nfe" not in prof.to_dict()
+
+
+def test_text_sample_of_a_system_with_a_generator_has_no_nfe():
+    net, lm = Denoiser(), torch.nn.Linear(4, 4)
+    with profile_sample({"generator": net, "language_model": lm}) as prof:
+        lm(torch.randn(1, 4))
+    d = prof.to_dict()
+    assert "nfe" not in d and d["modules"]["language_model"]["calls"] == 1
