@@ -93,23 +93,34 @@ def prompt_ids(tok, prompt: str) -> list[int]:
 
 
 def collate(tok, examples: list[Example], prefix_len: int) -> dict[str, torch.Tensor]:
-    """Right-padded batch: images, token ids and labels (prefix and prompt masked with -100)."""
-    seqs, labs = [], []
+    """Right-padded batch: images, token ids and labels (prefix and prompt masked with -100).
+
+    ``answer_pos`` marks the label position of the answer word of reasoned VQA responses
+    (where the description ends and the lookup happens), for an optional loss weight.
+    """
+    seqs, labs, marks = [], [], []
     for ex in examples:
         p = prompt_ids(tok, ex.prompt)
         a = [*tok.encode(ex.target_text, add_special_tokens=False), tok.eos_token_id]
         seqs.append(p + a)
         labs.append([-100] * len(p) + a)
+        marks.append(len(p) + len(a) - 2 if ex.target_text != ex.answer else -1)
     n = max(len(s) for s in seqs)
     ids = torch.full((len(seqs), n), tok.pad_token_id, dtype=torch.long)
     labels = torch.full((len(seqs), prefix_len + n), -100, dtype=torch.long)
-    for i, (s, lab) in enumerate(zip(seqs, labs, strict=True)):
+    answer_pos = torch.zeros((len(seqs), prefix_len + n), dtype=torch.bool)
+    for i, (s, lab, m) in enumerate(zip(seqs, labs, marks, strict=True)):
         ids[i, : len(s)] = torch.tensor(s)
         labels[i, prefix_len : prefix_len + len(lab)] = torch.tensor(lab)
+        if m >= 0:
+            answer_pos[i, prefix_len + m] = True
     imgs = np.stack([ex.image for ex in examples]).astype(np.float32) / 127.5 - 1.0
     images = torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous()
     shape_map = torch.zeros((len(examples), 8, 8), dtype=torch.long)  # 0 = no object centre
     for i, ex in enumerate(examples):
         for cx, cy, shape in ex.objects:
             shape_map[i, min(int(cy // 4), 7), min(int(cx // 4), 7)] = 1 + SHAPES.index(shape)
-    return {"images": images, "ids": ids, "labels": labels, "shape_map": shape_map}
+    return {
+        "images": images, "ids": ids, "labels": labels, "shape_map": shape_map,
+        "answer_pos": answer_pos,
+    }  # fmt: skip

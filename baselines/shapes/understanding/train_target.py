@@ -46,10 +46,17 @@ def evaluate(model: ShapesVLM, tok, n: int) -> dict[str, float]:
     return {"caption_exact": cap / n, "vqa_acc": vqa / n}
 
 
-def weighted_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def weighted_loss(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    answer_pos: torch.Tensor | None = None,
+    answer_weight: float = 1.0,
+) -> torch.Tensor:
     """Cross-entropy where each example weighs ``sqrt(answer length)``, not its length.
 
-    A plain token mean lets 28-token captions drown the one-word VQA answers.
+    A plain token mean lets 28-token captions drown the one-word VQA answers. Within an
+    example, the tokens marked by ``answer_pos`` (the answer word after a reasoned
+    description) weigh ``answer_weight``, the others 1.
     """
     tgt = labels[:, 1:]
     ce = torch.nn.functional.cross_entropy(
@@ -58,8 +65,11 @@ def weighted_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         ignore_index=-100,
         reduction="none",
     ).view(tgt.shape)
+    valid = (tgt != -100).float()
+    if answer_pos is not None and answer_weight != 1.0:
+        valid = valid * (1 + (answer_weight - 1) * answer_pos[:, 1:].float())
     n = (tgt != -100).sum(1).clamp(min=1)
-    per_ex = ce.sum(1) / n  # mean over each answer
+    per_ex = (ce * valid).sum(1) / valid.sum(1).clamp(min=1)  # weighted mean over each answer
     w = n.float().sqrt()
     return (per_ex * w).sum() / w.sum()
 
@@ -112,6 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--aux-shape", type=float, default=0.0, help="weight of the shape-probe loss")
     ap.add_argument(
+        "--answer-weight",
+        type=float,
+        default=1.0,
+        help="loss weight of the answer word after a reasoned VQA description (others 1)",
+    )
+    ap.add_argument(
         "--init-from",
         type=Path,
         default=None,
@@ -157,7 +173,9 @@ def main(argv: list[str] | None = None) -> int:
             embeds = torch.cat([model.encoder.tokens(fmap).to(tok_emb.dtype), tok_emb], dim=1)
             logits = model.lm(inputs_embeds=embeds).logits
             aux = model.aux_shape(fmap) if args.aux_shape > 0 else None
-        loss = weighted_loss(logits.float(), batch["labels"])
+        loss = weighted_loss(
+            logits.float(), batch["labels"], batch["answer_pos"], args.answer_weight
+        )
         if aux is not None:
             loss = loss + args.aux_shape * torch.nn.functional.cross_entropy(
                 aux.float(), batch["shape_map"]

@@ -184,6 +184,30 @@ def test_vqa_response_formats_end_with_the_answer():
         assert final_answer(reasoned.target_text) == reasoned.answer
 
 
+def test_answer_weight_targets_the_answer_word_of_reasoned_responses():
+    from hbench.baselines.shapes.understanding.data import collate
+    from hbench.baselines.shapes.understanding.train_target import weighted_loss
+
+    tok = build_tokenizer()
+    exs = [vqa_example(np.random.default_rng(3), response="reasoned"),
+           caption_example(np.random.default_rng(1)), vqa_example(np.random.default_rng(4))]  # fmt: skip
+    batch = collate(tok, exs, prefix_len=4)
+    marked = batch["answer_pos"].nonzero().tolist()
+    assert len(marked) == 1 and marked[0][0] == 0  # only the reasoned response has one
+    assert tok.decode([int(batch["labels"][tuple(marked[0])])]) == exs[0].answer
+    # logits right everywhere except at the answer word: only the weighted loss sees it grow
+    labels = batch["labels"]
+    logits = torch.full((*labels.shape, len(tok)), -10.0)
+    nxt = labels[:, 1:].clamp(min=0)
+    logits[:, :-1].scatter_(-1, nxt[..., None], 10.0)
+    b, t = marked[0]
+    logits[b, t - 1] = 0.0  # uniform at the position predicting the answer
+    plain = weighted_loss(logits, labels, batch["answer_pos"], 1.0)
+    heavy = weighted_loss(logits, labels, batch["answer_pos"], 10.0)
+    assert torch.allclose(plain, weighted_loss(logits, labels))
+    assert heavy > 3 * plain
+
+
 def test_target_fine_tunes_from_a_weights_folder(weights, tmp_path):
     """``--init-from`` starts from the committed target (not a random init), any response format."""
     from hbench.baselines.shapes.understanding.loading import load_target
