@@ -41,29 +41,49 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     return weight * F.rms_norm(x.float(), (x.shape[-1],), None, eps).to(x.dtype)
 
 
-def _cat(parts: list[torch.Tensor | None]) -> torch.Tensor | None:
-    if all(p is None for p in parts):
-        return None
-    if any(p is None for p in parts):
-        raise NotImplementedError("lean forward: projections with and without bias cannot fuse")
-    return torch.cat(parts).contiguous()
+# Fused q/k/v and gate/up copies cost extra memory (about 2/3 of a decoder's weights); they
+# pay where per-call dispatch dominates (small models at batch 1), not for multi-GB models,
+# whose layers then run the separate projections.
+FUSE_BUDGET_BYTES = 64 * 2**20
+
+Linear = tuple[torch.Tensor, torch.Tensor | None]  # (weight, bias)
+
+
+def _fused(mods: list[nn.Module], fuse: bool) -> tuple[Linear, ...]:
+    """One concatenated projection (``fuse`` and compatible biases), else the parts as they are."""
+    biases = [m.bias for m in mods]
+    if not fuse or (any(b is None for b in biases) and not all(b is None for b in biases)):
+        return tuple((m.weight, m.bias) for m in mods)
+    bias = None if biases[0] is None else torch.cat(biases).contiguous()
+    return ((torch.cat([m.weight for m in mods]).contiguous(), bias),)
+
+
+def _project(x: torch.Tensor, parts: tuple[Linear, ...]) -> torch.Tensor:
+    if len(parts) == 1:
+        return F.linear(x, *parts[0])
+    return torch.cat([F.linear(x, w, b) for w, b in parts], dim=-1)
+
+
+def fused_bytes(layers: list[nn.Module]) -> int:
+    """Extra memory of fusing q/k/v and gate/up in every layer."""
+    mods = [m for layer in layers for m in (layer.self_attn.q_proj, layer.self_attn.k_proj,
+            layer.self_attn.v_proj, layer.mlp.gate_proj, layer.mlp.up_proj)]  # fmt: skip
+    return sum(m.weight.numel() * m.weight.element_size() for m in mods)
 
 
 @dataclass(frozen=True)
 class LeanLayer:
     """One Llama-style decoder layer's weights arranged for the lean forward.
 
-    q/k/v and gate/up are concatenated into one projection each (one matmul instead of
-    three and two; at batch 1 on a CPU each matmul call costs more dispatch than math).
-    The concatenation changes no number: each output row is the same dot product.
+    With ``fuse``, q/k/v and gate/up are concatenated into one projection each (one matmul
+    instead of three and two; at batch 1 on a CPU each matmul call costs more dispatch than
+    math). The concatenation changes no number: each output row is the same dot product.
     """
 
-    qkv_w: torch.Tensor
-    qkv_b: torch.Tensor | None
+    qkv: tuple[Linear, ...]
     o_w: torch.Tensor
     o_b: torch.Tensor | None
-    gate_up_w: torch.Tensor
-    gate_up_b: torch.Tensor | None
+    gate_up: tuple[Linear, ...]
     down_w: torch.Tensor
     down_b: torch.Tensor | None
     ln1: torch.Tensor
@@ -80,7 +100,7 @@ class LeanLayer:
     source: tuple[tuple[int, int], ...]  # (data_ptr, version) of the weights it was built from
 
     @classmethod
-    def of(cls, layer: nn.Module) -> LeanLayer:
+    def of(cls, layer: nn.Module, fuse: bool = True) -> LeanLayer:
         """The lean arrangement of a transformers ``*DecoderLayer``."""
         attn, mlp = layer.self_attn, layer.mlp
         q, k, v = attn.q_proj, attn.k_proj, attn.v_proj
@@ -94,12 +114,10 @@ class LeanLayer:
         # transformers' SiLU modules just call F.silu; calling it directly skips a module call.
         act = F.silu if isinstance(mlp.act_fn, (SiLUActivation, nn.SiLU)) else mlp.act_fn
         return cls(
-            qkv_w=torch.cat([q.weight, k.weight, v.weight]).contiguous(),
-            qkv_b=_cat([q.bias, k.bias, v.bias]),
+            qkv=_fused([q, k, v], fuse),
             o_w=attn.o_proj.weight,
             o_b=attn.o_proj.bias,
-            gate_up_w=torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]).contiguous(),
-            gate_up_b=_cat([mlp.gate_proj.bias, mlp.up_proj.bias]),
+            gate_up=_fused([mlp.gate_proj, mlp.up_proj], fuse),
             down_w=mlp.down_proj.weight,
             down_b=mlp.down_proj.bias,
             ln1=layer.input_layernorm.weight,
@@ -128,10 +146,12 @@ def _fingerprint(layer: nn.Module) -> tuple[tuple[int, int], ...]:
 
 
 def lean_layers(layers: list[nn.Module], cached: list[LeanLayer]) -> list[LeanLayer]:
-    """``cached`` if it still matches ``layers``' weights, else a fresh arrangement."""
+    """``cached`` if it still matches ``layers``' weights, else a fresh arrangement (fused
+    when the copies fit :data:`FUSE_BUDGET_BYTES`)."""
     if len(cached) == len(layers) and all(c.fresh(m) for c, m in zip(cached, layers, strict=True)):
         return cached
-    return [LeanLayer.of(m) for m in layers]
+    fuse = fused_bytes(layers) <= FUSE_BUDGET_BYTES
+    return [LeanLayer.of(m, fuse) for m in layers]
 
 
 def _rope(x: torch.Tensor, cos: torch.Tensor, sin_signed: torch.Tensor) -> torch.Tensor:
@@ -173,7 +193,7 @@ def decoder_layer(
     t = x.shape[0]
     hd, nq, nkv = layer.head_dim, layer.n_q, layer.n_kv
     h = rms_norm(x, layer.ln1, layer.ln1_eps)
-    qkv = F.linear(h, layer.qkv_w, layer.qkv_b).view(t, nq + 2 * nkv, hd)
+    qkv = _project(h, layer.qkv).view(t, nq + 2 * nkv, hd)
     end = start + t
     if rows is None:
         c, s = cos[start:end, None], sin[start:end, None]
@@ -198,7 +218,7 @@ def decoder_layer(
     )
     x = x + F.linear(out[0].transpose(0, 1).reshape(t, -1), layer.o_w, layer.o_b)
     h = rms_norm(x, layer.ln2, layer.ln2_eps)
-    gate, up = F.linear(h, layer.gate_up_w, layer.gate_up_b).chunk(2, dim=-1)
+    gate, up = _project(h, layer.gate_up).chunk(2, dim=-1)
     return x + F.linear(layer.act(gate) * up, layer.down_w, layer.down_b)
 
 

@@ -7,6 +7,7 @@ import torch
 from spec_models import SMALL, perturbed, prompts
 from transformers import GPT2Config, GPT2LMHeadModel, Qwen3Config, Qwen3ForCausalLM
 
+from hbench.baselines.runtime import lean as lean_module
 from hbench.baselines.runtime.decoding import DecodeConfig
 from hbench.baselines.runtime.drafters import DraftModelDrafter, EagleHeadDrafter
 from hbench.baselines.runtime.eagle import EagleHead, EagleHeadConfig
@@ -22,8 +23,16 @@ def qwen3():
     return Qwen3ForCausalLM(Qwen3Config(**SMALL, head_dim=8)).eval()
 
 
+@pytest.fixture(params=["fused", "separate"])
+def fuse_budget(request, monkeypatch):
+    """Both arrangements: fused q/k/v + gate/up (small models) and separate projections."""
+    if request.param == "separate":
+        monkeypatch.setattr(lean_module, "FUSE_BUDGET_BYTES", 0)
+    return request.param
+
+
 @torch.no_grad()
-def test_lean_matches_transformers_forward(models, qwen3):
+def test_lean_matches_transformers_forward(models, qwen3, fuse_budget):
     layers = (1, -1)
     for model in (models["llama"], models["qwen2"], qwen3):
         hf, lean = HFCausalLMTarget(model, feature_layers=layers), LeanLlamaTarget(model, layers)
@@ -36,6 +45,7 @@ def test_lean_matches_transformers_forward(models, qwen3):
             t.rollback(t.length - 2)
             c = t.extend(torch.tensor([9]))
             outs.append((a, b, c))
+        assert len(lean._lean[0].qkv) == (1 if fuse_budget == "fused" else 3)
         for x, y in zip(*outs, strict=True):
             assert torch.allclose(x.logits, y.logits, atol=1e-5)
             assert torch.allclose(x.features, y.features, atol=1e-5)
