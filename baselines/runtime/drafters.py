@@ -31,7 +31,7 @@ from .target import Prompt, StepOutput, Target
 
 @dataclass(frozen=True)
 class DraftResult:
-    """``k`` proposed tokens and, when sampling, the ``[k, V]`` distributions they came from."""
+    """Up to ``k`` proposed tokens and, when sampling, the ``[n, V]`` distributions they came from."""
 
     tokens: list[int]
     probs: torch.Tensor | None = None
@@ -51,7 +51,7 @@ class Drafter(Protocol):
     def propose(
         self, k: int, config: DecodeConfig, generator: torch.Generator | None
     ) -> DraftResult:
-        """Draft ``k`` tokens after everything committed so far."""
+        """Draft up to ``k`` tokens after everything committed so far (fewer after a drafted EOS)."""
 
     def commit(self, accepted: int, tokens: list[int], features: torch.Tensor | None) -> None:
         """Sync after verification.

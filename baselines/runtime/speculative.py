@@ -140,7 +140,7 @@ def speculative_decode(
         drafter: proposes tokens (draft model or EAGLE head).
         prompt: token ids or a prefix of embeddings.
         config: the same decoding settings the baseline uses.
-        k: draft tokens per round (>= 1); fewer near ``max_new_tokens``.
+        k: draft tokens per round (>= 1); fewer near ``max_new_tokens`` or after a drafted EOS.
         decode: token ids -> text, needed for stop strings.
         generator: random source for sampling mode.
         clock: timer (CUDA-synchronising on GPU).
