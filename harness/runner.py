@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import platform
 import socket
-import subprocess
 import sys
 import traceback
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from . import plugins
 from .config import RunConfig, SuiteSpec
 from .metrics_pass import build_metrics, run_metrics
 from .profiler import profile_sample
+from .provenance import git_info
 from .scoring import score_run
 from .store import MANIFEST, SCORES, RunStore, now, record_key
 from .suite import Item, Suite
@@ -77,22 +77,6 @@ def check_capabilities(
                     )
 
 
-def _git_info() -> dict[str, Any]:
-    root = Path(__file__).resolve().parents[1]
-    try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, timeout=5
-        )
-    except (OSError, subprocess.SubprocessError):
-        return {"revision": None, "dirty": None}
-    if rev.returncode != 0:
-        return {"revision": None, "dirty": None}
-    return {"revision": rev.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
-
-
 def _versions() -> dict[str, str | None]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -135,7 +119,7 @@ def manifest(
         "device": config.device,
         "dtype": config.dtype,
         "versions": _versions(),
-        "git": _git_info(),
+        "git": git_info(),
         "host": {
             "hostname": socket.gethostname(),
             "platform": platform.platform(),

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
+
+from hbench.harness.provenance import code_revision
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 MANIFEST = "generator_manifest.json"
@@ -30,21 +31,6 @@ def sha256_of(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def git_revision(repo: Path = Path(__file__).parent) -> str:
-    """``git rev-parse HEAD`` of the repository holding ``repo`` ("unknown" outside git).
-
-    The default is this code's own checkout, not the weights folder (which may lie outside
-    any repository): the revision records the code that trained the weights.
-    """
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return out.stdout.strip()
 
 
 def read_manifest(weights_dir: Path = WEIGHTS_DIR) -> dict:
@@ -80,7 +66,7 @@ def save_weights(
         "sha256": sha256_of(path),
         "bytes": path.stat().st_size,
         "dtype": str(dtype).removeprefix("torch."),
-        "git_revision": git_revision(),
+        "git_revision": code_revision(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     (weights_dir / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")

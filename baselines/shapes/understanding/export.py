@@ -8,29 +8,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 from pathlib import Path
 
 import torch
+
+from hbench.harness.provenance import code_revision
 
 from .checkpoint import _dedupe_shared
 from .model import AUX_PREFIX, ShapesVLM, TargetConfig
 from .tokenizer import build_tokenizer, save_tokenizer
 from .train_target import evaluate
 from .weights import TARGET_FILE, TOKENIZER_FILE, WEIGHTS_DIR, save_tensors, write_entry
-
-
-def git_revision() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=Path(__file__).parent,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     save_tokenizer(tok, args.weights_dir / TOKENIZER_FILE)
     metrics = evaluate(model.float(), tok, args.eval_n)
     params = sum(p.numel() for p in model.parameters())
-    rev = git_revision()
+    rev = code_revision()
     write_entry(
         args.weights_dir,
         TOKENIZER_FILE,

@@ -25,8 +25,9 @@ import time
 import torch
 from safetensors.torch import load_file, save_file
 
+from hbench.harness.provenance import code_revision
+
 from .checkpoint import _dedupe_shared, load_checkpoint, save_checkpoint, training_parser
-from .export import git_revision
 from .hf_peer import PrefixLlama
 from .loading import load_target
 from .model import ShapesVLM
@@ -174,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         "kind": "assistant", "dtype": "float16", "config": cfg,
         "params": sum(p.numel() for p in asst.parameters()),
         "init": f"target embedding table (frozen, tied), layers 0..{args.layers - 1}, final norm",
-        "training_command": args.command, "git_revision": git_revision(),
+        "training_command": args.command, "git_revision": code_revision(),
         "train_steps": meta["step"], "train_seconds": round(meta["elapsed_s"], 1),
         "data": {"n_caption": args.n_caption, "n_vqa": args.n_vqa, "val_rows": n_val,
                  "seed_stream": ASSISTANT_SEED, "source": "greedy outputs of the committed target"},

@@ -23,10 +23,10 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from hbench.baselines.runtime.eagle import EagleHead, EagleHeadConfig
+from hbench.harness.provenance import code_revision
 
 from .checkpoint import load_checkpoint, save_checkpoint, training_parser
 from .data import caption_example, prompt_ids, vqa_example
-from .export import git_revision
 from .loading import load_target
 from .weights import HEAD_FILE, write_entry
 
@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             "config": json.loads(json.dumps(cfg.__dict__)),
             "params": sum(p.numel() for p in head.parameters()),
             "training_command": args.command,
-            "git_revision": git_revision(),
+            "git_revision": code_revision(),
             "train_steps": final["step"],
             "train_seconds": round(final["elapsed_s"], 1),
             "data": {
