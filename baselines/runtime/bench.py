@@ -75,7 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=0, help="use the first N prompts (0: all)")
     p.add_argument("--methods", default="", help=f"comma list of {', '.join(METHODS)}")
     p.add_argument(
-        "--k", type=int, default=None, help="draft tokens per round (ours; 4, --shapes 6)"
+        "--k",
+        type=int,
+        default=None,
+        help="draft tokens per round (ours; 4, --shapes: the family's spec_k)",
     )
     p.add_argument("--draft-k", type=int, default=32, help="spec-draft's k (--shapes only)")
     p.add_argument("--pld-tokens", type=int, default=3, help="prompt_lookup_num_tokens")

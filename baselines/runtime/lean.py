@@ -81,11 +81,9 @@ class LeanLayer:
     """
 
     qkv: tuple[Linear, ...]
-    o_w: torch.Tensor
-    o_b: torch.Tensor | None
+    o: Linear
     gate_up: tuple[Linear, ...]
-    down_w: torch.Tensor
-    down_b: torch.Tensor | None
+    down: Linear
     ln1: torch.Tensor
     ln1_eps: float
     ln2: torch.Tensor
@@ -115,11 +113,9 @@ class LeanLayer:
         act = F.silu if isinstance(mlp.act_fn, (SiLUActivation, nn.SiLU)) else mlp.act_fn
         return cls(
             qkv=_fused([q, k, v], fuse),
-            o_w=attn.o_proj.weight,
-            o_b=attn.o_proj.bias,
+            o=(attn.o_proj.weight, attn.o_proj.bias),
             gate_up=_fused([mlp.gate_proj, mlp.up_proj], fuse),
-            down_w=mlp.down_proj.weight,
-            down_b=mlp.down_proj.bias,
+            down=(mlp.down_proj.weight, mlp.down_proj.bias),
             ln1=layer.input_layernorm.weight,
             ln1_eps=norm(layer.input_layernorm)[1],
             ln2=layer.post_attention_layernorm.weight,
@@ -216,10 +212,10 @@ def decoder_layer(
         scale=layer.scaling,
         enable_gqa=nq != nkv,
     )
-    x = x + F.linear(out[0].transpose(0, 1).reshape(t, -1), layer.o_w, layer.o_b)
+    x = x + F.linear(out[0].transpose(0, 1).reshape(t, -1), *layer.o)
     h = rms_norm(x, layer.ln2, layer.ln2_eps)
     gate, up = _project(h, layer.gate_up).chunk(2, dim=-1)
-    return x + F.linear(layer.act(gate) * up, layer.down_w, layer.down_b)
+    return x + F.linear(layer.act(gate) * up, *layer.down)
 
 
 class _LeanForward(nn.Module):

@@ -83,9 +83,8 @@ def lr_at(step: int, total: int, peak: float, warmup: int) -> float:
 def _config(args: argparse.Namespace, vocab: int, init: TargetConfig | None) -> TargetConfig:
     """Sizes from the flags, or those of ``--init-from``'s target (flags must then agree)."""
     sizes = {"hidden": args.hidden, "layers": args.layers, "ffn": args.ffn}
-    if init is None:
-        defaults = {"hidden": 256, "layers": 6, "ffn": 768}
-        return TargetConfig(vocab, **{k: v or defaults[k] for k, v in sizes.items()})
+    if init is None:  # unset flags keep TargetConfig's own defaults
+        return TargetConfig(vocab, **{k: v for k, v in sizes.items() if v is not None})
     for k, v in sizes.items():
         if v is not None and v != getattr(init, k):
             raise ValueError(
@@ -106,9 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--warmup", type=int, default=150)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--hidden", type=int, default=None, help="default 256 (or --init-from's)")
-    ap.add_argument("--layers", type=int, default=None, help="default 6 (or --init-from's)")
-    ap.add_argument("--ffn", type=int, default=None, help="default 768 (or --init-from's)")
+    for size in ("hidden", "layers", "ffn"):
+        default = getattr(TargetConfig, size)  # the dataclass default
+        ap.add_argument(
+            f"--{size}", type=int, default=None, help=f"default {default} (or --init-from's)"
+        )
     ap.add_argument("--caption-frac", type=float, default=0.5)
     ap.add_argument(
         "--vqa-response",
