@@ -27,6 +27,10 @@ class GeneratorConfig:
     text_layers: int = 2
     heads: int = 4
     max_tokens: int = 32
+    # Learned 2-D position embeddings on the attention queries (and self-attention keys):
+    # without them a pixel's query barely knows where it is, so "in the top right" and
+    # "left of" do not map onto places. False keeps the layout of older weights.
+    pos_queries: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -81,21 +85,43 @@ class ResBlock(nn.Module):
         return h + self.skip(x)
 
 
-class Attention(nn.Module):
-    """Pre-norm multi-head attention of pixels over themselves or over word features."""
+def sincos_2d(side: int, dim: int) -> torch.Tensor:
+    """``(side*side, dim)`` 2-D sine-cosine position features (half for x, half for y)."""
+    quarter = dim // 4
+    freqs = 1.0 / (100.0 ** (torch.arange(quarter, dtype=torch.float32) / max(1, quarter)))
+    ys, xs = torch.meshgrid(
+        torch.arange(side, dtype=torch.float32), torch.arange(side, dtype=torch.float32),
+        indexing="ij",
+    )  # fmt: skip
+    ax = xs.flatten()[:, None] * freqs[None]
+    ay = ys.flatten()[:, None] * freqs[None]
+    out = torch.cat([ax.sin(), ax.cos(), ay.sin(), ay.cos()], dim=1)
+    return F.pad(out, (0, dim - out.shape[1]))
 
-    def __init__(self, dim: int, kv_dim: int, heads: int) -> None:
+
+class Attention(nn.Module):
+    """Pre-norm multi-head attention of pixels over themselves or over word features.
+
+    With ``side`` set, a learned position embedding (initialised to 2-D sine-cosine) is
+    added to the queries, and to the keys when pixels attend to themselves.
+    """
+
+    def __init__(self, dim: int, kv_dim: int, heads: int, side: int | None = None) -> None:
         super().__init__()
         self.norm = nn.GroupNorm(8, dim)
         self.attn = nn.MultiheadAttention(dim, heads, kdim=kv_dim, vdim=kv_dim, batch_first=True)
+        self.pos = nn.Parameter(sincos_2d(side, dim)[None]) if side is not None else None
 
     def forward(
         self, x: torch.Tensor, kv: torch.Tensor | None = None, kv_pad: torch.Tensor | None = None
     ) -> torch.Tensor:
         b, c, h, w = x.shape
-        q = self.norm(x).flatten(2).transpose(1, 2)
-        k = q if kv is None else kv
-        out, _ = self.attn(q, k, k, key_padding_mask=kv_pad, need_weights=False)
+        v_self = self.norm(x).flatten(2).transpose(1, 2)
+        q = v_self if self.pos is None else v_self + self.pos
+        if kv is None:
+            out, _ = self.attn(q, q, v_self, need_weights=False)
+        else:
+            out, _ = self.attn(q, kv, kv, key_padding_mask=kv_pad, need_weights=False)
         return x + out.transpose(1, 2).reshape(b, c, h, w)
 
 
@@ -142,16 +168,17 @@ class ShapesDenoiser(nn.Module):
         self.down1 = ResBlock(c1, c1, d)
         self.pool1 = nn.Conv2d(c1, c2, 3, stride=2, padding=1)
         self.down2 = ResBlock(c2, c2, d)
-        self.xattn2 = Attention(c2, d, cfg.heads)
+        s16, s8 = (16, 8) if cfg.pos_queries else (None, None)  # attention grid sides
+        self.xattn2 = Attention(c2, d, cfg.heads, s16)
         self.pool2 = nn.Conv2d(c2, c3, 3, stride=2, padding=1)
         self.mid1 = ResBlock(c3, c3, d)
-        self.self3 = Attention(c3, c3, cfg.heads)
-        self.xattn3 = Attention(c3, d, cfg.heads)
+        self.self3 = Attention(c3, c3, cfg.heads, s8)
+        self.xattn3 = Attention(c3, d, cfg.heads, s8)
         self.mid2 = ResBlock(c3, c3, d)
         # Skips are added after a 1x1 projection (cheaper on CPU than concatenation).
         self.proj2 = nn.Conv2d(c3, c2, 1)
         self.up2 = ResBlock(c2, c2, d)
-        self.uxattn2 = Attention(c2, d, cfg.heads)
+        self.uxattn2 = Attention(c2, d, cfg.heads, s16)
         self.proj1 = nn.Conv2d(c2, c1, 1)
         self.up1 = ResBlock(c1, c1, d)
         self.out_norm = nn.GroupNorm(8, c1)

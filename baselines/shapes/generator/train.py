@@ -94,6 +94,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--channels", default="32,64,128", help="UNet widths (tests use 8,16,32)")
     ap.add_argument("--text-dim", type=int, default=128)
+    ap.add_argument(
+        "--pos-queries",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="learned 2-D positions on the attention queries (GeneratorConfig.pos_queries)",
+    )
     ap.add_argument("--weights-dir", type=Path, default=WEIGHTS_DIR)
     ap.add_argument("--no-export", action="store_true", help="do not write shipped weights")
     ap.add_argument(
@@ -116,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         vocab_size=tok.size,
         channels=tuple(int(c) for c in args.channels.split(",")),  # type: ignore[arg-type]
         text_dim=args.text_dim,
+        pos_queries=args.pos_queries,
     )
     model = ShapesDenoiser(cfg)
     ema = ShapesDenoiser(cfg)
