@@ -82,10 +82,8 @@ def hf_decode(
         **generate_kwargs: e.g. ``assistant_model`` or ``prompt_lookup_num_tokens``.
     """
     param = next(model.parameters())
-    asked = torch.tensor([prompt_ids(tok, prompt)], device=param.device)
-    prefix = model.embed_prompt(image_tensor(image).to(param.device, param.dtype), asked)
-    prefix = prefix[:, : model.prefix_len]
-    ids = [tok.pad_token_id] * prefix.shape[1] + asked[0].tolist()
+    prefix = model.encoder(image_tensor(image).to(param.device, param.dtype))
+    ids = [tok.pad_token_id] * prefix.shape[1] + prompt_ids(tok, prompt)
     ids = torch.tensor([ids], device=param.device)
     out = lm.generate(
         ids,

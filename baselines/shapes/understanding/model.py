@@ -32,11 +32,6 @@ class TargetConfig:
     max_positions: int = 96
     grid: int = 4  # image prefix is grid x grid tokens
     enc_channels: tuple[int, int, int] = (32, 64, 128)
-    # Add the prompt's mean word embedding to every image token, so the decoder computes the
-    # image positions knowing what is asked (instruction-aware visual features, as in
-    # InstructBLIP). Without it the shapes target answers "what color is the circle ?" and
-    # "... the square ?" alike. False keeps the layout of older weights.
-    question_aware: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -107,9 +102,6 @@ class PatchEncoder(nn.Module):
         return self.tokens(self.feature_map(images))
 
 
-SEP_TOKEN_ID = 4  # the shapes tokenizer's ``<sep>`` (ends every prompt)
-
-
 class ShapesVLM(nn.Module):
     """Image prefix encoder plus Llama decoder; the decoder is ``self.lm``."""
 
@@ -121,42 +113,17 @@ class ShapesVLM(nn.Module):
         # Training-only probe: which shape (or none) has its centre in each 4x4-pixel cell of
         # the CNN map. Dense supervision speeds up learning shapes; never exported.
         self.aux_shape = nn.Conv2d(config.enc_channels[-1], 1 + len(SHAPES), 1)
-        self.question = None
-        if config.question_aware:
-            self.question = nn.Linear(config.hidden, config.hidden)
-            nn.init.zeros_(self.question.weight)  # starts as the question-blind prefix
-            nn.init.zeros_(self.question.bias)
 
     @property
     def prefix_len(self) -> int:
         return self.config.grid**2
-
-    def image_prefix(
-        self, fmap: torch.Tensor, ids: torch.Tensor, tok: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Prefix embeddings from the CNN map; ``ids`` (B, T) start with the prompt.
-
-        Only the prompt (up to and including its first ``<sep>``) conditions the prefix, so
-        ids with the answer appended (training, drafting) give the same prefix as the prompt.
-        ``tok`` may pass ``ids``' embeddings when the caller has them.
-        """
-        prefix = self.encoder.tokens(fmap)
-        if self.question is None:
-            return prefix
-        if tok is None:
-            tok = self.lm.get_input_embeddings()(ids)
-        after_sep = (ids == SEP_TOKEN_ID).int().cumsum(1) - (ids == SEP_TOKEN_ID).int()
-        mask = (after_sep == 0).to(tok.dtype)[..., None]
-        asked = (tok * mask).sum(1) / mask.sum(1).clamp(min=1)
-        return prefix + self.question(asked.to(prefix.dtype))[:, None]
 
     def embed_prompt(self, images: torch.Tensor | None, prompt_ids: torch.Tensor) -> torch.Tensor:
         """``inputs_embeds`` for the prompt pass: image prefix (if any) then prompt tokens."""
         tok = self.lm.get_input_embeddings()(prompt_ids)
         if images is None:
             return tok
-        prefix = self.image_prefix(self.encoder.feature_map(images), prompt_ids, tok)
-        return torch.cat([prefix.to(tok.dtype), tok], dim=1)
+        return torch.cat([self.encoder(images).to(tok.dtype), tok], dim=1)
 
 
 def image_tensor(image: np.ndarray) -> torch.Tensor:

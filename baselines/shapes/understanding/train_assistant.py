@@ -64,13 +64,8 @@ def build_assistant(model: ShapesVLM, layers: int) -> tuple[PrefixLlama, dict]:
 def make_targets(model: ShapesVLM, data: dict[str, torch.Tensor], sep_id: int) -> dict:
     """Target logits at text positions, image-prefix embeddings and the answer mask."""
     imgs = data["images"].float().permute(0, 3, 1, 2) / 127.5 - 1
+    prefix = torch.cat([model.encoder(imgs[s : s + 64]) for s in range(0, len(imgs), 64)])
     ids, lengths = data["ids"], data["lengths"]
-    prefix = torch.cat(
-        [
-            model.embed_prompt(imgs[s : s + 64], ids[s : s + 64])[:, : model.prefix_len]
-            for s in range(0, len(imgs), 64)
-        ]
-    )
     pos = torch.arange(ids.shape[1] - 1)[None]
     answer_start = (ids == sep_id).int().argmax(1, keepdim=True) + 1
     # Position j predicts token j + 1: keep it when that token is part of the answer.

@@ -13,7 +13,6 @@ import argparse
 import json
 import math
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -85,11 +84,7 @@ def _config(args: argparse.Namespace, vocab: int, init: TargetConfig | None) -> 
     """Sizes from the flags, or those of ``--init-from``'s target (flags must then agree)."""
     sizes = {"hidden": args.hidden, "layers": args.layers, "ffn": args.ffn}
     if init is None:  # unset flags keep TargetConfig's own defaults
-        return TargetConfig(
-            vocab,
-            question_aware=args.question_aware,
-            **{k: v for k, v in sizes.items() if v is not None},
-        )
+        return TargetConfig(vocab, **{k: v for k, v in sizes.items() if v is not None})
     for k, v in sizes.items():
         if v is not None and v != getattr(init, k):
             raise ValueError(
@@ -99,9 +94,7 @@ def _config(args: argparse.Namespace, vocab: int, init: TargetConfig | None) -> 
         raise ValueError(
             f"--init-from {args.init_from}: vocab {init.vocab_size} != tokenizer's {vocab}"
         )
-    # A question-blind target may be fine-tuned into a question-aware one (the new
-    # projection starts at zero, so training starts from the same function).
-    return replace(init, question_aware=init.question_aware or args.question_aware)
+    return init
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,12 +111,6 @@ def main(argv: list[str] | None = None) -> int:
             f"--{size}", type=int, default=None, help=f"default {default} (or --init-from's)"
         )
     ap.add_argument("--caption-frac", type=float, default=0.5)
-    ap.add_argument(
-        "--question-aware",
-        action=argparse.BooleanOptionalAction,
-        default=False,
-        help="condition the image prefix on the prompt (TargetConfig.question_aware)",
-    )
     ap.add_argument(
         "--vqa-response",
         choices=sorted(VQA_RESPONSES),
@@ -184,8 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
             fmap = model.encoder.feature_map(batch["images"])
             tok_emb = model.lm.get_input_embeddings()(batch["ids"])
-            prefix = model.image_prefix(fmap, batch["ids"], tok_emb)
-            embeds = torch.cat([prefix.to(tok_emb.dtype), tok_emb], dim=1)
+            embeds = torch.cat([model.encoder.tokens(fmap).to(tok_emb.dtype), tok_emb], dim=1)
             logits = model.lm(inputs_embeds=embeds).logits
             aux = model.aux_shape(fmap) if args.aux_shape > 0 else None
         loss = weighted_loss(
