@@ -9,8 +9,10 @@ velocity ``noise - x0`` and an Euler step is ``x <- x - (t_i - t_{i+1}) * v``.
   ``num_timesteps = 50`` is 49 network evaluations per branch.
 * Guidance: inside ``cfg_interval`` (``lo < t <= hi``) the text-unconditional branch (and
   for editing the image-unconditional branch) runs; outside it only the conditional one.
-  All branches of a step go through the model in ONE batched call, so a profiler's
-  forward hook sees ``rows = branches * images`` NFE per step (BAGEL's accounting).
+  BAGEL's ``_forward_flow`` runs each branch as its own forward pass
+  (``Guidance.batch_branches=False``); ``True`` stacks the branches into one batched call.
+  Either way a profiler's forward hooks see ``rows = branches * images`` NFE per step
+  (BAGEL's accounting); only the number of calls differs.
 * :func:`combine_cfg` is the single place where branch velocities are merged; it keeps
   BAGEL's exact semantics (``global`` / ``channel`` / ``text_channel`` renormalisation).
 
@@ -33,7 +35,7 @@ RENORM_TYPES: tuple[str, ...] = ("global", "channel", "text_channel")
 
 
 class VelocityModel(Protocol):
-    """A denoiser seen by the sampler: one batched call per step for all CFG branches."""
+    """A denoiser seen by the sampler: one call evaluates the given CFG branches."""
 
     def __call__(self, x: torch.Tensor, t: torch.Tensor, branches: Sequence[str]) -> torch.Tensor:
         """Velocities for every branch, stacked branch-major ``(len(branches) * B, ...)``."""
@@ -78,6 +80,10 @@ class Guidance:
         renorm_type: ``global`` (per sample, all elements), ``channel`` (per position over
             channels) or ``text_channel`` (channel renorm of the text-guided velocity only).
         renorm_min: lower clamp of the renormalisation factor (upper clamp is 1.0).
+        batch_branches: evaluate a step's branches in one batched call (True) or one call
+            per branch as BAGEL's loop does (False). Same NFE and, up to float rounding, the
+            same velocities; on a CPU a two-row call costs 1.6-1.8x a one-row call, so the
+            batched sampler is faster than BAGEL's.
     """
 
     text_scale: float = 1.0
@@ -85,6 +91,7 @@ class Guidance:
     interval: tuple[float, float] = (0.0, 1.0)
     renorm_type: str = "global"
     renorm_min: float = 0.0
+    batch_branches: bool = True
 
     def __post_init__(self) -> None:
         if self.renorm_type not in RENORM_TYPES:
@@ -161,13 +168,17 @@ def guided_velocity(
     guidance: Guidance,
     stats: SamplerStats | None = None,
 ) -> torch.Tensor:
-    """One batched model call for every active branch at ``t``, combined with :func:`combine_cfg`."""
+    """Velocities of every active branch at ``t`` (one call, or one per branch), combined
+    with :func:`combine_cfg`."""
     branches = guidance.branches_at(t)
     b = x.shape[0]
     tt = torch.full((b,), float(t), dtype=x.dtype, device=x.device)
-    out = model(x, tt, branches)
+    if guidance.batch_branches or len(branches) == 1:
+        out, calls = model(x, tt, branches), 1
+    else:
+        out, calls = torch.cat([model(x, tt, (br,)) for br in branches]), len(branches)
     if stats is not None:
-        stats.calls += 1
+        stats.calls += calls
         stats.rows += len(branches) * b
         stats.branches_per_step.append(len(branches))
     if len(branches) == 1:

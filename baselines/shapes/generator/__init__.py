@@ -1,7 +1,8 @@
 """The shapes world's flow-matching generator, its distilled students and their engines.
 
 ``build_image_engine(kind)`` returns an unloaded engine; kinds: ``teacher`` (50-timestep
-Euler + CFG baseline), ``euler6`` (teacher weights, 6 Euler steps + CFG, undistilled),
+Euler + CFG baseline, one forward per CFG branch as in BAGEL), ``teacher-batched`` (the same
+sampler with each step's branches in one call), ``euler6`` (teacher weights, 6 Euler steps + CFG, undistilled),
 ``nfe6`` (6-step distilled student) and ``nfe1`` (1-step distilled student).
 """
 
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .engines import ShapesImageEngine
 
-ENGINE_KINDS: tuple[str, ...] = ("teacher", "euler6", "nfe6", "nfe1")
+ENGINE_KINDS: tuple[str, ...] = ("teacher", "teacher-batched", "euler6", "nfe6", "nfe1")
 
 
 def build_image_engine(kind: str, weights_dir: Path | None = None) -> ShapesImageEngine:

@@ -146,3 +146,34 @@ def test_cfg_interval_reduces_rows():
     )
     assert stats.rows == 2 * inside + (49 - inside)
     assert 0 < inside < 49
+
+
+class _Labelled:
+    """Branch-dependent velocities, so mixing up branch order or rows would show."""
+
+    OFFSET = {COND: 0.0, NO_TEXT: 0.5, NO_IMAGE: -0.25}
+
+    def __init__(self, net):
+        self.net = net
+
+    def __call__(self, x, t, branches):
+        return torch.cat([self.net(x, t) + self.OFFSET[b] for b in branches])
+
+
+@pytest.mark.parametrize("img_scale,per_step", [(1.0, 2), (2.0, 3)])
+def test_per_branch_calls_match_batched_calls(img_scale, per_step):
+    """BAGEL's loop (one forward per branch) and the batched call: same NFE, same sample."""
+    torch.manual_seed(0)
+    net = _Affine(torch.randn(2, 3, 4, 4))
+    rows = []
+    net.register_forward_hook(lambda m, a, o: rows.append(a[0].shape[0]))
+    noise = torch.randn(2, 3, 4, 4)
+    out = {}
+    for batched in (True, False):
+        rows.clear()
+        g = Guidance(text_scale=4.0, img_scale=img_scale, batch_branches=batched)
+        stats = SamplerStats()
+        out[batched] = sample_euler(_Labelled(net), noise, FlowSchedule(50, 3.0), g, stats)
+        assert sum(rows) == stats.rows == 49 * per_step * 2
+        assert stats.calls == (49 if batched else 49 * per_step)
+    assert torch.allclose(out[True], out[False], atol=1e-6)

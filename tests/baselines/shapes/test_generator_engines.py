@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from hbench.baselines.shapes.generator import ENGINE_KINDS, build_image_engine
+from hbench.baselines.shapes.generator.engines import SPECS
 from hbench.baselines.shapes.generator.network import GeneratorConfig, ShapesDenoiser
 from hbench.baselines.shapes.generator.tokens import WordTokenizer
 from hbench.baselines.shapes.generator.weights import MANIFEST, WeightsError, save_weights
@@ -48,17 +49,23 @@ def _count_rows(engine, fn):
 
 
 @pytest.mark.parametrize(
-    "kind,t2i,edit", [("teacher", 98, 147), ("euler6", 12, 18), ("nfe6", 6, 6), ("nfe1", 1, 1)]
+    "kind,t2i,edit,rows_per_call",
+    [
+        ("teacher", 98, 147, 1),  # BAGEL's loop: one forward per CFG branch
+        ("teacher-batched", 98, 147, 2),  # the branches of a step in one call
+        ("euler6", 12, 18, 2),
+        ("nfe6", 6, 6, 1),
+        ("nfe1", 1, 1, 1),
+    ],
 )
-def test_outputs_and_nfe(weights_dir, kind, t2i, edit):
+def test_outputs_and_nfe(weights_dir, kind, t2i, edit, rows_per_call):
     eng = _loaded(kind, weights_dir)
     src = render(sample_scene(np.random.default_rng(0), 2))
     rows = _count_rows(eng, lambda: eng.generate("a photo of a red circle", 3))
     assert sum(rows) == t2i
     rows_e = _count_rows(eng, lambda: eng.edit(src, "remove the red circle .", 3))
     assert sum(rows_e) == edit
-    # Students run one row per call; the teacher batches its CFG branches in one call.
-    assert max(rows) == (1 if kind.startswith("nfe") else 2)
+    assert max(rows) == min(rows) == rows_per_call
     # Text encodings per image: the prompt, plus the empty text only where CFG needs it.
     encoded = []
     h = eng.modules()["generator"].text.register_forward_hook(lambda *a: encoded.append(1))
@@ -89,7 +96,7 @@ def test_bad_inputs_are_named(weights_dir):
         build_image_engine("nfe2")
     with pytest.raises(RuntimeError, match="not loaded"):
         build_image_engine("nfe1", weights_dir).generate("a photo of a square", 0)
-    assert set(ENGINE_KINDS) == {"teacher", "euler6", "nfe6", "nfe1"}
+    assert set(ENGINE_KINDS) == set(SPECS)  # every registered kind is advertised
 
 
 def test_checksum_mismatch_and_pickle_are_refused(tmp_path):
