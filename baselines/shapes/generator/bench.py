@@ -1,11 +1,13 @@
 """Interleaved wall-clock speed of shapes image engines against the teacher sampler.
 
 DESIGN.md's definition: the same prompts and seeds, A B A B ... in one process after
-warm-up, speedup = median over items of (teacher seconds / variant seconds).
+warm-up, speedup = median over items of (reference seconds / variant seconds). References:
+the teacher (BAGEL's loop, one forward per CFG branch) and, on request, ``teacher-batched``.
 
 Run::
 
-    python -m hbench.baselines.shapes.generator.bench --kinds nfe6,nfe1,euler6 --n 12
+    python -m hbench.baselines.shapes.generator.bench --kinds nfe6,nfe1,euler6 --n 12 \
+        --references teacher,teacher-batched
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -31,15 +34,17 @@ def _time(fn) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print per-kind median paired speedups for T2I and editing (batch 1, CPU)."""
+    """Print per-kind median paired speedups against each reference, T2I and editing (batch 1)."""
     ap = argparse.ArgumentParser(prog="python -m hbench.baselines.shapes.generator.bench")
     ap.add_argument("--kinds", default="nfe6,nfe1,euler6")
+    ap.add_argument("--references", default="teacher", help="comma-separated reference kinds")
     ap.add_argument("--n", type=int, default=12, help="items per task")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--weights-dir", type=Path, default=None, help="default: the shipped weights")
     args = ap.parse_args(sys.argv[1:] if argv is None else argv)
     torch.set_num_threads(args.threads)
-    kinds = args.kinds.split(",")
-    engines = {k: build_image_engine(k) for k in ["teacher", *kinds]}
+    kinds, refs = args.kinds.split(","), args.references.split(",")
+    engines = {k: build_image_engine(k, args.weights_dir) for k in dict.fromkeys([*refs, *kinds])}
     for e in engines.values():
         e.load("cpu", torch.float32)
     prompts = [m["prompt"] for m in shapes_metadata_set(max(1, args.n // 6 + 1), 7)][: args.n]
@@ -57,15 +62,17 @@ def main(argv: list[str] | None = None) -> int:
             fns[0](e)
         times: dict[str, list[float]] = {k: [] for k in engines}
         for fn in fns:
-            for k, e in engines.items():  # interleaved: teacher, variant, variant, ...
+            for k, e in engines.items():  # interleaved: references, variant, variant, ...
                 times[k].append(_time(lambda e=e, fn=fn: fn(e)))
-        for k in kinds:
-            ratios = np.array(times["teacher"]) / np.array(times[k])
-            print(json.dumps({
-                "task": task, "kind": k, "speedup_median": round(float(np.median(ratios)), 2),
-                "teacher_s_median": round(float(np.median(times["teacher"])), 4),
-                "variant_s_median": round(float(np.median(times[k])), 4), "n": len(fns),
-            }), flush=True)  # fmt: skip
+        for ref in refs:
+            for k in (k for k in kinds if k != ref):
+                ratios = np.array(times[ref]) / np.array(times[k])
+                print(json.dumps({
+                    "task": task, "kind": k, "reference": ref,
+                    "speedup_median": round(float(np.median(ratios)), 2),
+                    "reference_s_median": round(float(np.median(times[ref])), 4),
+                    "variant_s_median": round(float(np.median(times[k])), 4), "n": len(fns),
+                }), flush=True)  # fmt: skip
     return 0
 
 

@@ -136,3 +136,19 @@ def test_shipped_weights_verify_and_fit_the_budget():
         eng = build_image_engine(kind)
         eng.load("cpu", torch.float32)  # verifies sha256 against the manifest
         assert eng.describe()["weights_sha256"] == files[eng.describe()["weights"]]["sha256"]
+
+
+def test_speed_bench_reports_each_variant_against_each_reference(weights_dir, capsys):
+    from hbench.baselines.shapes.generator import bench
+
+    argv = ["--kinds", "nfe6,teacher-batched", "--references", "teacher,teacher-batched"]
+    assert bench.main([*argv, "--n", "1", "--weights-dir", str(weights_dir)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    pairs = {(r["task"], r["reference"], r["kind"]) for r in lines}
+    assert pairs == {
+        (task, ref, kind)
+        for task in ("t2i", "edit")
+        for ref, kind in (("teacher", "nfe6"), ("teacher", "teacher-batched"),
+                          ("teacher-batched", "nfe6"))
+    }  # fmt: skip
+    assert all(r["speedup_median"] > 0 and r["n"] == 1 for r in lines)
