@@ -65,7 +65,7 @@ BATCHED_EDIT = replace(TEACHER_EDIT, batch_branches=True)
 SPECS: dict[str, EngineSpec] = {
     "teacher": EngineSpec(
         "generator_teacher", FlowSchedule(50, 3.0), FlowSchedule(50, 3.0), TEACHER_T2I, TEACHER_EDIT,
-        "50-timestep Euler with CFG (BAGEL-style baseline sampler)",
+        "50-timestep Euler with CFG, one forward per CFG branch (BAGEL-style baseline sampler)",
     ),
     "teacher-batched": EngineSpec(
         "generator_teacher", FlowSchedule(50, 3.0), FlowSchedule(50, 3.0), BATCHED_T2I,
