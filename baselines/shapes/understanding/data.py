@@ -10,6 +10,7 @@ import torch
 
 from hbench.baselines.shapes.world import (
     CAPTION_PROMPT,
+    COLORS,
     QA,
     SHAPES,
     Scene,
@@ -31,7 +32,7 @@ class Example:
     prompt: str
     answer: str  # canonical answer (the whole caption, or one VQA word)
     task: str  # caption | count | color | shape | relation
-    objects: tuple[tuple[float, float, str], ...] = ()  # (centre x, centre y, shape) per object
+    objects: tuple[tuple[float, float, str, str], ...] = ()  # (centre x, centre y, shape, colour)
     response: str = ""  # what the target says; "" means the answer itself
 
     @property
@@ -39,8 +40,8 @@ class Example:
         return self.response or self.answer
 
 
-def _objects(scene) -> tuple[tuple[float, float, str], ...]:
-    return tuple((*o.center, o.shape) for o in scene.objects)
+def _objects(scene) -> tuple[tuple[float, float, str, str], ...]:
+    return tuple((*o.center, o.shape, o.color) for o in scene.objects)
 
 
 def caption_example(rng: np.random.Generator) -> Example:
@@ -116,11 +117,15 @@ def collate(tok, examples: list[Example], prefix_len: int) -> dict[str, torch.Te
             answer_pos[i, prefix_len + m] = True
     imgs = np.stack([ex.image for ex in examples]).astype(np.float32) / 127.5 - 1.0
     images = torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous()
+    # Probe targets on the 8x8 CNN map: the shape / colour whose centre lies in each cell.
     shape_map = torch.zeros((len(examples), 8, 8), dtype=torch.long)  # 0 = no object centre
+    color_map = torch.zeros((len(examples), 8, 8), dtype=torch.long)
     for i, ex in enumerate(examples):
-        for cx, cy, shape in ex.objects:
-            shape_map[i, min(int(cy // 4), 7), min(int(cx // 4), 7)] = 1 + SHAPES.index(shape)
+        for cx, cy, shape, color in ex.objects:
+            cell = (i, min(int(cy // 4), 7), min(int(cx // 4), 7))
+            shape_map[cell] = 1 + SHAPES.index(shape)
+            color_map[cell] = 1 + COLORS.index(color)
     return {
         "images": images, "ids": ids, "labels": labels, "shape_map": shape_map,
-        "answer_pos": answer_pos,
+        "color_map": color_map, "answer_pos": answer_pos,
     }  # fmt: skip

@@ -15,7 +15,7 @@ import torch
 from hbench.harness.provenance import code_revision
 
 from .checkpoint import _dedupe_shared
-from .model import AUX_PREFIX, ShapesVLM, TargetConfig
+from .model import AUX_PREFIXES, ShapesVLM, TargetConfig
 from .tokenizer import build_tokenizer, save_tokenizer
 from .train_target import evaluate
 from .weights import TARGET_FILE, TOKENIZER_FILE, WEIGHTS_DIR, save_tensors, write_entry
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     model.lm.tie_weights()
     # Round-trip through fp16 so the metrics describe exactly the committed weights.
-    sd = {k: v for k, v in model.state_dict().items() if not k.startswith(AUX_PREFIX)}
+    sd = {k: v for k, v in model.state_dict().items() if not k.startswith(AUX_PREFIXES)}
     _dedupe_shared(sd)
     args.weights_dir.mkdir(parents=True, exist_ok=True)
     save_tensors(sd, args.weights_dir / TARGET_FILE, torch.float16)

@@ -9,7 +9,7 @@ import torch
 from hbench.baselines.runtime.eagle import EagleHead
 
 from .hf_peer import PrefixLlama
-from .model import AUX_PREFIX, ShapesVLM, TargetConfig
+from .model import AUX_PREFIXES, ShapesVLM, TargetConfig
 from .tokenizer import load_tokenizer
 from .weights import (
     ASSISTANT_FILE,
@@ -50,7 +50,7 @@ def load_target(
     """``(ShapesVLM in eval mode, tokenizer)`` from the weights folder."""
     weights_dir = Path(weights_dir or WEIGHTS_DIR)
     model = ShapesVLM(_config(weights_dir, TARGET_FILE))
-    _load_tied(model, weights_dir, TARGET_FILE, "lm.lm_head.weight", AUX_PREFIX)
+    _load_tied(model, weights_dir, TARGET_FILE, "lm.lm_head.weight", AUX_PREFIXES)
     model.lm.tie_weights()
     tok = load_tokenizer(verified_path(weights_dir, TOKENIZER_FILE))
     return model.to(device=device, dtype=dtype).eval(), tok

@@ -15,9 +15,9 @@ import torch
 from torch import nn
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from hbench.baselines.shapes.world import SHAPES
+from hbench.baselines.shapes.world import COLORS, SHAPES
 
-AUX_PREFIX = "aux_shape."  # state-dict keys of the training-only probe
+AUX_PREFIXES = ("aux_shape.", "aux_color.")  # state-dict keys of the training-only probes
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,9 @@ class ShapesVLM(nn.Module):
         # Training-only probe: which shape (or none) has its centre in each 4x4-pixel cell of
         # the CNN map. Dense supervision speeds up learning shapes; never exported.
         self.aux_shape = nn.Conv2d(config.enc_channels[-1], 1 + len(SHAPES), 1)
+        # Same for colours: without it a run can learn counts, shapes and cells but call
+        # every object "red" for thousands of steps.
+        self.aux_color = nn.Conv2d(config.enc_channels[-1], 1 + len(COLORS), 1)
 
     @property
     def prefix_len(self) -> int:

@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-n", type=int, default=40)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--aux-shape", type=float, default=0.0, help="weight of the shape-probe loss")
+    ap.add_argument("--aux-color", type=float, default=0.0, help="weight of the colour-probe loss")
     ap.add_argument(
         "--answer-weight",
         type=float,
@@ -173,14 +174,19 @@ def main(argv: list[str] | None = None) -> int:
             tok_emb = model.lm.get_input_embeddings()(batch["ids"])
             embeds = torch.cat([model.encoder.tokens(fmap).to(tok_emb.dtype), tok_emb], dim=1)
             logits = model.lm(inputs_embeds=embeds).logits
-            aux = model.aux_shape(fmap) if args.aux_shape > 0 else None
+            probes = [
+                (w, probe(fmap), batch[target])
+                for w, probe, target in (
+                    (args.aux_shape, model.aux_shape, "shape_map"),
+                    (args.aux_color, model.aux_color, "color_map"),
+                )
+                if w > 0
+            ]
         loss = weighted_loss(
             logits.float(), batch["labels"], batch["answer_pos"], args.answer_weight
         )
-        if aux is not None:
-            loss = loss + args.aux_shape * torch.nn.functional.cross_entropy(
-                aux.float(), batch["shape_map"]
-            )
+        for w, pred, target in probes:
+            loss = loss + w * torch.nn.functional.cross_entropy(pred.float(), target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -173,6 +173,44 @@ def test_target_training_resumes_exactly(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in b)
 
 
+def test_probe_maps_mark_each_object_centre_with_its_shape_and_colour():
+    from hbench.baselines.shapes.understanding.data import collate
+    from hbench.baselines.shapes.world import COLORS, SHAPES
+
+    tok = build_tokenizer()
+    examples = [caption_example(np.random.default_rng(i)) for i in range(4)]
+    batch = collate(tok, examples, 16)
+    for i, ex in enumerate(examples):
+        for cx, cy, shape, color in ex.objects:
+            cell = (i, int(cy // 4), int(cx // 4))
+            assert batch["shape_map"][cell] == 1 + SHAPES.index(shape)
+            assert batch["color_map"][cell] == 1 + COLORS.index(color)
+        assert (batch["color_map"][i] > 0).sum() == len(ex.objects)  # distinct centre cells
+
+
+def test_probes_train_but_are_never_exported(tmp_path):
+    """``--aux-shape`` / ``--aux-color`` add losses; the exported target has no probe tensors."""
+    from hbench.baselines.shapes.understanding import export
+    from hbench.baselines.shapes.understanding.loading import load_target
+    from hbench.baselines.shapes.understanding.train_target import main
+
+    common = ["--batch", "3", "--hidden", "32", "--layers", "1", "--ffn", "64",
+              "--eval-n", "1", "--eval-every", "1000", "--steps", "1"]  # fmt: skip
+    main(["--out", str(tmp_path / "plain"), *common])
+    main(["--out", str(tmp_path / "probed"), "--aux-shape", "1", "--aux-color", "1", *common])
+    plain = load_file(str(tmp_path / "plain" / "ckpt.safetensors"))
+    probed = load_file(str(tmp_path / "probed" / "ckpt.safetensors"))
+    for probe in ("aux_shape", "aux_color"):  # trained only when asked for
+        key = f"model.{probe}.weight"
+        assert not torch.equal(plain[key], probed[key])
+    w = tmp_path / "w"
+    argv = ["--ckpt", str(tmp_path / "probed"), "--weights-dir", str(w), "--command", "test"]
+    assert export.main([*argv, "--eval-n", "1"]) == 0
+    assert not any(k.startswith("aux_") for k in load_tensors(w, TARGET_FILE))
+    model, _ = load_target(w)
+    assert model.aux_color.weight.shape[0] == 7  # present in the module, untrained
+
+
 def test_vqa_response_formats_end_with_the_answer():
     from hbench.baselines.shapes.world import final_answer
 
