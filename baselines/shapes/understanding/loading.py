@@ -33,10 +33,14 @@ def _config(weights_dir: Path, file: str) -> TargetConfig:
 
 
 def _load_tied(
-    model: torch.nn.Module, weights_dir: Path, file: str, tied: str, optional: str = ""
+    model: torch.nn.Module,
+    weights_dir: Path,
+    file: str,
+    tied: str,
+    optional: tuple[str, ...] = (),
 ) -> None:
     """Load ``file`` into ``model``; the LM head ``tied`` is stored once, as the embedding
-    table, and keys under ``optional`` (training-only modules) may be absent."""
+    table, and keys under the ``optional`` prefixes (training-only modules) may be absent."""
     state = load_tensors(weights_dir, file)
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if k != tied and not (optional and k.startswith(optional))]
