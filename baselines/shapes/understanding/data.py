@@ -52,10 +52,14 @@ def caption_example(rng: np.random.Generator) -> Example:
 # What the target is trained to say to a question. ``reasoned`` describes the scene before
 # the one-word answer: the question becomes a lookup over the model's own words (a one-word
 # response must bind colour, shape and position in a single forward), and VQA responses get
-# long enough for decoding speed to matter. Scoring reads the last word either way.
+# long enough for decoding speed to matter. ``restated`` follows the description with the
+# answer as a sentence that repeats the queried object ("the circle is red ."), so the
+# lookup is keyed by the token just written, not by a word of the question far back.
+# Scoring reads the last word in every format.
 VQA_RESPONSES: dict[str, Callable[[Scene, QA], str]] = {
     "word": lambda scene, qa: qa.answer,
     "reasoned": lambda scene, qa: f"{caption(scene)} {qa.answer}",
+    "restated": lambda scene, qa: f"{caption(scene)} {qa.statement}",
 }
 
 

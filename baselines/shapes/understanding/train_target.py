@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
@@ -24,11 +23,14 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .data import VQA_RESPONSES, caption_example, collate, sample_example, vqa_example
 from .loading import load_target
 from .model import ShapesVLM, TargetConfig
+from .phases import Settings, check_phases, describe, parse_phases, settings_at
 from .reference_decode import hf_greedy, strip_eos
 from .tokenizer import build_tokenizer
 
 EVAL_SEED = 7_000_003
-VQA_TOKENS = 40  # a reasoned VQA response: the description (<= 27 words) then the answer
+VQA_TOKENS = (
+    60  # a reasoned or restated VQA response: the description (<= 35 words), then the answer
+)
 
 
 def evaluate(model: ShapesVLM, tok, n: int) -> dict[str, float]:
@@ -72,12 +74,6 @@ def weighted_loss(
     per_ex = (ce * valid).sum(1) / valid.sum(1).clamp(min=1)  # weighted mean over each answer
     w = n.float().sqrt()
     return (per_ex * w).sum() / w.sum()
-
-
-def lr_at(step: int, total: int, peak: float, warmup: int) -> float:
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    return peak * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
 
 
 def _config(args: argparse.Namespace, vocab: int, init: TargetConfig | None) -> TargetConfig:
@@ -130,6 +126,13 @@ def main(argv: list[str] | None = None) -> int:
         help="loss weight of the answer word after a reasoned VQA description (others 1)",
     )
     ap.add_argument(
+        "--phases",
+        default="",
+        help='settings changed at given steps, "START:key=value,...;..." (keys: horizon, '
+        "origin, lr, warmup, aux_shape, aux_color, caption_frac, vqa_response); the flags "
+        "set phase 0, whose cosine reaches zero at --steps",
+    )
+    ap.add_argument(
         "--init-from",
         type=Path,
         default=None,
@@ -140,6 +143,15 @@ def main(argv: list[str] | None = None) -> int:
         "--bf16", action=argparse.BooleanOptionalAction, default=True, help="bf16 autocast"
     )
     args = ap.parse_args(argv)
+    base = Settings(
+        horizon=args.steps, origin=0, lr=args.lr, warmup=args.warmup, aux_shape=args.aux_shape,
+        aux_color=args.aux_color, caption_frac=args.caption_frac, vqa_response=args.vqa_response,
+    )  # fmt: skip
+    try:
+        phases = parse_phases(args.phases, {"vqa_response": tuple(VQA_RESPONSES)})
+        check_phases(base, phases, args.steps)
+    except ValueError as e:
+        ap.error(str(e))
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     tok = build_tokenizer()
@@ -160,15 +172,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     t0, last_ckpt = time.time() - elapsed, time.time()
     model.train()
+    current = None
     while step < args.steps:
+        cfg_step = settings_at(step, base, phases)
+        if cfg_step != current:
+            print(f"step {step}: {describe(cfg_step)}", flush=True)
+            current = cfg_step
         rng = np.random.default_rng([args.seed, step])
-        batch = collate(
-            tok,
-            [sample_example(rng, args.caption_frac, args.vqa_response) for _ in range(args.batch)],
-            model.prefix_len,
-        )
+        examples = [
+            sample_example(rng, cfg_step.caption_frac, cfg_step.vqa_response)
+            for _ in range(args.batch)
+        ]
+        batch = collate(tok, examples, model.prefix_len)
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, args.steps, args.lr, args.warmup)
+            g["lr"] = cfg_step.lr_at(step)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
             fmap = model.encoder.feature_map(batch["images"])
             tok_emb = model.lm.get_input_embeddings()(batch["ids"])
@@ -177,8 +194,8 @@ def main(argv: list[str] | None = None) -> int:
             probes = [
                 (w, probe(fmap), batch[target])
                 for w, probe, target in (
-                    (args.aux_shape, model.aux_shape, "shape_map"),
-                    (args.aux_color, model.aux_color, "color_map"),
+                    (cfg_step.aux_shape, model.aux_shape, "shape_map"),
+                    (cfg_step.aux_color, model.aux_color, "color_map"),
                 )
                 if w > 0
             ]

@@ -27,6 +27,10 @@ class QA:
     kind: str  # count | color | shape | relation
     question: str
     answer: str
+    # The answer as a sentence that ends with the answer word ("the circle is red ."). For a
+    # relation it states the true relation, then the answer ("the red circle is left of the
+    # blue square . no .").
+    statement: str = ""
 
 
 def caption(scene: Scene) -> str:
@@ -66,12 +70,15 @@ def questions(scene: Scene, rng: np.random.Generator) -> list[QA]:
     for shape in SHAPES:
         n = scene.count(shape=shape)
         word = NUMBER_WORDS.get(n, "zero") if n else "zero"
-        qs.append(QA("count", f"how many {plural(shape)} are there ?", word))
+        name = plural(shape)
+        qs.append(QA("count", f"how many {name} are there ?", word, f"{name} {word} ."))
     for o in scene.objects:
         if scene.count(shape=o.shape) == 1:
-            qs.append(QA("color", f"what color is the {o.shape} ?", o.color))
+            q = f"what color is the {o.shape} ?"
+            qs.append(QA("color", q, o.color, f"the {o.shape} is {o.color} ."))
         if scene.count(color=o.color) == 1:
-            qs.append(QA("shape", f"what shape is the {o.color} object ?", o.shape))
+            q = f"what shape is the {o.color} object ?"
+            qs.append(QA("shape", q, o.shape, f"the {o.color} object is a {o.shape} ."))
     uniq = [o for o in scene.objects if scene.count(shape=o.shape, color=o.color) == 1]
     for a in uniq:
         for b in uniq:
@@ -82,13 +89,9 @@ def questions(scene: Scene, rng: np.random.Generator) -> list[QA]:
                 continue
             # Ask the true relation and a false one with equal probability.
             asked = rel if rng.random() < 0.5 else _opposite(rel)
-            qs.append(
-                QA(
-                    "relation",
-                    f"is the {a.name} {asked} the {b.name} ?",
-                    "yes" if asked == rel else "no",
-                )
-            )
+            answer = "yes" if asked == rel else "no"
+            fact = f"the {a.name} is {rel} the {b.name} . {answer} ."
+            qs.append(QA("relation", f"is the {a.name} {asked} the {b.name} ?", answer, fact))
     order = rng.permutation(len(qs))
     return [qs[i] for i in order]
 

@@ -216,10 +216,11 @@ def test_vqa_response_formats_end_with_the_answer():
 
     for i in range(20):
         word = vqa_example(np.random.default_rng(i))
-        reasoned = vqa_example(np.random.default_rng(i), response="reasoned")
-        assert word.target_text == word.answer == reasoned.answer  # same scene, same question
-        assert reasoned.target_text.startswith(("one object .", "two objects .", "three", "four"))
-        assert final_answer(reasoned.target_text) == reasoned.answer
+        for response in ("reasoned", "restated"):
+            long = vqa_example(np.random.default_rng(i), response=response)
+            assert word.target_text == word.answer == long.answer  # same scene, same question
+            assert long.target_text.startswith(("one object .", "two objects .", "three", "four"))
+            assert final_answer(long.target_text) == long.answer
 
 
 def test_answer_weight_targets_the_answer_word_of_reasoned_responses():

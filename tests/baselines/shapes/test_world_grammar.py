@@ -12,11 +12,13 @@ from hbench.baselines.shapes.world import (
     caption,
     caption_scene,
     check_edit,
+    final_answer,
     questions,
     render,
     sample_edit,
     scene_for_metadata,
     shapes_metadata_set,
+    vqa_scene,
 )  # fmt: skip
 from hbench.baselines.shapes.world.parse import (
     answer,
@@ -60,6 +62,26 @@ def test_captions_and_questions_answered_from_the_image():
         assert answer(seen, CAPTION_PROMPT) == text
         for qa in questions(scene, rng):
             assert answer(seen, qa.question) == qa.answer
+
+
+def test_statements_end_with_the_answer_and_state_true_facts():
+    """A restated answer ends with the answer word; a relation's fact holds in the image."""
+    rng = np.random.default_rng(5)
+    kinds = set()
+    for _ in range(150):
+        scene = vqa_scene(rng)
+        seen = scene_from_image(render(scene))
+        for qa in questions(scene, rng):
+            kinds.add(qa.kind)
+            assert final_answer(qa.statement) == qa.answer
+            if qa.kind == "relation":  # "the A is REL the B . yes ." -> "is the A REL the B ?"
+                fact = qa.statement.split(" . ")[0]
+                subject, _, rest = fact.partition(" is ")
+                assert answer(seen, f"is {subject} {rest} ?") == "yes"
+            else:  # it names the queried object: the circle, the red object, circles
+                noun = qa.question.split()[2 if qa.kind == "count" else 4]
+                assert noun in qa.statement.split()[:-2]
+    assert kinds == {"count", "color", "shape", "relation"}
 
 
 @pytest.mark.parametrize("kind", EDIT_KINDS)
