@@ -27,10 +27,11 @@ from .shapes_tasks import shapes_caption_sample, shapes_vqa_sample
 
 SUITE_NAME = "understanding"
 # BAGEL's protocol (DESIGN.md); shapes answers: <= 27 caption words + <eos>; a VQA response
-# may describe the scene (<= 27 words) before its one-word answer.
+# may describe its scene (<= 35 words: up to four objects) and restate the answer as a
+# sentence (<= 12 words) before it ends with the answer word.
 DEFAULT_MAX_NEW_TOKENS: dict[str, int] = {
     "mme": 20, "mmbench": 100, "mmmu": 10, "mm-vet": 1000, "mathvista": 4096,
-    "shapes-caption": 32, "shapes-vqa": 40,
+    "shapes-caption": 32, "shapes-vqa": 60,
 }  # fmt: skip
 FILE_LOADERS = {"mme": load_mme, "mmbench": load_mmbench, "mmmu": load_mmmu}
 BENCHMARKS: tuple[str, ...] = ("shapes-caption", "shapes-vqa", *FILE_LOADERS)
