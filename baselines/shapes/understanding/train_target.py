@@ -28,9 +28,8 @@ from .reference_decode import hf_greedy, strip_eos
 from .tokenizer import build_tokenizer
 
 EVAL_SEED = 7_000_003
-VQA_TOKENS = (
-    60  # a reasoned or restated VQA response: the description (<= 35 words), then the answer
-)
+# A reasoned or restated VQA response: the description (<= 35 words), then the answer.
+VQA_TOKENS = 60
 
 
 def evaluate(model: ShapesVLM, tok, n: int) -> dict[str, float]:
