@@ -19,17 +19,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields, replace
 
-SETTINGS: dict[str, type] = {
-    "horizon": int,
-    "origin": int,
-    "lr": float,
-    "warmup": int,
-    "aux_shape": float,
-    "aux_color": float,
-    "caption_frac": float,
-    "vqa_response": str,
-}
-
 
 @dataclass(frozen=True)
 class Settings:
@@ -46,6 +35,12 @@ class Settings:
 
     def lr_at(self, step: int) -> float:
         return lr_at(step - self.origin, self.horizon - self.origin, self.lr, self.warmup)
+
+
+# What --phases may set, and how to parse each value: the fields of Settings.
+SETTINGS: dict[str, type] = {
+    f.name: {"int": int, "float": float, "str": str}[str(f.type)] for f in fields(Settings)
+}
 
 
 def lr_at(step: int, total: int, peak: float, warmup: int) -> float:
@@ -117,7 +112,3 @@ def settings_at(step: int, base: Settings, phases: list[Phase]) -> Settings:
             break
         s = replace(s, **p.changes)
     return s
-
-
-def describe(s: Settings) -> str:
-    return ", ".join(f"{f.name}={getattr(s, f.name)}" for f in fields(s))

@@ -23,7 +23,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .data import VQA_RESPONSES, caption_example, collate, sample_example, vqa_example
 from .loading import load_target
 from .model import ShapesVLM, TargetConfig
-from .phases import Settings, check_phases, describe, parse_phases, settings_at
+from .phases import Settings, check_phases, parse_phases, settings_at
 from .reference_decode import hf_greedy, strip_eos
 from .tokenizer import build_tokenizer
 
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     while step < args.steps:
         cfg_step = settings_at(step, base, phases)
         if cfg_step != current:
-            print(f"step {step}: {describe(cfg_step)}", flush=True)
+            print(f"step {step}: {cfg_step}", flush=True)
             current = cfg_step
         rng = np.random.default_rng([args.seed, step])
         examples = [
