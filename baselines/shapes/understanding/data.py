@@ -56,10 +56,50 @@ def caption_example(rng: np.random.Generator) -> Example:
 # answer as a sentence that repeats the queried object ("the circle is red ."), so the
 # lookup is keyed by the token just written, not by a word of the question far back.
 # Scoring reads the last word in every format.
+# ``keyed`` lists the objects with the question's key attribute *before* the asked one,
+# repeats the key, then answers: the answer then follows the token just written exactly as
+# it follows that token in the list, the copy an induction head makes. A lookup whose
+# answer comes before its key (the caption's "red circle" for "what color is the circle")
+# stayed at 0.5 in a text-only probe where this order reached 1.0 within 250 steps.
+def _relation_key(scene: Scene, qa: QA) -> tuple[list[str], str]:
+    # is the <color> <shape> <relation> the <color> <shape> ?
+    a = next(o for o in scene.objects if qa.question.startswith(f"is the {o.name} "))
+    b = next(o for o in scene.objects if qa.question.endswith(f" the {o.name} ?"))
+    items = [f"{o.name} {o.cell} ." for o in scene.reading_order()]
+    return items, f"{a.name} {a.cell} {b.name} {b.cell}"
+
+
+# Per question kind: (object list, key). The key word sits at a fixed place in the question.
+_KEYED: dict[str, Callable[[Scene, QA], tuple[list[str], str]]] = {
+    "color": lambda scene, qa: (  # what color is the <shape> ?
+        [f"{o.shape} {o.color} ." for o in scene.reading_order()],
+        qa.question.split()[4],
+    ),
+    "shape": lambda scene, qa: (  # what shape is the <color> object ?
+        [f"{o.color} {o.shape} ." for o in scene.reading_order()],
+        qa.question.split()[4],
+    ),
+    "count": lambda scene, qa: (  # how many <shapes> are there ?
+        [f"{o.shape} ." for o in scene.reading_order()],
+        qa.question.split()[2],
+    ),
+    "relation": _relation_key,
+}
+
+
+def keyed_response(scene: Scene, qa: QA) -> str:
+    """The ``keyed`` VQA response: a key-first object list, the key again, the answer."""
+    if qa.kind not in _KEYED:
+        raise ValueError(f"no keyed response for question kind {qa.kind!r}")
+    items, key = _KEYED[qa.kind](scene, qa)
+    return " ".join([*items, key, qa.answer])
+
+
 VQA_RESPONSES: dict[str, Callable[[Scene, QA], str]] = {
     "word": lambda scene, qa: qa.answer,
     "reasoned": lambda scene, qa: f"{caption(scene)} {qa.answer}",
     "restated": lambda scene, qa: f"{caption(scene)} {qa.statement}",
+    "keyed": keyed_response,
 }
 
 

@@ -223,6 +223,52 @@ def test_vqa_response_formats_end_with_the_answer():
             assert final_answer(long.target_text) == long.answer
 
 
+def test_keyed_responses_answer_by_copying_what_follows_the_key_in_the_list():
+    """The repeated key occurs in the object list, and the answer follows it there.
+
+    For count questions the list names each object's shape and the answer is the count of
+    the key's singular in it; for relations the key names both objects with their cells.
+    """
+    from hbench.baselines.shapes.understanding.data import QA_KINDS, keyed_response
+    from hbench.baselines.shapes.world import QA, final_answer
+    from hbench.baselines.shapes.world.scene import NUMBER_WORDS
+
+    seen = set()
+    for i in range(60):
+        kind = QA_KINDS[i % len(QA_KINDS)]
+        ex = vqa_example(np.random.default_rng(i), kind=kind, response="keyed")
+        *items, tail = ex.target_text.split(" . ")
+        assert final_answer(ex.target_text) == ex.answer == tail.split()[-1]
+        key = tail.split()[:-1]
+        n = len(ex.objects)
+        assert len(items) == n
+        if kind == "count":
+            singular = key[0][:-1]
+            assert NUMBER_WORDS[sum(item == singular for item in items)] == ex.answer
+        elif kind == "relation":  # key = the two objects' list items, in question order
+            pairs = [(x, y) for x in items for y in items if x != y and f"{x} {y}" == " ".join(key)]
+            assert len(pairs) == 1
+            first, second = (item.split() for item in pairs[0])
+            assert ex.prompt.startswith(f"is the {first[0]} {first[1]} ")
+            assert ex.prompt.endswith(f" the {second[0]} {second[1]} ?")
+            # the cells alone decide the relation: the key carries the answer
+            axis = (
+                ("top", "bottom")
+                if ("above" in ex.prompt or "below" in ex.prompt)
+                else ("left", "right")
+            )
+            rank = [-1 if axis[0] in c else (1 if axis[1] in c else 0) for c in (first, second)]
+            truth = "above" if axis[0] == "top" else "left of"
+            holds = rank[0] < rank[1] if truth in ex.prompt else rank[0] > rank[1]
+            assert ex.answer == ("yes" if holds else "no")
+        else:  # colour / shape: "<key> <answer>" is one of the items
+            assert f"{key[0]} {ex.answer}" in items
+        seen.add(kind)
+    assert seen == set(QA_KINDS)
+    with pytest.raises(ValueError, match="no keyed response"):
+        keyed_response(None, QA("size", "how big ?", "big"))
+
+
 def test_answer_weight_targets_the_answer_word_of_reasoned_responses():
     from hbench.baselines.shapes.understanding.data import collate
     from hbench.baselines.shapes.understanding.train_target import weighted_loss
