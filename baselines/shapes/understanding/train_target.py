@@ -28,23 +28,26 @@ from .reference_decode import hf_greedy, strip_eos
 from .tokenizer import build_tokenizer
 
 EVAL_SEED = 7_000_003
-# A reasoned or restated VQA response: the description (<= 35 words), then the answer.
+# A long VQA response (reasoned, restated: a description of <= 35 words; keyed: <= 29 words)
 VQA_TOKENS = 60
 
 
 def evaluate(model: ShapesVLM, tok, n: int) -> dict[str, float]:
-    """Held-out caption exact match and VQA accuracy on ``n`` samples each."""
+    """Held-out caption exact match and VQA accuracy (overall and per question kind)."""
     model.eval()
-    cap = vqa = 0
+    cap = 0
+    right: dict[str, list[bool]] = {}
     for i in range(n):
         ex = caption_example(np.random.default_rng([EVAL_SEED, 0, i]))
         out = tok.decode(strip_eos(tok, hf_greedy(model, tok, ex.image, ex.prompt, 40)))
         cap += out.strip() == ex.answer
         ex = vqa_example(np.random.default_rng([EVAL_SEED, 1, i]))
         out = tok.decode(strip_eos(tok, hf_greedy(model, tok, ex.image, ex.prompt, VQA_TOKENS)))
-        vqa += final_answer(out) == ex.answer
+        right.setdefault(ex.task, []).append(final_answer(out) == ex.answer)
     model.train()
-    return {"caption_exact": cap / n, "vqa_acc": vqa / n}
+    per_kind = {f"vqa_acc/{k}": sum(v) / len(v) for k, v in sorted(right.items())}
+    vqa = sum(sum(v) for v in right.values()) / n
+    return {"caption_exact": cap / n, "vqa_acc": vqa, **per_kind}
 
 
 def weighted_loss(
@@ -110,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         "--vqa-response",
         choices=sorted(VQA_RESPONSES),
         default="word",
-        help="trained VQA response: the answer word, or the scene description then the word",
+        help="trained VQA response: the answer word, a description then the word (reasoned, "
+        "restated), or a key-first object list, the key, the word (keyed)",
     )
     ap.add_argument("--ckpt-every-s", type=float, default=180)
     ap.add_argument("--eval-every", type=int, default=500)
