@@ -61,10 +61,16 @@ def caption_example(rng: np.random.Generator) -> Example:
 # it follows that token in the list, the copy an induction head makes. A lookup whose
 # answer comes before its key (the caption's "red circle" for "what color is the circle")
 # stayed at 0.5 in a text-only probe where this order reached 1.0 within 250 steps.
-def _relation_key(scene: Scene, qa: QA) -> tuple[list[str], str]:
+def _relation_pair(scene: Scene, qa: QA) -> tuple:
+    """The two objects of a relation question, in question order."""
     # is the <color> <shape> <relation> the <color> <shape> ?
     a = next(o for o in scene.objects if qa.question.startswith(f"is the {o.name} "))
     b = next(o for o in scene.objects if qa.question.endswith(f" the {o.name} ?"))
+    return a, b
+
+
+def _relation_key(scene: Scene, qa: QA) -> tuple[list[str], str]:
+    a, b = _relation_pair(scene, qa)
     items = [f"{o.name} {o.cell} ." for o in scene.reading_order()]
     return items, f"{a.name} {a.cell} {b.name} {b.cell}"
 
@@ -95,11 +101,49 @@ def keyed_response(scene: Scene, qa: QA) -> str:
     return " ".join([*items, key, qa.answer])
 
 
+# ``marked`` is ``keyed`` with the repeated key replaced by a marker word that the question
+# never contains: "yes" before the queried object in the list, "one" / "two" before a
+# relation's two objects. A text-only probe (question, then the list, then the key) stayed
+# at 0.47 with the question's own word as the key, whose first occurrence is in the
+# question, and reached 1.0 within 250 steps with a marker. Counts keep the keyed response.
+_MARKED: dict[str, Callable[[Scene, QA], tuple[dict, Callable]]] = {
+    "color": lambda scene, qa: (  # what color is the <shape> ?
+        {o: "yes" for o in scene.objects if o.shape == qa.question.split()[4]},
+        lambda o: f"{o.shape} {o.color}",
+    ),
+    "shape": lambda scene, qa: (  # what shape is the <color> object ?
+        {o: "yes" for o in scene.objects if o.color == qa.question.split()[4]},
+        lambda o: f"{o.color} {o.shape}",
+    ),
+    "relation": lambda scene, qa: (
+        dict(zip(_relation_pair(scene, qa), ("one", "two"), strict=True)),
+        lambda o: f"{o.name} {o.cell}",
+    ),
+}
+
+
+def marked_response(scene: Scene, qa: QA) -> str:
+    """The ``marked`` VQA response: a list with the queried objects marked, the marked again,
+    the answer."""
+    if qa.kind not in _MARKED:
+        return keyed_response(scene, qa)
+    marks, item = _MARKED[qa.kind](scene, qa)
+    listed = [
+        f"{marks[o]} {item(o)} ." if o in marks else f"{item(o)} ." for o in scene.reading_order()
+    ]
+    key = " ".join(
+        f"{m} {item(o)}" for o, m in sorted(marks.items(), key=lambda om: om[1] == "two")
+    )
+    # a marked colour / shape item already ends with its answer; a relation's does not
+    return " ".join([*listed, key] if key.split()[-1] == qa.answer else [*listed, key, qa.answer])
+
+
 VQA_RESPONSES: dict[str, Callable[[Scene, QA], str]] = {
     "word": lambda scene, qa: qa.answer,
     "reasoned": lambda scene, qa: f"{caption(scene)} {qa.answer}",
     "restated": lambda scene, qa: f"{caption(scene)} {qa.statement}",
     "keyed": keyed_response,
+    "marked": marked_response,
 }
 
 

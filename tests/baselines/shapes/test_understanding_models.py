@@ -269,6 +269,34 @@ def test_keyed_responses_answer_by_copying_what_follows_the_key_in_the_list():
         keyed_response(None, QA("size", "how big ?", "big"))
 
 
+def test_marked_responses_mark_exactly_the_queried_objects_and_repeat_them():
+    from hbench.baselines.shapes.understanding.data import QA_KINDS
+    from hbench.baselines.shapes.world import final_answer
+
+    for i in range(60):
+        kind = QA_KINDS[i % len(QA_KINDS)]
+        keyed = vqa_example(np.random.default_rng(i), kind=kind, response="keyed")
+        ex = vqa_example(np.random.default_rng(i), kind=kind, response="marked")
+        assert final_answer(ex.target_text) == ex.answer
+        if kind == "count":
+            assert ex.target_text == keyed.target_text
+            continue
+        *items, tail = ex.target_text.split(" . ")
+        marks = ("one", "two") if kind == "relation" else ("yes",)
+        marked = [item for item in items if item.split()[0] in marks]
+        assert sorted(m.split()[0] for m in marked) == sorted(marks)
+        by_mark = sorted(marked, key=lambda m: marks.index(m.split()[0]))
+        repeated = " ".join(by_mark)
+        assert tail in (repeated, f"{repeated} {ex.answer}")
+        if kind == "color":  # the marked item is the question's shape, then its colour
+            assert by_mark[0].split()[1:] == [ex.prompt.split()[4], ex.answer]
+        elif kind == "shape":
+            assert by_mark[0].split()[1:] == [ex.prompt.split()[4], ex.answer]
+        else:  # relation: the marked items name the question's objects, in order
+            assert ex.prompt.startswith(f"is the {' '.join(by_mark[0].split()[1:3])} ")
+            assert ex.prompt.endswith(f" the {' '.join(by_mark[1].split()[1:3])} ?")
+
+
 def test_answer_weight_targets_the_answer_word_of_reasoned_responses():
     from hbench.baselines.shapes.understanding.data import collate
     from hbench.baselines.shapes.understanding.train_target import weighted_loss
