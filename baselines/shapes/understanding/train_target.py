@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         choices=sorted(VQA_RESPONSES),
         default="word",
         help="trained VQA response: the answer word, a description then the word (reasoned, "
-        "restated), or a key-first object list, the key, the word (keyed)",
+        "restated), or an object list, the key or the marked objects again, the word (keyed, "
+        "marked)",
     )
     ap.add_argument("--ckpt-every-s", type=float, default=180)
     ap.add_argument("--eval-every", type=int, default=500)
