@@ -14,6 +14,7 @@ from hbench.baselines.shapes.world import (
     QA,
     SHAPES,
     Scene,
+    ShapeObject,
     caption,
     caption_scene,
     questions,
@@ -56,12 +57,7 @@ def caption_example(rng: np.random.Generator) -> Example:
 # answer as a sentence that repeats the queried object ("the circle is red ."), so the
 # lookup is keyed by the token just written, not by a word of the question far back.
 # Scoring reads the last word in every format.
-# ``keyed`` lists the objects with the question's key attribute *before* the asked one,
-# repeats the key, then answers: the answer then follows the token just written exactly as
-# it follows that token in the list, the copy an induction head makes. A lookup whose
-# answer comes before its key (the caption's "red circle" for "what color is the circle")
-# stayed at 0.5 in a text-only probe where this order reached 1.0 within 250 steps.
-def _relation_pair(scene: Scene, qa: QA) -> tuple:
+def _relation_pair(scene: Scene, qa: QA) -> tuple[ShapeObject, ShapeObject]:
     """The two objects of a relation question, in question order."""
     # is the <color> <shape> <relation> the <color> <shape> ?
     a = next(o for o in scene.objects if qa.question.startswith(f"is the {o.name} "))
@@ -69,36 +65,42 @@ def _relation_pair(scene: Scene, qa: QA) -> tuple:
     return a, b
 
 
-def _relation_key(scene: Scene, qa: QA) -> tuple[list[str], str]:
-    a, b = _relation_pair(scene, qa)
-    items = [f"{o.name} {o.cell} ." for o in scene.reading_order()]
-    return items, f"{a.name} {a.cell} {b.name} {b.cell}"
-
-
-# Per question kind: (object list, key). The key word sits at a fixed place in the question.
-_KEYED: dict[str, Callable[[Scene, QA], tuple[list[str], str]]] = {
-    "color": lambda scene, qa: (  # what color is the <shape> ?
-        [f"{o.shape} {o.color} ." for o in scene.reading_order()],
-        qa.question.split()[4],
-    ),
-    "shape": lambda scene, qa: (  # what shape is the <color> object ?
-        [f"{o.color} {o.shape} ." for o in scene.reading_order()],
-        qa.question.split()[4],
-    ),
-    "count": lambda scene, qa: (  # how many <shapes> are there ?
-        [f"{o.shape} ." for o in scene.reading_order()],
-        qa.question.split()[2],
-    ),
-    "relation": _relation_key,
+# How the object list of a ``keyed`` or ``marked`` response writes one object, per question
+# kind: the question's key attribute first, then the asked one (a relation's cell decides it).
+_ITEM: dict[str, Callable[[ShapeObject], str]] = {
+    "color": lambda o: f"{o.shape} {o.color}",  # what color is the <shape> ?
+    "shape": lambda o: f"{o.color} {o.shape}",  # what shape is the <color> object ?
+    "count": lambda o: o.shape,  # how many <shapes> are there ?
+    "relation": lambda o: f"{o.name} {o.cell}",
+}
+# The repeated key of a ``keyed`` response; a question's key word sits at a fixed place.
+_KEY: dict[str, Callable[[Scene, QA], str]] = {
+    "color": lambda scene, qa: qa.question.split()[4],
+    "shape": lambda scene, qa: qa.question.split()[4],
+    "count": lambda scene, qa: qa.question.split()[2],
+    "relation": lambda scene, qa: " ".join(map(_ITEM["relation"], _relation_pair(scene, qa))),
 }
 
 
+def _listed(scene: Scene, kind: str, marks: dict[ShapeObject, str] | None = None) -> list[str]:
+    """The object list in reading order, each object after its marker if it has one."""
+    marks = marks or {}
+    return [
+        (f"{marks[o]} " if o in marks else "") + f"{_ITEM[kind](o)} ."
+        for o in scene.reading_order()
+    ]
+
+
+# ``keyed`` lists the objects with the question's key attribute *before* the asked one,
+# repeats the key, then answers: the answer then follows the token just written exactly as
+# it follows that token in the list, the copy an induction head makes. A lookup whose
+# answer comes before its key (the caption's "red circle" for "what color is the circle")
+# stayed at 0.5 in a text-only probe where this order reached 1.0 within 250 steps.
 def keyed_response(scene: Scene, qa: QA) -> str:
     """The ``keyed`` VQA response: a key-first object list, the key again, the answer."""
-    if qa.kind not in _KEYED:
+    if qa.kind not in _KEY:
         raise ValueError(f"no keyed response for question kind {qa.kind!r}")
-    items, key = _KEYED[qa.kind](scene, qa)
-    return " ".join([*items, key, qa.answer])
+    return " ".join([*_listed(scene, qa.kind), _KEY[qa.kind](scene, qa), qa.answer])
 
 
 # ``marked`` is ``keyed`` with the repeated key replaced by a marker word that the question
@@ -106,36 +108,27 @@ def keyed_response(scene: Scene, qa: QA) -> str:
 # relation's two objects. A text-only probe (question, then the list, then the key) stayed
 # at 0.47 with the question's own word as the key, whose first occurrence is in the
 # question, and reached 1.0 within 250 steps with a marker. Counts keep the keyed response.
-_MARKED: dict[str, Callable[[Scene, QA], tuple[dict, Callable]]] = {
-    "color": lambda scene, qa: (  # what color is the <shape> ?
-        {o: "yes" for o in scene.objects if o.shape == qa.question.split()[4]},
-        lambda o: f"{o.shape} {o.color}",
-    ),
-    "shape": lambda scene, qa: (  # what shape is the <color> object ?
-        {o: "yes" for o in scene.objects if o.color == qa.question.split()[4]},
-        lambda o: f"{o.color} {o.shape}",
-    ),
-    "relation": lambda scene, qa: (
-        dict(zip(_relation_pair(scene, qa), ("one", "two"), strict=True)),
-        lambda o: f"{o.name} {o.cell}",
-    ),
+_MARKS: dict[str, Callable[[Scene, QA], dict[ShapeObject, str]]] = {
+    "color": lambda scene, qa: {
+        o: "yes" for o in scene.objects if o.shape == _KEY["color"](scene, qa)
+    },
+    "shape": lambda scene, qa: {
+        o: "yes" for o in scene.objects if o.color == _KEY["shape"](scene, qa)
+    },
+    "relation": lambda scene, qa: dict(zip(_relation_pair(scene, qa), ("one", "two"), strict=True)),
 }
 
 
 def marked_response(scene: Scene, qa: QA) -> str:
     """The ``marked`` VQA response: a list with the queried objects marked, the marked again,
     the answer."""
-    if qa.kind not in _MARKED:
+    if qa.kind not in _MARKS:
         return keyed_response(scene, qa)
-    marks, item = _MARKED[qa.kind](scene, qa)
-    listed = [
-        f"{marks[o]} {item(o)} ." if o in marks else f"{item(o)} ." for o in scene.reading_order()
-    ]
-    key = " ".join(
-        f"{m} {item(o)}" for o, m in sorted(marks.items(), key=lambda om: om[1] == "two")
-    )
+    marks = _MARKS[qa.kind](scene, qa)  # dict order = question order ("one" before "two")
+    key = " ".join(f"{m} {_ITEM[qa.kind](o)}" for o, m in marks.items())
     # a marked colour / shape item already ends with its answer; a relation's does not
-    return " ".join([*listed, key] if key.split()[-1] == qa.answer else [*listed, key, qa.answer])
+    tail = [key] if qa.kind != "relation" else [key, qa.answer]
+    return " ".join([*_listed(scene, qa.kind, marks), *tail])
 
 
 VQA_RESPONSES: dict[str, Callable[[Scene, QA], str]] = {
