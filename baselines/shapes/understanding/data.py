@@ -65,13 +65,17 @@ def _relation_pair(scene: Scene, qa: QA) -> tuple[ShapeObject, ShapeObject]:
     return a, b
 
 
-# How the object list of a ``keyed`` or ``marked`` response writes one object, per question
-# kind: the question's key attribute first, then the asked one (a relation's cell decides it).
+# How the object list of a ``keyed``, ``marked`` or ``flagged`` response writes one object, per
+# question kind, as (key part, asked part): the question's key attribute first, then the asked
+# one (a relation's cell decides it).
+_PARTS: dict[str, Callable[[ShapeObject], tuple[str, ...]]] = {
+    "color": lambda o: (o.shape, o.color),  # what color is the <shape> ?
+    "shape": lambda o: (o.color, o.shape),  # what shape is the <color> object ?
+    "count": lambda o: (o.shape,),  # how many <shapes> are there ?
+    "relation": lambda o: (o.name, o.cell),
+}
 _ITEM: dict[str, Callable[[ShapeObject], str]] = {
-    "color": lambda o: f"{o.shape} {o.color}",  # what color is the <shape> ?
-    "shape": lambda o: f"{o.color} {o.shape}",  # what shape is the <color> object ?
-    "count": lambda o: o.shape,  # how many <shapes> are there ?
-    "relation": lambda o: f"{o.name} {o.cell}",
+    kind: (lambda o, parts=parts: " ".join(parts(o))) for kind, parts in _PARTS.items()
 }
 # The repeated key of a ``keyed`` response; a question's key word sits at a fixed place.
 _KEY: dict[str, Callable[[Scene, QA], str]] = {
@@ -82,13 +86,22 @@ _KEY: dict[str, Callable[[Scene, QA], str]] = {
 }
 
 
-def _listed(scene: Scene, kind: str, marks: dict[ShapeObject, str] | None = None) -> list[str]:
-    """The object list in reading order, each object after its marker if it has one."""
+def _listed(
+    scene: Scene, kind: str, marks: dict[ShapeObject, str] | None = None, after_key: bool = False
+) -> list[str]:
+    """The object list in reading order; a marked object carries its marker before the item,
+    or with ``after_key`` between the item's key part and its asked part."""
     marks = marks or {}
-    return [
-        (f"{marks[o]} " if o in marks else "") + f"{_ITEM[kind](o)} ."
-        for o in scene.reading_order()
-    ]
+
+    def item(o: ShapeObject) -> str:
+        if o not in marks:
+            return _ITEM[kind](o)
+        if not after_key:
+            return f"{marks[o]} {_ITEM[kind](o)}"
+        key, *asked = _PARTS[kind](o)
+        return " ".join([key, marks[o], *asked])
+
+    return [f"{item(o)} ." for o in scene.reading_order()]
 
 
 # ``keyed`` lists the objects with the question's key attribute *before* the asked one,
@@ -131,12 +144,31 @@ def marked_response(scene: Scene, qa: QA) -> str:
     return " ".join([*_listed(scene, qa.kind, marks), *tail])
 
 
+# ``flagged`` moves ``marked``'s marker behind the item's key part ("square yes purple ."), so
+# placing it compares the word just written with the question's, where ``marked`` had to
+# foresee the next object before writing it (most of ``marked``'s errors were misplaced
+# markers; ``keyed``'s were wrong copies after a correct list). The tail names the markers
+# again and copies what follows each: "yes purple", "one top left two center no".
+def flagged_response(scene: Scene, qa: QA, kinds: tuple[str, ...] = tuple(_MARKS)) -> str:
+    """The ``flagged`` VQA response for ``kinds`` (others get the keyed response)."""
+    if qa.kind not in kinds or qa.kind not in _MARKS:
+        return keyed_response(scene, qa)
+    marks = _MARKS[qa.kind](scene, qa)  # dict order = question order ("one" before "two")
+    tail = [f"{m} {' '.join(_PARTS[qa.kind](o)[1:])}" for o, m in marks.items()]
+    if qa.kind == "relation":  # a relation's cells are copied; the answer follows from them
+        tail.append(qa.answer)
+    return " ".join([*_listed(scene, qa.kind, marks, after_key=True), *tail])
+
+
 VQA_RESPONSES: dict[str, Callable[[Scene, QA], str]] = {
     "word": lambda scene, qa: qa.answer,
     "reasoned": lambda scene, qa: f"{caption(scene)} {qa.answer}",
     "restated": lambda scene, qa: f"{caption(scene)} {qa.statement}",
     "keyed": keyed_response,
     "marked": marked_response,
+    "flagged": flagged_response,
+    # flagged lookups (colour, shape), keyed counts and relations
+    "flagged-lookup": lambda scene, qa: flagged_response(scene, qa, kinds=("color", "shape")),
 }
 
 
