@@ -297,6 +297,42 @@ def test_marked_responses_mark_exactly_the_queried_objects_and_repeat_them():
             assert ex.prompt.endswith(f" the {' '.join(by_mark[1].split()[1:3])} ?")
 
 
+@pytest.mark.parametrize("response", ["flagged", "flagged-lookup"])
+def test_flagged_responses_flag_the_queried_objects_after_their_key_and_copy_what_follows(
+    response,
+):
+    from hbench.baselines.shapes.understanding.data import QA_KINDS
+    from hbench.baselines.shapes.world import final_answer
+
+    flagged_kinds = {"color", "shape", "relation"} if response == "flagged" else {"color", "shape"}
+    for i in range(60):
+        kind = QA_KINDS[i % len(QA_KINDS)]
+        keyed = vqa_example(np.random.default_rng(i), kind=kind, response="keyed")
+        ex = vqa_example(np.random.default_rng(i), kind=kind, response=response)
+        assert final_answer(ex.target_text) == ex.answer
+        if kind not in flagged_kinds:
+            assert ex.target_text == keyed.target_text
+            continue
+        *items, tail = ex.target_text.split(" . ")
+        # with the flags taken out, the list is the keyed list
+        marks = ("one", "two") if kind == "relation" else ("yes",)
+        plain = [" ".join(w for w in item.split() if w not in marks) for item in items]
+        assert plain == keyed.target_text.split(" . ")[:-1]
+        words = ex.prompt.split()
+        if kind == "relation":  # "<colour> <shape> one <cell>": the question's objects, in order
+            first = next(item.split() for item in items if "one" in item.split())
+            second = next(item.split() for item in items if "two" in item.split())
+            assert first[2] == "one" and second[2] == "two"
+            assert ex.prompt.startswith(f"is the {first[0]} {first[1]} ")
+            assert ex.prompt.endswith(f" the {second[0]} {second[1]} ?")
+            cells = " ".join(["one", *first[3:], "two", *second[3:]])
+            assert tail == f"{cells} {ex.answer}"
+        else:  # "<key> yes <answer>" once, the key being the question's word; tail "yes <answer>"
+            flagged = [item.split() for item in items if "yes" in item.split()]
+            assert flagged == [[words[4], "yes", ex.answer]]
+            assert tail == f"yes {ex.answer}"
+
+
 def test_answer_weight_targets_the_answer_word_of_reasoned_responses():
     from hbench.baselines.shapes.understanding.data import collate
     from hbench.baselines.shapes.understanding.train_target import weighted_loss
