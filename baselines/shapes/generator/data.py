@@ -53,10 +53,34 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return y.permute(0, 2, 3, 1).cpu().numpy()
 
 
-def t2i_sample(rng: np.random.Generator) -> tuple[np.ndarray, str]:
-    """One (image, prompt) pair for a tag drawn from ``TAG_WEIGHTS``."""
-    tags = list(TAG_WEIGHTS)
-    tag = tags[int(rng.choice(len(tags), p=np.array(list(TAG_WEIGHTS.values()))))]
+def parse_tag_weights(spec: str) -> dict[str, float]:
+    """``TAG_WEIGHTS`` with ``"tag=w,..."`` overrides, renormalised to sum to 1."""
+    weights = dict(TAG_WEIGHTS)
+    for item in filter(None, (x.strip() for x in spec.split(","))):
+        tag, sep, value = item.partition("=")
+        if not sep or tag not in weights:
+            raise ValueError(
+                f"tag weight {item!r}: expected TAG=WEIGHT with TAG in {list(weights)}"
+            )
+        try:
+            weights[tag] = float(value)
+        except ValueError:
+            raise ValueError(f"tag weight {item!r}: {value!r} is not a number") from None
+        if weights[tag] < 0:
+            raise ValueError(f"tag weight {item!r}: must be >= 0")
+    total = sum(weights.values())
+    if total <= 0:
+        raise ValueError(f"tag weights {spec!r}: at least one must be > 0")
+    return {tag: w / total for tag, w in weights.items()}
+
+
+def t2i_sample(
+    rng: np.random.Generator, tag_weights: dict[str, float] | None = None
+) -> tuple[np.ndarray, str]:
+    """One (image, prompt) pair for a tag drawn from ``tag_weights`` (``TAG_WEIGHTS``)."""
+    weights = tag_weights or TAG_WEIGHTS
+    tags = list(weights)
+    tag = tags[int(rng.choice(len(tags), p=np.array(list(weights.values()))))]
     meta = make_metadata(tag, rng, SHAPES, COLORS)
     return render(scene_for_metadata(meta, rng)), meta["prompt"]
 
@@ -68,13 +92,18 @@ def edit_sample(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, str]:
     return render(edit.source), render(edit.expected), edit.instruction
 
 
-def make_batch(rng: np.random.Generator, size: int, edit_share: float = EDIT_SHARE) -> Batch:
+def make_batch(
+    rng: np.random.Generator,
+    size: int,
+    edit_share: float = EDIT_SHARE,
+    tag_weights: dict[str, float] | None = None,
+) -> Batch:
     """A mixed batch; T2I rows get an all-zero source image (InstructPix2Pix convention)."""
     n_edit = int(rng.binomial(size, edit_share))
     targets, sources, texts = [], [], []
     blank = np.full((32, 32, 3), 127.5, dtype=np.float32)  # maps to 0.0 in [-1, 1]
     for _ in range(size - n_edit):
-        img, prompt = t2i_sample(rng)
+        img, prompt = t2i_sample(rng, tag_weights)
         targets.append(img)
         sources.append(blank)
         texts.append(prompt)
@@ -88,4 +117,13 @@ def make_batch(rng: np.random.Generator, size: int, edit_share: float = EDIT_SHA
     return Batch(to_tensor(targets), to_tensor(sources), texts, is_edit)
 
 
-__all__ = ["TAGS", "Batch", "make_batch", "to_tensor", "to_uint8", "t2i_sample", "edit_sample"]
+__all__ = [
+    "TAGS",
+    "Batch",
+    "make_batch",
+    "parse_tag_weights",
+    "to_tensor",
+    "to_uint8",
+    "t2i_sample",
+    "edit_sample",
+]

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from .checkpoint import ema_update, load_state, save_state
-from .data import make_batch
+from .data import make_batch, parse_tag_weights
 from .network import GeneratorConfig, ShapesDenoiser
 from .tokens import WordTokenizer
 from .weights import WEIGHTS_DIR, save_weights
@@ -100,6 +100,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
         default=False,
         help="learned 2-D positions on the attention queries (GeneratorConfig.pos_queries)",
     )
+    ap.add_argument(
+        "--tag-weights",
+        default="",
+        help='T2I tag shares, "counting=0.25,colors=0.05,..." over data.TAG_WEIGHTS (renormalised)',
+    )
     ap.add_argument("--weights-dir", type=Path, default=WEIGHTS_DIR)
     ap.add_argument("--no-export", action="store_true", help="do not write shipped weights")
     ap.add_argument(
@@ -108,7 +113,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
         default=None,
         help="start a new stage from a finished stage's state file (model + EMA; fresh optimizer)",
     )
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    try:
+        args.tag_weight_map = parse_tag_weights(args.tag_weights) if args.tag_weights else None
+    except ValueError as e:
+        ap.error(f"--tag-weights: {e}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         # Per-step seeding: a resumed run draws exactly the batches an uninterrupted one would.
         rng = np.random.default_rng([args.seed, step])
         g = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
-        batch = make_batch(rng, args.batch)
+        batch = make_batch(rng, args.batch, tag_weights=args.tag_weight_map)
         texts, source = drop_conditions(batch.texts, batch.source, batch.is_edit, g, args.drop)
         noise = torch.randn(batch.target.shape, generator=g)
         t = sample_t(args.batch, g)

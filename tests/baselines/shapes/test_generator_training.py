@@ -84,3 +84,34 @@ def test_nfe1_only_options_are_refused_for_nfe6(tmp_path, capsys):
     with pytest.raises(SystemExit):
         distill.parse(["--stage", "nfe6", "--out", str(tmp_path), "--palette-weight", "0.1"])
     assert "--stage nfe1 only" in capsys.readouterr().err
+
+
+def test_tag_weights_override_the_t2i_mix_and_name_bad_items(capsys):
+    import numpy as np
+
+    from hbench.baselines.shapes.generator.data import (
+        TAG_WEIGHTS,
+        make_batch,
+        parse_tag_weights,
+    )
+
+    w = parse_tag_weights("counting=0.3, colors=0")
+    assert abs(sum(w.values()) - 1) < 1e-12 and w["colors"] == 0
+    others = sum(v for k, v in TAG_WEIGHTS.items() if k not in ("counting", "colors"))
+    assert abs(w["counting"] - 0.3 / (0.3 + others)) < 1e-12
+    # only counting prompts when every other tag is off
+    only = parse_tag_weights(",".join(f"{t}=0" for t in TAG_WEIGHTS if t != "counting"))
+    batch = make_batch(np.random.default_rng(0), 16, edit_share=0.0, tag_weights=only)
+    assert all(t.startswith(("a photo of two", "a photo of three", "a photo of four"))
+               for t in batch.texts), batch.texts  # fmt: skip
+    # no override: the default mix, draw for draw
+    a = make_batch(np.random.default_rng(1), 12)
+    b = make_batch(np.random.default_rng(1), 12, tag_weights=dict(TAG_WEIGHTS))
+    assert a.texts == b.texts
+    for bad, msg in (("count=0.2", "'count=0.2'"), ("colors=x", "'x' is not a number"),
+                     ("colors=-1", "must be >= 0")):  # fmt: skip
+        with pytest.raises(ValueError, match=msg):
+            parse_tag_weights(bad)
+    with pytest.raises(SystemExit):
+        train.parse(["--out", "x", "--tag-weights", "count=0.2"])
+    assert "--tag-weights" in capsys.readouterr().err
