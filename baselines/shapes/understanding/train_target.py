@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         default="word",
         help="trained VQA response: the answer word, a description then the word (reasoned, "
         "restated), or an object list, the key or the marked objects again, the word (keyed, "
-        "marked, flagged; flagged-lookup flags colour and shape questions only)",
+        "marked, flagged; flagged-lookup flags colour and shape questions only, flagged-axis is "
+        "an experimental variant: data.py)",
     )
     ap.add_argument("--ckpt-every-s", type=float, default=180)
     ap.add_argument("--eval-every", type=int, default=500)

@@ -395,3 +395,33 @@ def test_committed_weights_verify_and_spec_is_exact():
     b = spec.understand(ex.image, ex.prompt, 32)
     assert b.token_ids == a.token_ids
     assert b.stats["acceptance_length"] > 1.0  # a trained head gets drafts accepted
+
+
+def test_flagged_axis_flags_lookups_with_a_word_no_question_has_and_reduces_relation_cells():
+    from hbench.baselines.shapes.understanding.data import QA_KINDS
+
+    rank = {"top": 0, "left": 0, "center": 1, "bottom": 2, "right": 2}
+    for i in range(80):
+        kind = QA_KINDS[i % len(QA_KINDS)]
+        flagged = vqa_example(np.random.default_rng(i), kind=kind, response="flagged")
+        ex = vqa_example(np.random.default_rng(i), kind=kind, response="flagged-axis")
+        assert "with" not in ex.prompt.split()
+        if kind in ("color", "shape", "count"):  # only the flag word differs
+            assert ex.target_text.split() == [
+                "with" if w == "yes" else w for w in flagged.target_text.split()
+            ]
+            continue
+        *items, tail = ex.target_text.split(" . ")
+        assert items == flagged.target_text.split(" . ")[:-1]
+        one, a, two, b, answer = tail.split()
+        assert (one, two, answer) == ("one", "two", ex.answer)
+        cell = {
+            w[0]: " ".join(w[1:]) for w in (f.split()[2:] for f in items) if w[0] in ("one", "two")
+        }
+        vertical = " above " in ex.prompt or " below " in ex.prompt
+        for word, c in ((a, cell["one"]), (b, cell["two"])):
+            ends = ("top", "bottom") if vertical else ("left", "right")
+            assert word == next((w for w in c.split() if w in ends), "center")
+        first_before = rank[a] < rank[b]
+        asks_before = " above " in ex.prompt or " left of " in ex.prompt
+        assert answer == ("yes" if first_before == asks_before and rank[a] != rank[b] else "no")
