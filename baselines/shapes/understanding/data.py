@@ -164,10 +164,12 @@ def flagged_response(
     if qa.kind not in kinds or qa.kind not in _MARKS:
         return keyed_response(scene, qa)
     marks = {o: lookup_flag if m == "yes" else m for o, m in _MARKS[qa.kind](scene, qa).items()}
-    asked = (lambda o: _axis_word(o, qa)) if axis_tail and qa.kind == "relation" else None
-    tail = [
-        f"{m} {asked(o) if asked else ' '.join(_PARTS[qa.kind](o)[1:])}" for o, m in marks.items()
-    ]  # dict order = question order ("one" before "two")
+    if axis_tail and qa.kind == "relation":
+        asked = lambda o: _axis_word(o, qa)  # noqa: E731
+    else:
+        asked = lambda o: " ".join(_PARTS[qa.kind](o)[1:])  # noqa: E731
+    # dict order = question order ("one" before "two")
+    tail = [f"{m} {asked(o)}" for o, m in marks.items()]
     if qa.kind == "relation":  # a relation's cells are copied; the answer follows from them
         tail.append(qa.answer)
     return " ".join([*_listed(scene, qa.kind, marks, after_key=True), *tail])
