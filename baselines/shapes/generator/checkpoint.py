@@ -12,13 +12,21 @@ from torch import nn
 
 
 def save_state(
-    path: Path, model: nn.Module, ema: nn.Module, opt: torch.optim.Optimizer, step: int, extra: dict
+    path: Path,
+    model: nn.Module,
+    ema: nn.Module | None,
+    opt: torch.optim.Optimizer,
+    step: int,
+    extra: dict,
 ) -> None:
-    """Write ``path`` (.safetensors) and ``path.json`` atomically (tmp file + rename)."""
+    """Write ``path`` (.safetensors) and ``path.json`` atomically (tmp file + rename).
+
+    ``ema`` is None for modules trained without an average (the discriminator).
+    """
     tensors: dict[str, torch.Tensor] = {}
     for k, v in model.state_dict().items():
         tensors[f"model.{k}"] = v.detach().clone()
-    for k, v in ema.state_dict().items():
+    for k, v in (ema.state_dict() if ema is not None else {}).items():
         tensors[f"ema.{k}"] = v.detach().clone()
     names = {id(p): n for n, p in model.named_parameters()}
     opt_steps: dict[str, float] = {}
@@ -40,13 +48,16 @@ def save_state(
     os.replace(path.with_suffix(".json.tmp"), path.with_suffix(".json"))
 
 
-def load_state(path: Path, model: nn.Module, ema: nn.Module, opt: torch.optim.Optimizer) -> dict:
+def load_state(
+    path: Path, model: nn.Module, ema: nn.Module | None, opt: torch.optim.Optimizer
+) -> dict:
     """Restore what :func:`save_state` wrote; returns its JSON metadata."""
     path = Path(path)
     tensors = load_file(str(path))
     meta = json.loads(path.with_suffix(".json").read_text())
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+    if ema is not None:
+        ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
     params = dict(model.named_parameters())
     for n, step in meta["opt_steps"].items():
         opt.state[params[n]] = {

@@ -17,7 +17,9 @@ Stages (seeded, resumable: rerun the same command to continue from the last chec
   every step; with ``--targets teacher`` a pool of ``--pairs`` teacher trajectories drawn
   once with the full baseline sampler (:mod:`.pairs`). ``--palette-weight`` adds the
   per-pixel palette classification term of :mod:`.palette_loss` against blurry colours
-  (measured worse; see the generator README).
+  (measured worse; see the generator README). ``--adv-weight`` adds the adversarial term
+  of :mod:`.adversarial`: a conditional discriminator trained against exact renders of
+  the batch's scenes (Hyper-Bagel's 1-NFE stage is adversarially distilled).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import torch.nn.functional as F
 
 from hbench.baselines.runtime.flow import FlowSchedule, sample_euler
 
+from .adversarial import AdversarialTerm
 from .checkpoint import ema_update, load_state, save_state
 from .data import make_batch
 from .engines import BATCHED_EDIT, BATCHED_T2I, SPECS, _BranchVelocity
@@ -123,9 +126,22 @@ def parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--pairs", type=int, default=2048, help="teacher pairs (--targets teacher)")
     ap.add_argument("--pair-chunk", type=int, default=64, help="teacher pairs drawn per batch")
     ap.add_argument("--palette-weight", type=float, default=0.0, help="nfe1 only")
+    ap.add_argument(
+        "--adv-weight", type=float, default=0.0,
+        help="nfe1 only: adversarial term, times the adaptive (gradient-norm) weight",
+    )  # fmt: skip
+    ap.add_argument("--adv-start", type=int, default=100, help="first step of the G term")
+    ap.add_argument("--d-lr", type=float, default=2e-4, help="discriminator learning rate")
+    ap.add_argument(
+        "--d-mismatched", action="store_true",
+        help="also show the discriminator real images under another row's prompt, as fakes",
+    )  # fmt: skip
     args = ap.parse_args(argv)
-    if args.stage != "nfe1" and (args.targets != "nfe6" or args.palette_weight > 0):
-        ap.error("--targets teacher and --palette-weight apply to --stage nfe1 only")
+    nfe1_only = args.targets != "nfe6" or args.palette_weight > 0 or args.adv_weight > 0
+    if args.stage != "nfe1" and nfe1_only:
+        ap.error("--targets teacher, --palette-weight and --adv-weight apply to --stage nfe1 only")
+    if args.adv_weight > 0 and args.targets != "nfe6":
+        ap.error("--adv-weight needs --targets nfe6 (its real images are the batch's renders)")
     return args
 
 
@@ -161,10 +177,16 @@ def main(argv: list[str] | None = None) -> int:
     ema.requires_grad_(False)
     opt = torch.optim.AdamW(student.parameters(), lr=args.lr, weight_decay=0.0)
     ckpt = args.out / "state.safetensors"
+    adv = AdversarialTerm(
+        cfg.text_dim, args.adv_weight, args.adv_start, args.d_lr, mismatched=args.d_mismatched
+    )
+    disc_ckpt = args.out / "disc.safetensors"
     start, elapsed = 0, 0.0
     if ckpt.exists():
         meta = load_state(ckpt, student, ema, opt)
         start, elapsed = meta["step"], meta["elapsed_s"]
+        if args.adv_weight > 0:
+            load_state(disc_ckpt, adv.disc, None, adv.opt)
         print(f"resumed at step {start}", flush=True)
     grid = STUDENT_GRID.times().tolist()
     log = open(args.out / "log.jsonl", "a")
@@ -208,17 +230,23 @@ def main(argv: list[str] | None = None) -> int:
         loss = F.mse_loss(pred, target_v)
         if args.palette_weight > 0:  # one step from t=1: the sample is noise - velocity
             loss = loss + args.palette_weight * palette_loss(noise - pred, noise - target_v)
+        rec_loss = loss.detach()
+        if args.adv_weight > 0:  # nfe1 from noise: the sample is noise - velocity
+            fake, cond = noise - pred, t_ctx.pooled
+            adv.discriminator_step(batch.target, fake, source, cond)
+            loss = loss + adv.generator_term(loss, fake, source, cond, student.out.weight, step)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
         opt.step()
         ema_update(ema, student, step, args.ema)
-        losses.append(loss.item())
+        losses.append(rec_loss.item())
         done = step + 1
         if done % 10 == 0 or done == args.steps:
             rec = {
                 "step": done,
                 "loss": float(np.mean(losses)),
+                **adv.last,
                 "elapsed_s": round(time.time() - t_run, 1),
             }
             log.write(json.dumps(rec) + "\n")
@@ -226,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
             print(rec, flush=True)
             losses = []
         if done % args.ckpt_every == 0 or done == args.steps:
+            if args.adv_weight > 0:  # before the student's state, which marks the step done
+                save_state(disc_ckpt, adv.disc, None, adv.opt, done, {})
             save_state(
                 ckpt,
                 student,
