@@ -131,7 +131,7 @@ class AdversarialTerm:
         step: int,
     ) -> torch.Tensor:
         """The adversarial term to add to ``rec_loss`` at ``step`` (a zero tensor before start)."""
-        if step < self.start or self.weight <= 0:
+        if step < self.start:
             return rec_loss.new_zeros(())
         self.disc.requires_grad_(False)  # gradients flow through it into the student only
         adv = generator_loss(self.disc(fake, source, cond))

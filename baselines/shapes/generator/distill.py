@@ -177,15 +177,17 @@ def main(argv: list[str] | None = None) -> int:
     ema.requires_grad_(False)
     opt = torch.optim.AdamW(student.parameters(), lr=args.lr, weight_decay=0.0)
     ckpt = args.out / "state.safetensors"
-    adv = AdversarialTerm(
-        cfg.text_dim, args.adv_weight, args.adv_start, args.d_lr, mismatched=args.d_mismatched
-    )
+    adv = None  # built only when asked for: no discriminator, RNG draw or file otherwise
+    if args.adv_weight > 0:
+        adv = AdversarialTerm(
+            cfg.text_dim, args.adv_weight, args.adv_start, args.d_lr, mismatched=args.d_mismatched
+        )
     disc_ckpt = args.out / "disc.safetensors"
     start, elapsed = 0, 0.0
     if ckpt.exists():
         meta = load_state(ckpt, student, ema, opt)
         start, elapsed = meta["step"], meta["elapsed_s"]
-        if args.adv_weight > 0:
+        if adv is not None:
             load_state(disc_ckpt, adv.disc, None, adv.opt)
         print(f"resumed at step {start}", flush=True)
     grid = STUDENT_GRID.times().tolist()
@@ -231,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.palette_weight > 0:  # one step from t=1: the sample is noise - velocity
             loss = loss + args.palette_weight * palette_loss(noise - pred, noise - target_v)
         rec_loss = loss.detach()
-        if args.adv_weight > 0:  # nfe1 from noise: the sample is noise - velocity
+        if adv is not None:  # nfe1 from noise: the sample is noise - velocity
             fake, cond = noise - pred, t_ctx.pooled
             adv.discriminator_step(batch.target, fake, source, cond)
             loss = loss + adv.generator_term(loss, fake, source, cond, student.out.weight, step)
@@ -246,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
             rec = {
                 "step": done,
                 "loss": float(np.mean(losses)),
-                **adv.last,
+                **(adv.last if adv is not None else {}),
                 "elapsed_s": round(time.time() - t_run, 1),
             }
             log.write(json.dumps(rec) + "\n")
@@ -254,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
             print(rec, flush=True)
             losses = []
         if done % args.ckpt_every == 0 or done == args.steps:
-            if args.adv_weight > 0:  # before the student's state, which marks the step done
+            if adv is not None:  # before the student's state, which marks the step done
                 save_state(disc_ckpt, adv.disc, None, adv.opt, done, {})
             save_state(
                 ckpt,
