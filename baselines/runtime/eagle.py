@@ -40,6 +40,7 @@ from transformers.models.llama.modeling_llama import (
     LlamaRotaryEmbedding,
 )
 
+from .kv_cache import cache_arg
 from .lean import LeanLayer, causal_mask, decoder_layer, lean_layers, signed_sin
 
 FORMAT = "hbench-eagle-head-v1"
@@ -210,7 +211,7 @@ class EagleHead(nn.Module):
             x,
             attention_mask=mask,
             position_ids=position_ids,
-            past_key_values=cache,
+            **cache_arg(self.layer, cache),
             use_cache=cache is not None,
             position_embeddings=cos_sin,
         )

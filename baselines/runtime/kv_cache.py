@@ -13,6 +13,8 @@ the same machinery:
 
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import Any
 
 import torch
@@ -146,3 +148,27 @@ def rollback(cache: Cache, length: int) -> None:
             layer.cumulative_length.fill_(length)
         else:
             layer.crop(length - current)
+
+
+# transformers 5.24 renamed the forward argument ``past_key_values`` to ``cache`` (the old
+# name still works with a warning, until 5.40); older releases only know the old name.
+CACHE_ARG_NAMES: tuple[str, ...] = ("cache", "past_key_values")
+
+
+@functools.cache
+def _cache_arg_of(forward: Any) -> str:
+    params = inspect.signature(forward).parameters
+    return next((n for n in CACHE_ARG_NAMES if n in params), "past_key_values")
+
+
+def cache_arg(module: torch.nn.Module, cache: Cache | None) -> dict[str, Cache | None]:
+    """``{name: cache}`` under the name ``module.forward`` takes for its KV cache."""
+    return {_cache_arg_of(type(module).forward): cache}
+
+
+def passed_cache(kwargs: dict[str, Any]) -> Cache | None:
+    """The KV cache among forward ``kwargs``, under either of :data:`CACHE_ARG_NAMES`."""
+    for name in CACHE_ARG_NAMES:
+        if kwargs.get(name) is not None:
+            return kwargs[name]
+    return None

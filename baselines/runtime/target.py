@@ -14,7 +14,7 @@ from typing import Protocol
 import torch
 from torch import nn
 
-from .kv_cache import cache_length, make_cache, rollback
+from .kv_cache import cache_arg, cache_length, make_cache, rollback
 
 
 @dataclass(frozen=True)
@@ -189,7 +189,7 @@ class HFCausalLMTarget:
         out = self.decoder(
             input_ids=None if ids is None else ids[None],
             inputs_embeds=None if embeds is None else embeds[None],
-            past_key_values=self.cache,
+            **cache_arg(self.decoder, self.cache),
             use_cache=True,
             output_hidden_states=multi,
             position_ids=position_ids,

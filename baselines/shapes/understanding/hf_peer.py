@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from transformers import LlamaForCausalLM
 
+from hbench.baselines.runtime.kv_cache import passed_cache
+
 from .data import prompt_ids
 from .model import ShapesVLM, image_tensor
 
@@ -31,25 +33,24 @@ class PrefixLlama(LlamaForCausalLM):
         self,
         input_ids: torch.LongTensor | None = None,
         prefix_embeds: torch.Tensor | None = None,
-        past_key_values: Any = None,
         inputs_embeds: torch.Tensor | None = None,
         **kwargs: Any,
     ):
-        """Llama forward; ``prefix_embeds`` (``[B, P, H]``) replace the ids at positions < P."""
+        """Llama forward; ``prefix_embeds`` (``[B, P, H]``) replace the ids at positions < P.
+
+        The KV cache arrives as ``cache`` (transformers >= 5.24) or ``past_key_values``
+        (earlier); it is passed on untouched under the name it came with.
+        """
         if prefix_embeds is not None and input_ids is not None:
-            past = 0 if past_key_values is None else past_key_values.get_seq_length()
+            cache = passed_cache(kwargs)
+            past = 0 if cache is None else cache.get_seq_length()
             inputs_embeds = self.get_input_embeddings()(input_ids)
             n = min(prefix_embeds.shape[1] - past, input_ids.shape[1])
             if n > 0:  # this forward covers (part of) the image prefix
                 img = prefix_embeds[:, past : past + n].to(inputs_embeds.dtype)
                 inputs_embeds = torch.cat([img, inputs_embeds[:, n:]], dim=1)
             input_ids = None
-        return super().forward(
-            input_ids=input_ids,
-            past_key_values=past_key_values,
-            inputs_embeds=inputs_embeds,
-            **kwargs,
-        )
+        return super().forward(input_ids=input_ids, inputs_embeds=inputs_embeds, **kwargs)
 
 
 def prefix_lm(lm: LlamaForCausalLM) -> PrefixLlama:
