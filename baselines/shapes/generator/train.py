@@ -47,11 +47,18 @@ def drop_conditions(
     return texts, source
 
 
-def sample_t(n: int, g: torch.Generator) -> torch.Tensor:
-    """Logit-normal times (SD3), 10% uniform so the ends are not starved."""
+def sample_t(n: int, g: torch.Generator, shift: float = 1.0) -> torch.Tensor:
+    """Logit-normal times (SD3), 10% uniform so the ends are not starved.
+
+    ``shift`` > 1 maps the draws through the sampler's timestep shift
+    (``s*t / (1 + (s-1)*t)``), moving training towards high noise, where the sampler
+    spends most of its steps and where layout and colour binding are decided (SD3 shifts
+    its training times the same way). The random draws do not depend on ``shift``.
+    """
     t = torch.sigmoid(torch.randn(n, generator=g))
     uni = torch.rand(n, generator=g)
-    return torch.where(torch.rand(n, generator=g) < 0.1, uni, t)
+    t = torch.where(torch.rand(n, generator=g) < 0.1, uni, t)
+    return shift * t / (1.0 + (shift - 1.0) * t)
 
 
 def lr_at(
@@ -88,6 +95,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--drop", type=float, default=0.1, help="condition dropout probability")
+    ap.add_argument(
+        "--t-shift", type=float, default=1.0, help="timestep shift of the training times (> 0)"
+    )
     ap.add_argument("--decay-at", type=int, default=None, help="start a linear LR decay here")
     ap.add_argument("--end", type=int, default=None, help="stop here (with --decay-at)")
     ap.add_argument("--ckpt-every", type=int, default=200)
@@ -114,6 +124,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="start a new stage from a finished stage's state file (model + EMA; fresh optimizer)",
     )
     args = ap.parse_args(argv)
+    if args.t_shift <= 0:
+        ap.error(f"--t-shift must be > 0, got {args.t_shift}")
     try:
         args.tag_weight_map = parse_tag_weights(args.tag_weights) if args.tag_weights else None
     except ValueError as e:
@@ -167,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         batch = make_batch(rng, args.batch, tag_weights=args.tag_weight_map)
         texts, source = drop_conditions(batch.texts, batch.source, batch.is_edit, g, args.drop)
         noise = torch.randn(batch.target.shape, generator=g)
-        t = sample_t(args.batch, g)
+        t = sample_t(args.batch, g, args.t_shift)
         tb = t[:, None, None, None]
         x_t = (1 - tb) * batch.target + tb * noise
         for group in opt.param_groups:

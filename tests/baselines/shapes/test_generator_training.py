@@ -115,3 +115,17 @@ def test_tag_weights_override_the_t2i_mix_and_name_bad_items(capsys):
     with pytest.raises(SystemExit):
         train.parse(["--out", "x", "--tag-weights", "count=0.2"])
     assert "--tag-weights" in capsys.readouterr().err
+
+
+def test_training_time_shift_moves_draws_towards_noise_and_keeps_the_rng(capsys):
+    plain = train.sample_t(4096, torch.Generator().manual_seed(0))
+    shifted = train.sample_t(4096, torch.Generator().manual_seed(0), shift=3.0)
+    # Same underlying draws, mapped by the sampler's shift s*t / (1 + (s-1)*t).
+    assert torch.allclose(shifted, 3 * plain / (1 + 2 * plain))
+    assert torch.equal(train.sample_t(64, torch.Generator().manual_seed(5), shift=1.0),
+                       train.sample_t(64, torch.Generator().manual_seed(5)))  # fmt: skip
+    assert 0 < shifted.min() and shifted.max() < 1
+    assert plain.median() < 0.55 < 0.7 < shifted.median()
+    with pytest.raises(SystemExit):
+        train.parse(["--out", "x", "--t-shift", "0"])
+    assert "--t-shift must be > 0" in capsys.readouterr().err
