@@ -138,11 +138,11 @@ def timesteps(config: SamplerConfig) -> Any:
     """
     import torch
 
+    from hbench.baselines.runtime.flow import shift_times
+
     if config.timesteps:
         return torch.tensor(config.timesteps, dtype=torch.float32)
-    t = torch.linspace(1, 0, config.num_timesteps)
-    shift = config.timestep_shift
-    return shift * t / (1 + (shift - 1) * t)
+    return shift_times(torch.linspace(1, 0, config.num_timesteps), config.timestep_shift)
 
 
 def guided(config: SamplerConfig, t: Any, closed_low: bool = False) -> bool:

@@ -41,6 +41,11 @@ class VelocityModel(Protocol):
         """Velocities for every branch, stacked branch-major ``(len(branches) * B, ...)``."""
 
 
+def shift_times(t: torch.Tensor, shift: float) -> torch.Tensor:
+    """BAGEL's timestep shift ``shift*t / (1 + (shift-1)*t)`` of times ``t`` in [0, 1]."""
+    return shift * t / (1.0 + (shift - 1.0) * t)
+
+
 @dataclass(frozen=True)
 class FlowSchedule:
     """BAGEL's shifted linear schedule.
@@ -66,7 +71,7 @@ class FlowSchedule:
     def times(self) -> torch.Tensor:
         """All ``num_timesteps`` shifted times, from 1 down to 0 (float64 for exactness)."""
         t = torch.linspace(1.0, 0.0, self.num_timesteps, dtype=torch.float64)
-        return self.shift * t / (1.0 + (self.shift - 1.0) * t)
+        return shift_times(t, self.shift)
 
 
 @dataclass(frozen=True)

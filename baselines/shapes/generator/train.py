@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 
+from hbench.baselines.runtime.flow import shift_times
+
 from .checkpoint import ema_update, load_state, save_state
 from .data import make_batch, parse_tag_weights
 from .network import GeneratorConfig, ShapesDenoiser
@@ -58,7 +60,7 @@ def sample_t(n: int, g: torch.Generator, shift: float = 1.0) -> torch.Tensor:
     t = torch.sigmoid(torch.randn(n, generator=g))
     uni = torch.rand(n, generator=g)
     t = torch.where(torch.rand(n, generator=g) < 0.1, uni, t)
-    return shift * t / (1.0 + (shift - 1.0) * t)
+    return shift_times(t, shift)
 
 
 def lr_at(
