@@ -1,7 +1,8 @@
-"""Which code produced a result: the git revision of this checkout."""
+"""Which code produced a result: the git revision of this checkout and the library versions."""
 
 from __future__ import annotations
 
+import platform
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -28,3 +29,42 @@ def git_info() -> dict[str, Any]:
 def code_revision() -> str:
     """The revision of the code that ran (for weights manifests); "unknown" outside git."""
     return git_info()["revision"] or "unknown"
+
+
+# The distributions whose releases change results or break imports. CI installs the newest
+# of each, so it meets upstream drift first: it prints these, and every manifest records them.
+MAIN_DEPENDENCIES = (
+    "hbench",
+    "torch",
+    "torchvision",
+    "triton",
+    "transformers",
+    "kernels",  # required by transformers >= 5.25 and imported by it at import time
+    "tokenizers",
+    "safetensors",
+    "diffusers",
+    "torchmetrics",
+    "open-clip-torch",
+    "lm-eval",
+    "numpy",
+    "pillow",
+    "gguf",
+)
+
+
+def dependency_versions() -> dict[str, str | None]:
+    """Python's and each main dependency's installed version (None when not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for pkg in MAIN_DEPENDENCIES:
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+if __name__ == "__main__":  # `python -m hbench.harness.provenance`: CI's record of versions
+    for name, value in dependency_versions().items():
+        print(f"{name:16} {value or '-'}")

@@ -26,7 +26,7 @@ from . import plugins
 from .config import RunConfig, SuiteSpec
 from .metrics_pass import build_metrics, run_metrics
 from .profiler import profile_sample
-from .provenance import git_info
+from .provenance import dependency_versions, git_info
 from .scoring import score_run
 from .store import MANIFEST, SCORES, RunStore, now, record_key
 from .suite import Item, Suite
@@ -77,28 +77,6 @@ def check_capabilities(
                     )
 
 
-def _versions() -> dict[str, str | None]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for pkg in (
-        "hbench",
-        "torch",
-        "transformers",
-        "diffusers",
-        "torchmetrics",
-        "open-clip-torch",
-        "lm-eval",
-        "numpy",
-        "triton",
-    ):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = None
-    return out
-
-
 def manifest(
     config: RunConfig, systems: dict[str, System], dist: Distributed, argv: list[str]
 ) -> dict[str, Any]:
@@ -118,7 +96,7 @@ def manifest(
         "seed": config.seed,
         "device": config.device,
         "dtype": config.dtype,
-        "versions": _versions(),
+        "versions": dependency_versions(),
         "git": git_info(),
         "host": {
             "hostname": socket.gethostname(),

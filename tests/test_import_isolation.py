@@ -1,0 +1,64 @@
+"""The repository root on ``sys.path`` must not shadow installed distributions.
+
+``python -c ...`` and ``python -m hbench ...`` started from the root put the root first on
+``sys.path``. The layer folders there (``kernels/``, ``tasks/`` ...) must never resolve as
+regular packages: transformers imports the ``kernels`` distribution at import time.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import hbench
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYERS = ("harness", "tasks", "baselines", "kernels", "reports")
+
+CHILD = """
+import importlib.util, json, sys
+from pathlib import Path
+root = Path.cwd().resolve()
+shadowed = {}
+for name in %(layers)r:
+    spec = importlib.util.find_spec(name)
+    if spec is not None and spec.origin and Path(spec.origin).resolve().is_relative_to(root):
+        shadowed[name] = spec.origin
+from transformers import LlamaConfig, LlamaForCausalLM, LlavaConfig
+LlamaForCausalLM(LlamaConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                             num_attention_heads=2, num_key_value_heads=1, vocab_size=64))
+LlavaConfig()
+import diffusers, open_clip, lm_eval, torchmetrics
+from diffusers import UNet2DModel
+import hbench.kernels.dispatch, hbench.tasks, hbench.reports.build, hbench.harness.cli
+print(json.dumps(shadowed))
+"""
+
+
+def _run_from_root(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+
+
+def test_root_on_sys_path_shadows_no_distribution():
+    proc = _run_from_root("-c", CHILD % {"layers": LAYERS})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "{}", proc.stdout
+
+
+def test_python_m_hbench_from_root():
+    proc = _run_from_root("-m", "hbench", "--version")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert hbench.__version__ in proc.stdout
+
+
+def test_layers_bind_as_hbench_subpackages():
+    import hbench.harness
+    import hbench.kernels
+
+    assert hbench.LAYERS == LAYERS
+    for layer in LAYERS:
+        module = sys.modules.get(f"hbench.{layer}") or __import__(f"hbench.{layer}")
+        assert module is not None
+    assert Path(list(hbench.kernels.__path__)[0]).name == "kernels"
