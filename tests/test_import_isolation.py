@@ -7,9 +7,12 @@ regular packages: transformers imports the ``kernels`` distribution at import ti
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 import hbench
 
@@ -62,3 +65,32 @@ def test_layers_bind_as_hbench_subpackages():
         module = sys.modules.get(f"hbench.{layer}") or __import__(f"hbench.{layer}")
         assert module is not None
     assert Path(list(hbench.kernels.__path__)[0]).name == "kernels"
+
+
+def test_regular_wheel_install_imports_and_carries_the_weights(tmp_path):
+    """A non-editable install: layers inside hbench/, the shapes weights shipped."""
+    wheels, target = tmp_path / "wheels", tmp_path / "site"
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(ROOT),
+                            "-w", str(wheels)], capture_output=True, text=True, timeout=600)  # fmt: skip
+    if build.returncode != 0 and "setuptools" in build.stderr:
+        pytest.skip(
+            f"cannot build a wheel here (no setuptools for the build): {build.stderr[-200:]}"
+        )
+    assert build.returncode == 0, build.stderr[-2000:]
+    (wheel,) = wheels.glob("hbench-*.whl")
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                              "--target", str(target), str(wheel)], capture_output=True, text=True,
+                             timeout=600)  # fmt: skip
+    assert install.returncode == 0, install.stderr[-2000:]
+    child = (
+        "import hbench, hbench.kernels.dispatch, hbench.harness.cli, hbench.reports.build\n"
+        "from hbench.baselines.shapes.family import WEIGHTS_DIR\n"
+        f"assert hbench.__file__.startswith({str(target)!r}), hbench.__file__\n"
+        "print(sorted(p.name for p in WEIGHTS_DIR.glob('*.safetensors')))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    proc = subprocess.run([sys.executable, "-c", child], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "generator_teacher.safetensors" in proc.stdout
+    assert "understanding_target.safetensors" in proc.stdout
