@@ -9,13 +9,14 @@ portions they never win over an installed regular package.
 
 In an installed wheel the layers are folders inside this package and import natively. In a
 source checkout (editable install, or ``python -m hbench`` from the root) they are siblings
-of this folder; :func:`_bind_source_layers` binds exactly those five as ``hbench.<layer>``.
+of this folder; :class:`_SourceLayerFinder` binds exactly those five, on first import, as
+``hbench.<layer>``.
 """
 
 from __future__ import annotations
 
+import importlib.abc
 import importlib.machinery
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -24,22 +25,34 @@ __version__ = "0.1.0"
 LAYERS = ("harness", "tasks", "baselines", "kernels", "reports")
 
 
-def _bind_source_layers() -> None:
-    """Register the checkout's sibling layer folders as namespace packages ``hbench.<layer>``."""
-    package_dir = Path(__file__).resolve().parent
-    root = package_dir.parent
-    for layer in LAYERS:
-        name = f"{__name__}.{layer}"
-        if name in sys.modules or (package_dir / layer).is_dir():
-            continue  # already bound, or an installed wheel that carries the layer inside
-        folder = root / layer
-        if not folder.is_dir():
-            continue
-        spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+class _SourceLayerFinder(importlib.abc.MetaPathFinder):
+    """Finds ``hbench.<layer>`` in a checkout's sibling layer folders (as namespace packages)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def find_spec(
+        self, fullname: str, path: object = None, target: object = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        prefix, _, layer = fullname.partition(".")
+        folder = self.root / layer
+        if prefix != __name__ or layer not in LAYERS or not folder.is_dir():
+            return None
+        spec = importlib.machinery.ModuleSpec(fullname, None, is_package=True)
         spec.submodule_search_locations = [str(folder)]
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        setattr(sys.modules[__name__], layer, module)
+        return spec
 
 
-_bind_source_layers()
+def _install_source_layer_finder() -> None:
+    package_dir = Path(__file__).resolve().parent
+    if all((package_dir / layer).is_dir() for layer in LAYERS):
+        return  # an installed wheel carries the layers inside this package
+    root = package_dir.parent
+    for finder in sys.meta_path:
+        if type(finder).__name__ == "_SourceLayerFinder" and getattr(finder, "root", None) == root:
+            return
+    # Ahead of setuptools' editable finder, which would want an __init__.py in each layer.
+    sys.meta_path.insert(0, _SourceLayerFinder(root))
+
+
+_install_source_layer_finder()
