@@ -7,8 +7,10 @@ with the MoT generation experts, ``llm2vae`` on the latent tokens). The profiler
 as the ``generator`` role: one call per branch, one row per image.
 
 :func:`sample_latent` is ``Bagel.generate_image``'s loop with the schedule and interval gate
-of :mod:`.schedule` and the CFG combine of :mod:`hbench.baselines.runtime.flow` (or the
-fused kernel): branches run one call each, as BAGEL runs them.
+of :mod:`.schedule` and a CFG combine: :func:`combine_pytorch` (BAGEL's arithmetic, in
+bfloat16 under the scripts' autocast; the baseline's) or :func:`combine_kernel` (the fused
+kernel, float32 arithmetic; the accelerated variants'). Branches run one call each, as BAGEL
+runs them.
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ def combine_pytorch(
     v_no_image: torch.Tensor | None,
     config: SamplerConfig,
 ) -> torch.Tensor:
-    """The runtime's CFG combine (BAGEL semantics) over the ``[1, L, C]`` layout."""
+    """BAGEL's CFG combine, op for op in the velocities' dtype, over the ``[1, L, C]`` layout."""
     from hbench.baselines.runtime.flow import combine_cfg
 
     return combine_cfg(
@@ -126,7 +128,8 @@ def combine_kernel(
     v_no_image: torch.Tensor | None,
     config: SamplerConfig,
 ) -> torch.Tensor:
-    """The fused CFG combine of :mod:`hbench.kernels.cfg` (Triton on CUDA, else its reference)."""
+    """The fused CFG combine of :mod:`hbench.kernels.cfg` (Triton on CUDA, else its float32
+    reference): not bit-identical to BAGEL's bfloat16 arithmetic, so accelerated variants only."""
     from hbench.kernels.cfg import cfg_combine
 
     return cfg_combine(

@@ -13,8 +13,10 @@ velocity ``noise - x0`` and an Euler step is ``x <- x - (t_i - t_{i+1}) * v``.
   (``Guidance.batch_branches=False``); ``True`` stacks the branches into one batched call.
   Either way a profiler's forward hooks see ``rows = branches * images`` NFE per step
   (BAGEL's accounting); only the number of calls differs.
-* :func:`combine_cfg` is the single place where branch velocities are merged; it keeps
-  BAGEL's exact semantics (``global`` / ``channel`` / ``text_channel`` renormalisation).
+* :func:`combine_cfg` merges the branch velocities with BAGEL's exact semantics and arithmetic
+  (``global`` / ``channel`` / ``text_channel`` renormalisation, in the velocities' dtype): the
+  baselines' combine. :func:`combine_fused` is the same combine through the fused kernel
+  (float32 arithmetic), for accelerated samplers (``Guidance.fused``).
 
 The model is any callable ``velocity(x, t, branches) -> v`` where ``x`` is ``(B, ...)``,
 ``t`` is ``(B,)`` and the result stacks the branches branch-major: ``(len(branches)*B, ...)``.
@@ -89,6 +91,9 @@ class Guidance:
             per branch as BAGEL's loop does (False). Same NFE and, up to float rounding, the
             same velocities; on a CPU a two-row call costs 1.6-1.8x a one-row call, so the
             batched sampler is faster than BAGEL's.
+        fused: combine with the fused kernel (:func:`combine_fused`, float32 arithmetic)
+            instead of BAGEL's own arithmetic (:func:`combine_cfg`); an acceleration, never
+            a baseline's setting.
     """
 
     text_scale: float = 1.0
@@ -97,6 +102,7 @@ class Guidance:
     renorm_type: str = "global"
     renorm_min: float = 0.0
     batch_branches: bool = True
+    fused: bool = False
 
     def __post_init__(self) -> None:
         if self.renorm_type not in RENORM_TYPES:
@@ -116,6 +122,39 @@ class Guidance:
         return (COND, NO_TEXT, NO_IMAGE) if self.img_scale > 1.0 else (COND, NO_TEXT)
 
 
+def _combine_one(
+    v: torch.Tensor,
+    v_no_text: torch.Tensor,
+    v_no_image: torch.Tensor | None,
+    text_scale: float,
+    img_scale: float,
+    renorm_type: str,
+    renorm_min: float,
+    dim: int,
+) -> torch.Tensor:
+    # BAGEL's ``_forward_flow`` combine for one image, op for op and in the inputs' dtype
+    # (bfloat16 under the eval scripts' autocast): ``torch.norm`` over everything for
+    # ``global``, over ``dim`` for the channel norms.
+    if renorm_type == "text_channel":
+        v_text_ = v_no_text + text_scale * (v - v_no_text)
+        norm_v = torch.norm(v, dim=dim, keepdim=True)
+        norm_v_text_ = torch.norm(v_text_, dim=dim, keepdim=True)
+        scale = (norm_v / (norm_v_text_ + 1e-8)).clamp(min=renorm_min, max=1.0)
+        v_text = v_text_ * scale
+        if img_scale > 1.0:
+            return v_no_image + img_scale * (v_text - v_no_image)
+        return v_text
+    v_text_ = v_no_text + text_scale * (v - v_no_text)
+    v_ = v_no_image + img_scale * (v_text_ - v_no_image) if img_scale > 1.0 else v_text_
+    if renorm_type == "global":
+        norm_v, norm_v_ = torch.norm(v), torch.norm(v_)
+    else:
+        norm_v = torch.norm(v, dim=dim, keepdim=True)
+        norm_v_ = torch.norm(v_, dim=dim, keepdim=True)
+    scale = (norm_v / (norm_v_ + 1e-8)).clamp(min=renorm_min, max=1.0)
+    return v_ * scale
+
+
 def combine_cfg(
     v: torch.Tensor,
     v_no_text: torch.Tensor,
@@ -126,7 +165,13 @@ def combine_cfg(
     renorm_min: float = 0.0,
     channel_dim: int = 1,
 ) -> torch.Tensor:
-    """BAGEL's CFG combine of the conditional and unconditional velocities.
+    """BAGEL's CFG combine of the conditional and unconditional velocities, as BAGEL computes it.
+
+    The baselines' combine: the arithmetic of ``Bagel._forward_flow`` in the inputs' dtype, one
+    image at a time (BAGEL runs batch 1 and its ``global`` norm spans the whole tensor), so a
+    bfloat16 velocity is combined in bfloat16 exactly as the official code does. The fused
+    kernel (:func:`hbench.kernels.cfg.cfg_combine`, float32 arithmetic) is the accelerated
+    variants' path (``Guidance.fused``), compared against this one like any acceleration.
 
     Batch dimension 0 is per sample; ``channel_dim`` is the latent-channel axis
     (``-1`` for BAGEL's ``(tokens, channels)`` layout, ``1`` for ``(B, C, H, W)`` images).
@@ -135,7 +180,7 @@ def combine_cfg(
         v: conditional velocity.
         v_no_text: velocity without the text condition (``cfg_text_v_t``).
         v_no_image: velocity without the image condition (``cfg_img_v_t``), or None.
-        text_scale: ``cfg_text_scale``.
+        text_scale: ``cfg_text_scale``; at most 1 means no guidance (``v`` is returned).
         img_scale: ``cfg_img_scale``; used only when > 1 (needs ``v_no_image``).
         renorm_type: ``global``, ``channel`` or ``text_channel``.
         renorm_min: lower clamp of the renorm factor.
@@ -149,8 +194,33 @@ def combine_cfg(
         raise ValueError(
             f"renorm_type {renorm_type!r} unknown; expected one of {', '.join(RENORM_TYPES)}"
         )
-    # The fused kernel (Triton on CUDA, its PyTorch reference elsewhere) is the one
-    # implementation, so the measured path runs it. per_sample: one global norm per image.
+    if text_scale <= 1.0:  # BAGEL combines only under text guidance
+        return v
+    # Channel axis of one sample (dim 0 removed).
+    dim = channel_dim - 1 if channel_dim > 0 else channel_dim
+    return torch.stack([
+        _combine_one(
+            v[i], v_no_text[i], v_no_image[i] if img_scale > 1.0 else None, text_scale,
+            img_scale, renorm_type, renorm_min, dim,
+        )
+        for i in range(v.shape[0])
+    ])  # fmt: skip
+
+
+def combine_fused(
+    v: torch.Tensor,
+    v_no_text: torch.Tensor,
+    v_no_image: torch.Tensor | None,
+    text_scale: float,
+    img_scale: float = 1.0,
+    renorm_type: str = "global",
+    renorm_min: float = 0.0,
+    channel_dim: int = 1,
+) -> torch.Tensor:
+    """:func:`combine_cfg` through the dispatched fused kernel (Triton on CUDA, else its
+    float32 PyTorch reference): the accelerated path. Arguments as :func:`combine_cfg`."""
+    if img_scale > 1.0 and v_no_image is None:
+        raise ValueError("img_scale > 1 needs the image-unconditional velocity v_no_image")
     return cfg_combine(
         v, v_no_text, v_no_image if img_scale > 1.0 else None, text_scale, img_scale,
         renorm_type, renorm_min, apply_cfg=True, per_sample=True, channel_dim=channel_dim,
@@ -174,7 +244,7 @@ def guided_velocity(
     stats: SamplerStats | None = None,
 ) -> torch.Tensor:
     """Velocities of every active branch at ``t`` (one call, or one per branch), combined
-    with :func:`combine_cfg`."""
+    with :func:`combine_cfg` (:func:`combine_fused` when ``guidance.fused``)."""
     branches = guidance.branches_at(t)
     b = x.shape[0]
     tt = torch.full((b,), float(t), dtype=x.dtype, device=x.device)
@@ -189,7 +259,8 @@ def guided_velocity(
     if len(branches) == 1:
         return out
     parts = dict(zip(branches, out.split(b), strict=True))
-    return combine_cfg(
+    combine = combine_fused if guidance.fused else combine_cfg
+    return combine(
         parts[COND], parts[NO_TEXT], parts.get(NO_IMAGE), guidance.text_scale,
         guidance.img_scale, guidance.renorm_type, guidance.renorm_min,
     )  # fmt: skip

@@ -177,3 +177,28 @@ def test_per_branch_calls_match_batched_calls(img_scale, per_step):
         assert sum(rows) == stats.rows == 49 * per_step * 2
         assert stats.calls == (49 if batched else 49 * per_step)
     assert torch.allclose(out[True], out[False], atol=1e-6)
+
+
+def test_baseline_combine_keeps_bfloat16_arithmetic_and_fused_is_float32():
+    # BAGEL combines bfloat16 velocities in bfloat16; the fused kernel works in float32 and
+    # casts back. The baseline's combine must be the former (the official code's numbers).
+    from hbench.baselines.runtime.flow import combine_cfg, combine_fused
+
+    g = torch.Generator().manual_seed(0)
+    c, t, i = (torch.randn(1, 64, 16, generator=g).bfloat16() for _ in range(3))
+    for mode in ("global", "channel", "text_channel"):
+        ours = combine_cfg(c, t, i, 4.0, 1.5, mode, 0.0, channel_dim=-1)
+        a = t[0] + 4.0 * (c[0] - t[0])  # bfloat16 ops, as _forward_flow runs them
+        if mode == "text_channel":
+            s = (torch.norm(c[0], dim=-1, keepdim=True) / (torch.norm(a, dim=-1, keepdim=True) + 1e-8)).clamp(0.0, 1.0)  # fmt: skip
+            want = i[0] + 1.5 * (a * s - i[0])
+        else:
+            a = i[0] + 1.5 * (a - i[0])
+            dim = None if mode == "global" else -1
+            nc = torch.norm(c[0]) if dim is None else torch.norm(c[0], dim=-1, keepdim=True)
+            na = torch.norm(a) if dim is None else torch.norm(a, dim=-1, keepdim=True)
+            want = a * (nc / (na + 1e-8)).clamp(0.0, 1.0)
+        assert ours.dtype == torch.bfloat16 and torch.equal(ours[0], want)
+        fused = combine_fused(c, t, i, 4.0, 1.5, mode, 0.0, channel_dim=-1)
+        assert not torch.equal(fused, ours)  # float32 arithmetic rounds differently
+        torch.testing.assert_close(fused.float(), ours.float(), atol=0.1, rtol=0.05)
