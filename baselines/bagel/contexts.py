@@ -9,14 +9,21 @@
   text-unconditional branch keeps the image but not the instruction; the image-unconditional
   branch has the instruction only.
 
-Noise is drawn from a CPU generator seeded per call, so a sample does not depend on what
-ran before it (the scripts seed once per process instead).
+Every random draw of a sample comes from its seed, in the scripts' order: :func:`seeded`
+does what the GEdit script's ``set_seeds(seed)`` does to torch's generators for the duration of
+one sample, then BAGEL's own code draws the VAE posterior sample (``forward_cache_update_vae``,
+editing) and the flow noise (``prepare_vae_latent``, on the CPU) from them, and the caller's
+generator states are restored afterwards. So ``edit(seed=s)`` gives the same image whatever the
+global RNG did before, and equals the GEdit script's ``editing_with_text_img_cfg(seed=s)``;
+text-to-image equals the GenEval script's ``generate_image`` after ``torch.manual_seed(s)``
+(that script seeds once per process instead, so its noise depends on what ran before).
 """
 
 from __future__ import annotations
 
 import copy
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,27 +67,37 @@ class Session:
         return {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in inputs.items()}
 
 
-def _noise(tokens: int, channels: int, seed: int, device: str) -> torch.Tensor:
-    gen = torch.Generator("cpu").manual_seed(int(seed))
-    return torch.randn(tokens, channels, generator=gen).to(device)[None]
+@contextmanager
+def seeded(seed: int, device: str) -> Iterator[None]:
+    """torch's CPU generator (and ``device``'s, on CUDA) seeded with ``seed`` inside the block,
+    as the scripts' ``set_seeds`` leaves them; the previous states come back on exit."""
+    dev = torch.device(device)
+    cuda = []
+    if dev.type == "cuda":
+        cuda = [dev.index if dev.index is not None else torch.cuda.current_device()]
+    with torch.random.fork_rng(devices=cuda):
+        torch.random.default_generator.manual_seed(int(seed))
+        for index in cuda:
+            with torch.cuda.device(index):
+                torch.cuda.manual_seed(int(seed))
+        yield
 
 
 def _flow_inputs(
     s: Session,
     latent: dict[str, Any],
     shape: tuple[int, int],
-    seed: int,
     branches: dict[str, Branch],
 ) -> FlowInputs:
     latent = s.to_device(latent)
-    noise = latent["packed_init_noises"]
     return FlowInputs(
         packed_text_ids=latent["packed_text_ids"],
         packed_text_indexes=latent["packed_text_indexes"],
         packed_vae_token_indexes=latent["packed_vae_token_indexes"],
         packed_vae_position_ids=latent["packed_vae_position_ids"],
         packed_seqlens=latent["packed_seqlens"],
-        noise=_noise(noise.shape[0], noise.shape[1], seed, s.device),
+        # BAGEL's own draw (prepare_vae_latent, float32 on the CPU) from the seeded generator.
+        noise=latent["packed_init_noises"][None],
         image_shape=shape,
         branches=branches,
     )
@@ -119,7 +136,15 @@ def _prefill_text(s: Session, cache: Any, lens: list, rope: list, text: str, amp
 
 @torch.no_grad()
 def t2i_inputs(s: Session, prompt: str, resolution: int, seed: int) -> FlowInputs:
-    """Contexts for text-to-image (GenEval script); image ``resolution`` x ``resolution``."""
+    """Contexts for text-to-image (GenEval script); image ``resolution`` x ``resolution``.
+
+    The flow noise is drawn inside :func:`seeded` ``(seed)``.
+    """
+    with seeded(seed, s.device):
+        return _t2i_inputs(s, prompt, resolution)
+
+
+def _t2i_inputs(s: Session, prompt: str, resolution: int) -> FlowInputs:
     m = s.model
     shape = (resolution, resolution)
     # 1. Conditional context: the prompt (the script prefills it under float16 autocast).
@@ -131,7 +156,7 @@ def t2i_inputs(s: Session, prompt: str, resolution: int, seed: int) -> FlowInput
     # 2. Text-unconditional context: empty.
     cfg = m.prepare_vae_latent_cfg(curr_kvlens=[0], curr_rope=[0], image_sizes=[shape])
     branches = {COND: _cond_branch(cache, latent), NO_TEXT: _cfg_branch(s, s.cache(), cfg)}
-    return _flow_inputs(s, latent, shape, seed, branches)
+    return _flow_inputs(s, latent, shape, branches)
 
 
 def _make_divisible(value: float, stride: int) -> int:
@@ -162,7 +187,18 @@ def edit_size(
 def edit_inputs(
     s: Session, image: Any, instruction: str, seed: int, max_size: int, min_size: int, use_vit: bool
 ) -> FlowInputs:
-    """Contexts for editing ``image`` with ``instruction`` (GEdit script)."""
+    """Contexts for editing ``image`` with ``instruction`` (GEdit script).
+
+    Inside :func:`seeded` ``(seed)``, as ``editing_with_text_img_cfg`` after ``set_seeds``: the
+    VAE posterior sample of the input is drawn first, then the flow noise.
+    """
+    with seeded(seed, s.device):
+        return _edit_inputs(s, image, instruction, max_size, min_size, use_vit)
+
+
+def _edit_inputs(
+    s: Session, image: Any, instruction: str, max_size: int, min_size: int, use_vit: bool
+) -> FlowInputs:
     m = s.model
     h, w = edit_size(image.size[0], image.size[1], max_size, min_size)
     # 1. Input image: VAE latents, then (use_vit) ViT tokens.
@@ -199,7 +235,7 @@ def edit_inputs(
         NO_TEXT: _cfg_branch(s, no_text_cache, no_text_cfg),
         NO_IMAGE: _cfg_branch(s, no_img_cache, no_img_cfg),
     }
-    return _flow_inputs(s, latent, (h, w), seed, branches)
+    return _flow_inputs(s, latent, (h, w), branches)
 
 
 @torch.no_grad()

@@ -1,12 +1,17 @@
-"""The family against the official BAGEL code (tiny random model; needs $HBENCH_BAGEL_CHECKOUT).
+"""The family against the official BAGEL code (tiny random model; the checkout is
+``$HBENCH_BAGEL_CHECKOUT`` or the shared fixture ``../shared/vendor/bagel-056b5fd``).
 
-Parity is checked against BAGEL's own entry points on the same contexts and noise:
-``Bagel.generate_image`` for the sampler (bit-exact), ``Bagel.chat`` for understanding (same
-text); NFE is the profiler's forward-hook count on the generator role.
+Parity is checked against BAGEL's own entry points: ``Bagel.generate_image`` for the sampler
+on the same contexts and noise (bit-exact), the eval scripts' own functions
+(``eval/gen/gen_images_mp.py::generate_image`` for GenEval, ``eval/gen/gedit/
+gen_images_gedit.py::editing_with_text_img_cfg`` for GEdit) end to end with the same seed
+(latents and pixels bit-exact), ``Bagel.chat`` for understanding (same text); NFE is the
+profiler's forward-hook count on the generator role.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +72,38 @@ def _reference(s, inp, cfg):
     return out[0]
 
 
+def _script(checkout: Path, rel: str):
+    """An official eval script imported as a module (its ``__main__`` block does not run)."""
+    name = "bagel_eval_" + Path(rel).stem
+    spec = importlib.util.spec_from_file_location(name, checkout / rel)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _autocast_on_cpu(monkeypatch) -> None:
+    """The scripts' ``torch.amp.autocast("cuda", ...)`` runs as CPU autocast (no GPU here)."""
+    cuda_autocast = torch.amp.autocast
+
+    def cpu(device_type, *args, **kwargs):
+        return cuda_autocast("cpu", *args, **kwargs)
+
+    monkeypatch.setattr(torch.amp, "autocast", cpu)
+
+
+def _record_decodes(monkeypatch, s) -> list[torch.Tensor]:
+    """Every latent handed to the shared VAE's ``decode`` (both paths decode through it)."""
+    seen: list[torch.Tensor] = []
+    decode = s.vae.decode
+
+    def spy(z):
+        seen.append(z.detach().clone())
+        return decode(z)
+
+    monkeypatch.setattr(s.vae, "decode", spy)
+    return seen
+
+
 def _ours(s, inp, cfg):
     gen = BagelGenerator(s.model)
     with profile_sample({GENERATOR: gen}) as prof, s.amp():
@@ -102,6 +139,62 @@ def _system(tiny_bagel, variant: str, **kw) -> BagelSystem:
     system = BagelSystem(variant, _options(tiny_bagel, **kw), pool=tiny_bagel[2])
     system.load("cpu", torch.float32)
     return system
+
+
+def _disturb_global_rng() -> None:
+    torch.manual_seed(12345)
+    torch.randn(777)
+
+
+def test_generate_is_the_geneval_scripts_generate_image(s, tiny_bagel, monkeypatch) -> None:
+    # gen_images_mp.generate_image at run_geneval.sh's settings (cfg_scale 4, interval [0, 1],
+    # renorm_min 0, shift 3, 50 timesteps, global renorm), batch 1, seeded as hbench seeds a
+    # sample; its output cropped to getbbox() as the script's main loop saves it.
+    mp = _script(tiny_bagel[0], "eval/gen/gen_images_mp.py")
+    mp.gen_model = mp.model = s.model  # the globals its __main__ block sets
+    mp.tokenizer, mp.new_token_ids, mp.vae_model = s.tokenizer, s.new_token_ids, s.vae
+    _autocast_on_cpu(monkeypatch)
+    decoded = _record_decodes(monkeypatch, s)
+    system = _system(tiny_bagel, "baseline")
+    for seed in (0, 11):
+        torch.manual_seed(seed)
+        (want,) = mp.generate_image(
+            PROMPT, num_timesteps=50, cfg_scale=4.0, cfg_interval=[0, 1.0], cfg_renorm_min=0.0,
+            timestep_shift=3.0, num_images=1, resolution=64, device="cpu",
+        )  # fmt: skip
+        want = want.crop(want.getbbox())
+        _disturb_global_rng()
+        got = system.generate(PROMPT, seed=seed)
+        official_latent, our_latent = decoded[-2:]
+        assert torch.equal(our_latent, official_latent)
+        assert np.array_equal(np.asarray(got), np.asarray(want)) and got.size == want.size
+
+
+def test_edit_is_the_gedit_scripts_editing_with_text_img_cfg(s, tiny_bagel, monkeypatch) -> None:
+    # editing_with_text_img_cfg as process_dataset calls it (inside a bfloat16 autocast; text
+    # 4.0, image 1.5, interval [0.4, 1], text_channel, shift 3, ViT on, the transform's sizes);
+    # the script seeds itself (set_seeds(seed), then the VAE posterior sample, then the noise).
+    gedit = _script(tiny_bagel[0], "eval/gen/gedit/gen_images_gedit.py")
+    _autocast_on_cpu(monkeypatch)
+    decoded = _record_decodes(monkeypatch, s)
+    system = _system(tiny_bagel, "baseline")
+    resize = s.vae_transform.resize_transform
+    for seed, img in ((0, _image(6)), (42, _image(7, (40, 56)))):
+        with torch.amp.autocast("cuda", enabled=True, dtype=torch.bfloat16):
+            want = gedit.editing_with_text_img_cfg(
+                model=s.model, vae_model=s.vae, tokenizer=s.tokenizer,
+                new_token_ids=s.new_token_ids, vae_transform=s.vae_transform,
+                vit_transform=s.vit_transform, image=img, prompt="make it red",
+                cfg_text_scale=4.0, cfg_img_scale=1.5, cfg_type="serial_text_img",
+                cfg_interval=[0.4, 1.0], cfg_renorm_min=0.0, cfg_renorm_type="text_channel",
+                timestep_shift=3.0, seed=seed, max_image_size=resize.max_size,
+                min_image_size=resize.min_size, use_vit=True, use_think=False, device="cpu",
+            )  # fmt: skip
+        _disturb_global_rng()
+        got = system.edit(img, "make it red", seed=seed)
+        official_latent, our_latent = decoded[-2:]
+        assert torch.equal(our_latent, official_latent)
+        assert np.array_equal(np.asarray(got), np.asarray(want)) and got.size == want.size
 
 
 def test_understand_is_chat(s, tiny_bagel) -> None:
