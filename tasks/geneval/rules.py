@@ -3,7 +3,8 @@
 Rules (djghosh13/geneval ``evaluation/evaluate_images.py``), every threshold an option:
 
 * Per class, keep detections with confidence ``> threshold`` (0.3; ``counting_threshold``
-  0.9 for every class when the prompt's tag is ``counting``), most confident first, at most
+  0.9 for every class when the prompt's tag is ``counting``; compared in float32, as the
+  official evaluator compares mmdet's float32 scores), most confident first, at most
   ``max_objects`` (16), then optionally drop boxes overlapping a kept one by IoU
   ``>= max_overlap`` (1.0 = off, the official default).
 * ``include`` groups are ANDed: a group needs ``count`` objects of its class; its colour and
@@ -118,6 +119,13 @@ def _order(dets: Sequence[Detection], tie_order: str) -> list[int]:
     return sorted(range(len(dets)), key=lambda i: -dets[i].score)
 
 
+def _above(score: float, cut: float) -> bool:
+    """``score > cut`` as the official evaluator compares: mmdet's float32 scores against the
+    threshold cast to float32 (numpy casts the Python float to the array's dtype), so a score
+    of exactly ``float32(0.3)`` is not above 0.3 although ``float(float32(0.3)) > 0.3``."""
+    return bool(np.float32(score) > np.float32(cut))
+
+
 def select_objects(
     detections: Mapping[str, Sequence[Detection]], tag: str, thresholds: Thresholds = Thresholds()
 ) -> dict[str, list[Detection]]:
@@ -134,7 +142,7 @@ def select_objects(
     cut = thresholds.counting_threshold if tag == "counting" else thresholds.threshold
     out: dict[str, list[Detection]] = {}
     for cls, dets in detections.items():
-        kept = [dets[i] for i in _order(dets, thresholds.tie_order) if dets[i].score > cut]
+        kept = [dets[i] for i in _order(dets, thresholds.tie_order) if _above(dets[i].score, cut)]
         kept = kept[: thresholds.max_objects]
         chosen: list[Detection] = []
         while kept:

@@ -17,7 +17,7 @@ from hbench.tasks.geneval.colors import ClipColorClassifier, ClipColorOptions, c
 from hbench.tasks.geneval.detectors import MMDetDetector, MMDetOptions, load_plugin
 from hbench.tasks.geneval.hf_detection import HFDetector, HFDetectorOptions, mask_to_box
 from hbench.tasks.geneval.metadata import GENEVAL_COLORS
-from hbench.tasks.geneval.rules import Detection, score_image
+from hbench.tasks.geneval.rules import Detection, score_image, select_objects
 
 REPO = Path(__file__).resolve().parents[3]
 DATA = Path(os.environ.get("HBENCH_GENEVAL_DATA", REPO.parent / "shared" / "data" / "geneval"))
@@ -100,6 +100,13 @@ def test_mask2former_instances_with_masks_and_geneval_names(mask2former_dir, obj
         assert d.box == mask_to_box(d.mask) and 0.0 <= d.score <= 1.0
     # class probability ~1, so a non-empty mask scores its mean mask probability (> 0.5)
     assert max(d.score for d in mice) > 0.5
+    # Scores are float32 values, as mmdet's, and are thresholded as the official evaluator does:
+    # ``bbox[:, 4] > 0.3`` on a float32 array (the threshold cast to float32).
+    for cls, dets in out.items():
+        scores = np.asarray([d.score for d in dets], dtype=np.float32)
+        assert scores.astype(float).tolist() == [d.score for d in dets]
+        kept = select_objects({cls: dets}, "single_object").get(cls, [])
+        assert sorted(d.score for d in kept) == sorted(scores[scores > 0.3].astype(float).tolist())
     meta = {
         "tag": "single_object",
         "include": [{"class": "computer mouse", "count": 1}],

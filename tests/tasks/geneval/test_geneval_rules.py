@@ -313,3 +313,18 @@ def test_equal_scores_follow_numpy_argsort_as_the_official_or_detector_order():
     assert stable == [d for d in dets if d.score == 1.0] + [dets[1]]
     with pytest.raises(ValueError, match="tie_order"):
         Thresholds(tie_order="random")
+
+
+def test_thresholds_compare_in_float32_as_the_official_evaluator():
+    # mmdet's scores are float32 and numpy compares them with float32(0.3): a detector score
+    # of exactly float32(0.3) (0.30000001..., above the Python float 0.3) is not kept.
+    at_03, at_09 = float(np.float32(0.3)), float(np.float32(0.9))
+    assert at_03 > 0.3  # what a Python-float comparison would keep (float32(0.9) is below 0.9)
+    assert not score_image(SINGLE, {"dog": [det(0, 0, 10, 10, at_03)]}).correct
+    above = float(np.nextafter(np.float32(0.3), np.float32(1)))
+    assert score_image(SINGLE, {"dog": [det(0, 0, 10, 10, above)]}).correct
+    three = [det(i * 20, 0, i * 20 + 10, 10, at_09) for i in range(3)]
+    assert not score_image(COUNT3, {"dog": three}).correct
+    scores = np.array([at_03, above, 0.2], dtype=np.float32)  # the official expression
+    assert (scores > 0.3).tolist() == [False, True, False]
+    assert [d.score for d in select_objects({"dog": [det(0, 0, 1, 1, s) for s in scores.tolist()]}, "single_object")["dog"]] == [above]  # fmt: skip
