@@ -93,6 +93,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         print(yaml.safe_dump(config.to_dict(), sort_keys=False), end="")
         return 0
+    if args.check:
+        return _check_paths(config)
     out = Path(args.out or config.out or _default_out())
     dist = init_distributed()
     scores = execute(
@@ -104,9 +106,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_paths(config) -> int:
+    """``run --check``: every missing path on its own line (stderr), status 2; else status 0."""
+    from . import plugins
+    from .paths import missing_paths, required_paths
+
+    missing = missing_paths(config, plugins.SYSTEMS, plugins.SUITES)
+    for line in missing:
+        print(f"hbench: missing: {line}", file=sys.stderr)
+    if missing:
+        print(f"hbench: error: {len(missing)} missing path(s) in {config.source}", file=sys.stderr)
+        return 2
+    n = len(required_paths(config, plugins.SYSTEMS, plugins.SUITES))
+    print(f"{config.source}: no missing paths ({n} checked)")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     args.config = str(DEMO_CONFIG)
     args.show_config = False
+    args.check = False
     return cmd_run(args)
 
 
@@ -198,6 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="run config (YAML)")
     run_flags(p)
     p.add_argument("--show-config", action="store_true", help="print the resolved config and exit")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="check every checkout, weights file and data path the config names, list all "
+        "that are missing, and exit (nothing loads)",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("list", help="list systems, variants, suites, detectors, judges, metrics")

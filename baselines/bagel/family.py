@@ -17,7 +17,7 @@ BAGEL code; ``load`` imports the checkout (see docs/bagel.md).
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from .options import VARIANTS, BagelOptions
 from .system import BagelSystem
@@ -35,3 +35,27 @@ class BagelFamily:
     def build(cls, variant: str, options: BagelOptions) -> BagelSystem:
         """Construct (not load) ``variant``; raises on a missing checkout, weights or file."""
         return BagelSystem(variant, options)
+
+    @classmethod
+    def required_paths(cls, variant: str, options: BagelOptions) -> list[Any]:
+        """Every path ``variant`` reads, for ``hbench run --check`` (all reported at once)."""
+        from hbench.harness.paths import RequiredPath
+
+        from .checkout import CHECKOUT_FILES, WEIGHT_FILES
+
+        key = "system.options"
+        out = [
+            RequiredPath(f"{key}.checkout", options.checkout, "BAGEL checkout", CHECKOUT_FILES),
+            RequiredPath(f"{key}.weights", options.weights, "BAGEL weights folder", WEIGHT_FILES),
+        ]
+        if variant == "spec" and options.head:
+            out.append(RequiredPath(f"{key}.head", options.head, "draft head"))
+        if variant in ("nfe6", "nfe1"):
+            d = getattr(options, variant)
+            if d.weights:
+                out.append(
+                    RequiredPath(
+                        f"{key}.{variant}.weights", d.weights, "distilled generator weights"
+                    )
+                )
+        return out

@@ -85,6 +85,15 @@ class GEditSuite(Suite):
     Config = GEditConfig
     primary_metric = "O"
 
+    @classmethod
+    def required_paths(cls, config: GEditConfig) -> list[Any]:
+        """Data of ``config`` (``hbench run --check``; plugin options by convention)."""
+        from hbench.harness.paths import RequiredPath
+
+        if config.source == SHAPES:
+            return []
+        return [RequiredPath("source", config.source, "GEdit-Bench copy")]
+
     def __init__(self, config: GEditConfig | None = None, *, judge: Judge | None = None,
                  metrics: EditMetrics | None = None) -> None:  # fmt: skip
         config = config or GEditConfig()

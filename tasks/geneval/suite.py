@@ -96,6 +96,18 @@ class GenEvalSuite(Suite):
     Config: ClassVar[type] = GenEvalConfig
     primary_metric: ClassVar[str] = "correct"
 
+    @classmethod
+    def required_paths(cls, config: GenEvalConfig) -> list[Any]:
+        """Data files of ``config`` (``hbench run --check``; plugin options by convention)."""
+        from hbench.harness.paths import RequiredPath
+
+        out = []
+        if config.prompts not in ("shapes", "coco"):
+            out.append(RequiredPath("prompts", config.prompts, "GenEval metadata"))
+        if config.object_names:
+            out.append(RequiredPath("object_names", config.object_names, "object names"))
+        return out
+
     def __init__(self, config: GenEvalConfig | None = None) -> None:
         super().__init__(config or GenEvalConfig())
         cfg: GenEvalConfig = self.config

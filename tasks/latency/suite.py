@@ -127,6 +127,15 @@ class LatencySuite(Suite):
     primary_metric: ClassVar[str] = "seconds"
     shardable: ClassVar[bool] = False  # one process measures; ranks would compete
 
+    @classmethod
+    def required_paths(cls, config: LatencyConfig) -> list[Any]:
+        """The inputs file of ``config`` (``hbench run --check``)."""
+        from hbench.harness.paths import RequiredPath
+
+        if config.inputs == "shapes":
+            return []
+        return [RequiredPath("inputs", config.inputs, "latency inputs")]
+
     def __init__(self, config: LatencyConfig | None = None) -> None:
         super().__init__(config or LatencyConfig())
         cfg: LatencyConfig = self.config

@@ -100,6 +100,15 @@ class UnderstandingSuite(Suite):
     Config: ClassVar[type] = UnderstandingConfig
     primary_metric: ClassVar[str] = "correct"
 
+    @classmethod
+    def required_paths(cls, config: UnderstandingConfig) -> list[Any]:
+        """The benchmark file or folder of ``config`` (``hbench run --check``)."""
+        from hbench.harness.paths import RequiredPath
+
+        if config.benchmark not in FILE_LOADERS or not config.path:
+            return []
+        return [RequiredPath("path", config.path, f"{config.benchmark} data")]
+
     def __init__(self, config: UnderstandingConfig | None = None) -> None:
         super().__init__(config or UnderstandingConfig())
         cfg: UnderstandingConfig = self.config
