@@ -125,9 +125,10 @@ def exact_match(run: Run, suite: str, variant: str) -> ExactMatch | None:
 
 
 def _stat(record: dict[str, Any], name: str) -> Any:
-    """A decoding statistic from ``output``, ``metrics`` or ``profile.stages`` (in that order:
-    systems report TextOutput.stats, and suites copy them to one of these places)."""
-    for place in (record.get("output"), record.get("metrics")):
+    """A decoding statistic from ``output``, ``metrics``, ``details`` or ``profile.stages`` (in
+    that order: systems report TextOutput.stats, and suites copy them to one of these places;
+    per-position acceptance lists live in ``details``)."""
+    for place in (record.get("output"), record.get("metrics"), record.get("details")):
         if isinstance(place, dict) and name in place:
             return place[name]
     return ((record.get("profile") or {}).get("stages") or {}).get(name)

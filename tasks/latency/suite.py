@@ -224,6 +224,11 @@ class LatencySuite(Suite):
             for key in (*summary.TEXT_STAGES, "acceptance_length"):
                 if key in result.stats:
                     metrics[key] = float(result.stats[key])
+            if isinstance(result.stats.get("accept_per_position"), list):
+                # per draft position, kept per sample so the report can plot it
+                details["accept_per_position"] = [
+                    float(x) for x in result.stats["accept_per_position"]
+                ]
             return SampleResult(
                 {"text": result.text, "token_ids": list(result.token_ids)}, metrics, details
             )
