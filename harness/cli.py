@@ -174,6 +174,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         [*args.runs]
         + (["--out", args.out] if args.out else [])
         + (["--summary"] if args.text else [])
+        + (["--claims", args.claims] if args.claims else [])
+        + (["--figures-only"] if args.figures_only else [])
+        + ["--style", args.style]
     )
     return _delegate("hbench.reports.cli", argv)
 
@@ -231,11 +234,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "report",
         help="render reports from run directories",
-        description="Example: hbench report runs/a runs/b --out reports/ab",
+        description="Example: hbench report runs/a runs/b --out reports/ab (two runs: "
+        "before -> after)",
     )
     p.add_argument("runs", nargs="+", help="run directories")
     p.add_argument("--out", help="output directory (default: RUN/report)")
     p.add_argument("--text", action="store_true", help="print the plain-text summary only")
+    p.add_argument("--claims", metavar="FILE", help="add the claims table (hbench gate's checks)")
+    p.add_argument("--figures-only", action="store_true", help="write only the figures")
+    p.add_argument("--style", default="screen", help="figure style: screen or paper")
     p.set_defaults(func=cmd_report)
 
     for name, (_module, help_text) in DELEGATED.items():

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from .build import build_report
+from .figure_io import STYLES
+from .model import Options
 from .run import RunStoreError
 from .summary import summary_text
 
@@ -18,7 +20,9 @@ def parser() -> argparse.ArgumentParser:
         description="Render HTML, Markdown, PNG/PDF figures and LaTeX tables from run "
         "directories. Reports read the run store only; they never run a model.",
         epilog="examples:\n  hbench report runs/demo --out reports/demo\n"
-        "  hbench report runs/a runs/b --out reports/a-vs-b   # side by side\n"
+        "  hbench report runs/a runs/b --out reports/a-vs-b   # before -> after\n"
+        "  hbench report runs/demo --claims claims/shapes.yaml\n"
+        "  hbench report runs/demo --figures-only --style paper\n"
         "  hbench report runs/demo --summary                  # plain text to stdout",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -26,7 +30,26 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out",
         metavar="DIR",
-        help="output directory (created; default with one run: RUN/report)",
+        help="output directory (created; default: RUN/report, or with two runs "
+        "RUN_NEW/report-vs-<RUN_OLD name>)",
+    )
+    p.add_argument(
+        "--claims",
+        metavar="FILE",
+        help="a claims file (hbench gate's format): adds the claims table, decided by the "
+        "gate's checks, and takes the verdict's non-inferiority margins from it",
+    )
+    p.add_argument(
+        "--figures-only",
+        action="store_true",
+        help="write only the PNG/PDF figures (no HTML, Markdown or LaTeX)",
+    )
+    p.add_argument(
+        "--style",
+        choices=sorted(STYLES),
+        default="screen",
+        help="figure style: screen (150 dpi PNG) or paper (300 dpi PNG); both draw at "
+        "one-column (3.3 in) / two-column (6.9 in) print size with embedded TrueType fonts",
     )
     p.add_argument(
         "--summary",
@@ -40,16 +63,21 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code (2 on usage or run-store errors)."""
     args = parser().parse_args(argv)
     if not args.out and not args.summary:
-        if len(args.runs) > 1:
-            parser().error("several runs need --out DIR")
-        args.out = str(Path(args.runs[0]) / "report")
+        if len(args.runs) > 2:
+            parser().error("more than two runs need --out DIR")
+        if len(args.runs) == 2:  # before -> after: written beside the newer run
+            args.out = str(Path(args.runs[1]) / f"report-vs-{Path(args.runs[0]).resolve().name}")
+        else:
+            args.out = str(Path(args.runs[0]) / "report")
     try:
         if args.summary:
             for run in args.runs:
-                sys.stdout.write(summary_text(run) + "\n")
+                sys.stdout.write(summary_text(run, claims=args.claims) + "\n")
         if args.out:
-            index = build_report(args.runs, args.out)
-            sys.stdout.write(f"report written: {index}\n")
+            options = Options(claims=args.claims)
+            index = build_report(args.runs, args.out, options, args.figures_only, args.style)
+            what = "figures" if args.figures_only else "report"
+            sys.stdout.write(f"{what} written: {index}\n")
     except RunStoreError as err:
         sys.stderr.write(f"hbench report: error: {err}\n")
         return 2

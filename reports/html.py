@@ -20,16 +20,25 @@ from .table import Table, to_html
 from .tables import DEFINITIONS
 
 CSS = """
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; color: #222;
+body { font-family: system-ui, sans-serif; margin: 1rem auto; max-width: 84rem; color: #222;
        padding: 0 1rem; }
-h1 { font-size: 1.5rem; } h2 { font-size: 1.2rem; border-bottom: 1px solid #ccc; }
-h3 { font-size: 1rem; margin-bottom: 0.3rem; }
+h1 { font-size: 1.4rem; margin: 0.2rem 0 0.4rem; }
+h2 { font-size: 1.2rem; border-bottom: 1px solid #ccc; margin: 1.2rem 0 0.4rem; }
+h3 { font-size: 1rem; margin: 0.6rem 0 0.3rem; }
+nav ul { display: flex; flex-wrap: wrap; gap: 0.1rem 1rem; list-style: none; padding: 0;
+         margin: 0 0 0.4rem; font-size: 0.9rem; }
 table { border-collapse: collapse; font-size: 0.85rem; margin: 0.3rem 0; }
+div.tw { max-width: 100%; overflow-x: auto; }
 th, td { padding: 0.2rem 0.5rem; border-bottom: 1px solid #e4e4e4; vertical-align: top; }
 thead th { border-bottom: 2px solid #444; }
-td.r, th.r { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.r, th.r { text-align: right; font-variant-numeric: tabular-nums; }
 td.l, th.l { text-align: left; } td.c, th.c { text-align: center; }
-td { max-width: 28rem; overflow-wrap: anywhere; }
+th, td { overflow-wrap: normal; word-break: normal; hyphens: manual; }
+td { max-width: 28rem; }
+#sec-verdict h2 { margin-top: 0.4rem; }
+#verdict td:first-child { font-weight: 600; }
+#sec-verdict p.note { margin: 0.1rem 0; }
+details > summary { cursor: pointer; color: #1a4f8a; font-size: 0.85rem; }
 figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto; }
 figcaption, p.note { font-size: 0.85rem; color: #555; }
 ul.absent li { color: #8a5300; }
@@ -51,8 +60,10 @@ def _figure_html(fig: FigureRef, out_dir: Path) -> str:
     payload = base64.b64encode(fig.png.read_bytes()).decode("ascii")
     with Image.open(fig.png) as image:
         width, height = image.size
-    # savefig.dpi is 150; show at 96 dpi CSS pixels so text has its printed size
-    css_w, css_h = round(width * 96 / 150), round(height * 96 / 150)
+        dpi = float((image.info.get("dpi") or (150, 150))[0]) or 150.0
+    # figures are drawn at print size (7-8 pt); on screen show them 1.5x larger (144 CSS px
+    # per inch: one CSS pixel per PNG pixel at the screen style's 150 dpi)
+    css_w, css_h = round(width * 144 / dpi), round(height * 144 / dpi)
     png = fig.png.relative_to(out_dir).as_posix()
     pdf = fig.pdf.relative_to(out_dir).as_posix()
     return (

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 
-from . import figures, grids, tables, tables_quality
+from . import claims_table, compare, figures, grids, tables, tables_quality, verdict
 from .figure_io import as_runs
 from .figures import RunDirs
 from .run import NoData, Run
@@ -69,12 +69,20 @@ TableStep = Callable[[list[Run]], Table | list[Table]]
 FigureStep = tuple[str, str, str, Callable[[list[Run], Path], Path]]  # key, title, caption, fn
 
 FIGURE_CAPTIONS = {
-    "speedup": "Median paired speedup against the reference with 95% bootstrap intervals; "
-    "the dashed line is no speedup.",
-    "frontier": "Headline quality against NFE per image (log scale) for every variant.",
-    "latency": "Mean seconds per sample: model forwards (solid) and harness overhead (hatched).",
-    "acceptance": "Left: per-sample acceptance length τ. Right: mean acceptance rate per draft "
-    "position.",
+    "speedup": "Median paired speedup of each accelerated variant against the reference with "
+    "its 95% bootstrap interval (log scale; the vertical line is 1×, no speedup). A grey tick "
+    "marks the NFE ratio where the variant cuts NFE: the speedup an NFE cut alone gives when "
+    "the generator's forwards are all the time. Bounds (oracles) are left out.",
+    "frontier": "Headline quality (unweighted mean over groups, stratified 95% bootstrap "
+    "interval) against NFE per image and against median seconds per sample (95% bootstrap "
+    "interval), log scales. The line joins only the non-dominated variants; a dotted line "
+    "marks a bound (oracle).",
+    "latency": "Mean milliseconds per sample stacked by stage: prefill, draft, verify, decode "
+    "(text, as the runtime reports them); seconds inside each hooked network (images); glue = "
+    "the rest of the timed call.",
+    "acceptance": "Left: per-sample acceptance length τ of each speculative variant. Right: "
+    "mean acceptance rate per draft position, among rounds where every earlier draft was "
+    "accepted (n = samples).",
 }
 
 
@@ -82,9 +90,45 @@ def _figure(key: str, title: str, fn: Callable[[list[Run], Path], Path]) -> Figu
     return key, title, FIGURE_CAPTIONS[key], fn
 
 
-def _layout(runs: list[Run]) -> list[tuple[str, str, list[TableStep | FigureStep]]]:
-    """Sections in order: (key, title, steps). Image grids follow the suites that have images."""
+@dataclass(frozen=True)
+class Options:
+    """What to build besides the default report.
+
+    Attributes:
+        claims: a claims file (``hbench gate``'s format): adds its table to the verdict
+            section and gives the verdict its non-inferiority margins.
+    """
+
+    claims: str | None = None
+
+
+def _verdict_steps(runs: list[Run], options: Options) -> list[TableStep | FigureStep]:
+    margins = None
+    extra: list[TableStep | FigureStep] = []
+    if options.claims:
+        claims_file = claims_table.load(options.claims)
+        margins = verdict.margins_from_claims(claims_file)
+
+        def claims(rs: list[Run]) -> Table:
+            return claims_table.claims_table(rs, claims_file)
+
+        extra.append(claims)
+    if len(runs) == 2:
+        extra.append(compare.delta_table)
+
+    def verdict_table(rs: list[Run]) -> Table:
+        return verdict.verdict_table(rs, margins)
+
+    return [verdict_table, *extra]
+
+
+def _layout(
+    runs: list[Run], options: Options = Options()
+) -> list[tuple[str, str, list[TableStep | FigureStep]]]:
+    """Sections in order: (key, title, steps). The verdict comes first; image grids follow
+    the suites that have images."""
     steps = [
+        ("verdict", "Verdict", _verdict_steps(runs, options)),
         ("runs", "Runs", [tables.runs_table]),
         ("summary", "Summary", [tables.summary_table]),
         (
@@ -137,12 +181,19 @@ def _grid_figure(suite: str) -> FigureStep:
     )
 
 
-def build(run_dirs: RunDirs, out_dir: str | PathLike[str]) -> Report:
+def build(
+    run_dirs: RunDirs,
+    out_dir: str | PathLike[str],
+    options: Options = Options(),
+    figures_only: bool = False,
+) -> Report:
     """Build every table and write every figure of the report for ``run_dirs``.
 
     Args:
         run_dirs: run directories (or loaded runs) to report side by side.
         out_dir: where figures are written (``figures/``).
+        options: claims file and other additions (see :class:`Options`).
+        figures_only: build the figures only (no tables).
 
     Returns:
         The report model; artifacts with no data are listed in each section's ``absent``.
@@ -151,9 +202,11 @@ def build(run_dirs: RunDirs, out_dir: str | PathLike[str]) -> Report:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sections = []
-    for key, title, steps in _layout(runs):
+    for key, title, steps in _layout(runs, options):
         section = Section(key, title)
         for step in steps:
+            if figures_only and not isinstance(step, tuple):
+                continue
             try:
                 if isinstance(step, tuple):
                     fkey, ftitle, caption, fn = step

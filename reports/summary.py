@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from os import PathLike
 
-from . import data, text
-from .run import load_run
+from . import claims_table, data, roles, text, verdict
+from .run import NoData, load_run
 from .table import Table, fmt, fmt_seconds, fmt_share, to_text
 from .tables import _est
 
 
-def summary_text(run_dir: str | PathLike[str]) -> str:
-    """Score per suite and variant, NFE per image, seconds per sample, overhead share, and
-    each accelerated variant's speedup, Δ headline metric and (text suites) exact match.
+def summary_text(run_dir: str | PathLike[str], claims: str | PathLike[str] | None = None) -> str:
+    """The verdict block first (one row per accelerated variant and suite), then score per
+    suite and variant, NFE per image, seconds per sample, overhead share, and each
+    accelerated variant's speedup, Δ headline metric and (text suites) exact match.
 
     Args:
         run_dir: a run directory of the run store.
+        claims: a claims file: its table (decided by ``hbench gate``'s checks) follows the
+            verdict, and its non-inferiority margins are the verdict's.
 
     Returns:
         Aligned plain text ending with a newline.
@@ -31,7 +34,7 @@ def summary_text(run_dir: str | PathLike[str]) -> str:
             v = data.variant_view(run, suite, variant)
             score = f"{fmt(v.score.value)} {v.score_name}" if v.score is not None else "–"
             speed = delta = exact = "–"
-            if variant != run.reference:
+            if roles.role(run, variant) == roles.CANDIDATE:
                 groups = data.speedup_groups(run, suite)
                 speed = ", ".join(
                     (f"{g} " if g else "") + _est(data.speedup(run, suite, variant, g), "×")
@@ -77,4 +80,15 @@ def summary_text(run_dir: str | PathLike[str]) -> str:
     if not rows:
         notes += ("note: no suite has records or scores",)
     table = Table("summary_text", title, columns, tuple(rows), ("l", "l") + ("r",) * 8, notes)
-    return to_text(table)
+    head = []
+    margins = None
+    if claims is not None:
+        claims_file = claims_table.load(claims)
+        margins = verdict.margins_from_claims(claims_file)
+    try:
+        head.append(to_text(verdict.verdict_table([run], margins)))
+    except NoData:
+        pass
+    if claims is not None:
+        head.append(to_text(claims_table.claims_table([run], claims_file)))
+    return "\n".join([*head, to_text(table)])

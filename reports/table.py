@@ -133,23 +133,94 @@ def to_markdown(table: Table) -> str:
 # ---- HTML -----------------------------------------------------------------------------------
 
 
-def to_html(table: Table) -> str:
-    """Render ``table`` as an HTML fragment; every cell is escaped."""
-    esc = html.escape
-    cls = {"l": "l", "r": "r", "c": "c"}
-    parts = [f'<section class="table" id="{table.key}">', f"<h3>{esc(table.title)}</h3>"]
-    parts.append("<table><thead><tr>")
+# Tables longer than this fold into <details> (the verdict never does: it is the answer).
+LONG_TABLE_ROWS = 15
+# Width the page gives a table at a 1280 px window (CSS px), and an estimate of one
+# character of the table font (0.85rem system-ui, digits are the widest common glyphs).
+TABLE_BUDGET_PX, CHAR_PX, CELL_PAD_PX = 1100, 7.6, 17
+
+
+def _cell_html(text: str, align: str) -> str:
+    """Escape a cell and mark where it may wrap: after ``_`` and ``/`` (``<wbr>``, so group
+    names never break mid-word) and, in number cells, between a value and its interval
+    (the interval itself is kept on one line with non-breaking spaces)."""
+    out = html.escape(text)
+    if align == "r":
+        out = re.sub(r"\[[^\]]*\]", lambda m: m.group(0).replace(" ", "\u00a0"), out)
+    return out.replace("_", "_<wbr>").replace("/", "/<wbr>")
+
+
+def _min_chars(text: str, align: str) -> int:
+    """Length of the longest piece of ``text`` that cannot wrap (see :func:`_cell_html`)."""
+    if align == "r":
+        text = re.sub(r"\[[^\]]*\]", lambda m: m.group(0).replace(" ", "\u00a0"), text)
+    pieces = re.split(r"[ \n]|(?<=[_/])", text)
+    return max((len(p) for p in pieces), default=0)
+
+
+def column_chunks(table: Table, budget_px: int = TABLE_BUDGET_PX) -> list[list[int]]:
+    """Column indices of each HTML part of ``table``: all columns when its narrowest layout
+    fits ``budget_px``, else the leading label columns repeated with as many of the other
+    columns as fit (a wide per-type table becomes several stacked tables)."""
+    n = len(table.columns)
+    widths = [
+        CELL_PAD_PX
+        + CHAR_PX * max(_min_chars(r[i], table.align[i]) for r in (table.columns, *table.rows))
+        for i in range(n)
+    ]
+    if sum(widths) <= budget_px:
+        return [list(range(n))]
+    lead = 0
+    while lead < n - 1 and table.align[lead] == "l":
+        lead += 1
+    lead = max(1, lead)
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    used = sum(widths[:lead])
+    for i in range(lead, n):
+        if current and used + widths[i] > budget_px:
+            chunks.append(list(range(lead)) + current)
+            current, used = [], sum(widths[:lead])
+        current.append(i)
+        used += widths[i]
+    chunks.append(list(range(lead)) + current)
+    return chunks
+
+
+def _table_part(table: Table, cols: list[int]) -> str:
+    parts = ['<div class="tw"><table><thead><tr>']
     parts += [
-        f'<th class="{cls[a]}">{esc(c)}</th>'
-        for c, a in zip(table.columns, table.align, strict=True)
+        f'<th class="{table.align[i]}">{_cell_html(table.columns[i], "l")}</th>' for i in cols
     ]
     parts.append("</tr></thead><tbody>")
     for row in table.rows:
         cells = "".join(
-            f'<td class="{cls[a]}">{esc(c)}</td>' for c, a in zip(row, table.align, strict=True)
+            f'<td class="{table.align[i]}">{_cell_html(row[i], table.align[i])}</td>' for i in cols
         )
         parts.append(f"<tr>{cells}</tr>")
-    parts.append("</tbody></table>")
+    parts.append("</tbody></table></div>")
+    return "\n".join(parts)
+
+
+def to_html(table: Table, collapse: bool = True) -> str:
+    """Render ``table`` as an HTML fragment; every cell is escaped.
+
+    Tables too wide for the page are split into stacked parts (label columns repeated);
+    with ``collapse``, tables of more than :data:`LONG_TABLE_ROWS` rows fold into
+    ``<details>``.
+    """
+    esc = html.escape
+    parts = [f'<section class="table" id="{table.key}">', f"<h3>{esc(table.title)}</h3>"]
+    chunks = column_chunks(table)
+    body = [_table_part(table, cols) for cols in chunks]
+    if len(chunks) > 1:
+        body.insert(0, f'<p class="note">Split into {len(chunks)} parts to fit the page.</p>')
+    if collapse and len(table.rows) > LONG_TABLE_ROWS:
+        parts.append(f"<details><summary>{len(table.rows)} rows (click to show)</summary>")
+        parts += body
+        parts.append("</details>")
+    else:
+        parts += body
     if not table.rows:
         parts.append('<p class="note">(no rows)</p>')
     parts += [f'<p class="note">{esc(n)}</p>' for n in table.notes]

@@ -10,7 +10,7 @@ import numpy as np
 
 from hbench.harness import statistics as st
 
-from . import data
+from . import data, roles
 from .run import NoData, Run
 from .table import Table, fmt, fmt_interval, fmt_seconds, fmt_share
 
@@ -129,7 +129,7 @@ def summary_table(runs: list[Run]) -> Table:
 def _union_variants(runs: list[Run], suite: str) -> list[str]:
     out: list[str] = []
     for run in runs:
-        out += [v for v in run.variants(suite) if v not in out]
+        out += [v for v in roles.in_run_order(run, run.variants(suite)) if v not in out]
     return out
 
 
@@ -183,9 +183,10 @@ def speedup_table(runs: list[Run]) -> Table:
 
 
 def _speedup_keys(run: Run, suite: str) -> list[tuple[str, str | None]]:
-    """(variant, group) pairs a speedup is shown for (groups: latency workloads)."""
+    """(variant, group) pairs a speedup is shown for (groups: latency workloads); bounds
+    (oracles) are not accelerated variants and get none."""
     groups = data.speedup_groups(run, suite)
-    return [(v, g) for v in data.accelerated_variants(run, suite) for g in groups]
+    return [(v, g) for v in roles.candidates(run, suite) for g in groups]
 
 
 def _est(e: data.Estimate | None, unit: str = "", signed: bool = False) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import data, text
+from . import data, roles, text
 from .run import NoData, Run
 from .table import Table, fmt, fmt_interval, fmt_signed
 from .tables import DEFINITIONS, _est, _run_cell, _run_cols, _union_variants, tau_interval
@@ -23,7 +23,7 @@ def group_table(runs: list[Run], suite: str, metric: str, key: str, title: str) 
     if not have:
         raise NoData(f"no run has the {suite} suite")
     variants = _union_variants(have, suite)
-    accelerated = [v for v in variants if any(v != r.reference for r in have)]
+    accelerated = [v for v in variants if any(v in roles.candidates(r, suite) for r in have)]
     columns: list[str] = ["Group", *_run_cols(runs), "n"]
     for v in variants:
         columns.append(f"{v} {metric}")
@@ -59,7 +59,7 @@ def group_table(runs: list[Run], suite: str, metric: str, key: str, title: str) 
 
 
 def _delta(run: Run, suite: str, variant: str, metric: str, group: str | None) -> str:
-    if variant == run.reference or variant not in run.variants(suite):
+    if variant not in roles.candidates(run, suite):
         return "–"
     return _est(data.metric_diff(run, suite, variant, metric, group), signed=True)
 
@@ -82,9 +82,7 @@ def _overall_row(runs, run, suite, metric, variants, accelerated, means, groups)
 
 
 def _paired_row(runs, run, suite, metric, variants, accelerated) -> tuple:
-    n = max(
-        (len(data.pairs(run, suite, v)) for v in data.accelerated_variants(run, suite)), default=0
-    )
+    n = max((len(data.pairs(run, suite, v)) for v in roles.candidates(run, suite)), default=0)
     row = ["all samples (paired)", *_run_cell(runs, run), str(n)]
     for v in variants:
         row.append("")
@@ -121,7 +119,7 @@ def exact_match_table(runs: list[Run]) -> Table:
     rows = []
     for suite in text_suites(runs):
         for run in runs:
-            for variant in data.accelerated_variants(run, suite):
+            for variant in roles.candidates(run, suite):
                 em = text.exact_match(run, suite, variant)
                 if em is None:
                     continue
@@ -170,7 +168,7 @@ def divergence_table(runs: list[Run]) -> Table:
     rows, total, compared = [], 0, 0
     for suite in text_suites(runs):
         for run in runs:
-            for variant in data.accelerated_variants(run, suite):
+            for variant in roles.candidates(run, suite):
                 em = text.exact_match(run, suite, variant)
                 compared += em.n if em else 0
                 for d in em.divergences if em else ():

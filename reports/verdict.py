@@ -104,6 +104,11 @@ def comparison(run: Run, suite: str, variant: str, metrics: list[str]) -> Compar
     )
 
 
+def margin_of(margins: dict[str, float], suite: str, metric: str) -> float | None:
+    """The margin of ``metric`` in ``suite``: ``"suite/metric"`` first, then ``"metric"``."""
+    return margins.get(f"{suite}/{metric}", margins.get(metric))
+
+
 def metric_status(d: data.Estimate, margin: float | None) -> str:
     """better / non-inferior / worse / unclear / "not judged" for one paired difference."""
     if d.low is None or d.high is None:
@@ -124,7 +129,7 @@ def verdict_word(c: Comparison, margins: dict[str, float]) -> str:
     if c.exact is not None:
         quality = "lossless" if c.exact.matches == c.exact.n else "lossy"
     else:
-        states = [metric_status(d, margins.get(m)) for m, d in c.diffs.items()]
+        states = [metric_status(d, margin_of(margins, c.suite, m)) for m, d in c.diffs.items()]
         judged = [s for s in states if s != "not judged"]
         if "worse" in states:
             quality = "lossy"
@@ -149,7 +154,8 @@ def _quality_cell(c: Comparison, margins: dict[str, float]) -> str:
     parts = []
     for m, d in c.diffs.items():
         interval = "" if d.low is None else f" [{fmt_signed(d.low, 2)}, {fmt_signed(d.high, 2)}]"
-        parts.append(f"Δ{m} {fmt_signed(d.value, 2)}{interval} {metric_status(d, margins.get(m))}")
+        status = metric_status(d, margin_of(margins, c.suite, m))
+        parts.append(f"Δ{m} {fmt_signed(d.value, 2)}{interval} {status}")
     return "; ".join(parts) or "–"
 
 
@@ -177,7 +183,9 @@ def judged_metrics(run: Run, suite: str, margins: dict[str, float]) -> list[str]
     present = set()
     for v in roles.candidates(run, suite):
         present |= set((data.comparison_block(run, suite, v).get("metrics") or {}).keys())
-    names += sorted(m for m in margins if m in present and m not in names)
+    names += sorted(
+        m for m in present if margin_of(margins, suite, m) is not None and m not in names
+    )
     return names
 
 
@@ -219,10 +227,10 @@ def verdict_table(runs: list[Run], margins: dict[str, float] | None = None) -> T
         for c, quality, speed, cost, word in verdict_rows(run, margins):
             rows.append(
                 (
+                    word,
                     c.variant,
                     *((run.label,) if several else ()),
                     c.suite,
-                    word,
                     quality,
                     speed,
                     cost,
@@ -231,10 +239,10 @@ def verdict_table(runs: list[Run], margins: dict[str, float] | None = None) -> T
     if not rows:
         raise NoData("no accelerated variant has a comparison with the reference")
     columns = (
+        "Verdict",
         "Variant",
         *(("Run",) if several else ()),
         "Suite",
-        "Verdict",
         "Quality vs reference [95% CI]",
         "Speedup [95% CI]",
         "Cost",
@@ -248,14 +256,16 @@ def verdict_table(runs: list[Run], margins: dict[str, float] | None = None) -> T
         + ". Exact-match intervals are Wilson; Δ and speedup intervals are 95% paired "
         "bootstrap. Bounds (oracles) are not accelerated variants and are left out.",
     )
-    return Table("verdict", "Verdict", columns, tuple(rows), align, notes)
+    title = "Accelerated variants against the reference, per suite"
+    return Table("verdict", title, columns, tuple(rows), align, notes)
 
 
 def margins_from_claims(claims: object) -> dict[str, float]:
-    """Non-inferiority margins from a claims file: ``check: diff_ci_low, op: >=, value: -m``."""
+    """Non-inferiority margins from a claims file's ``check: diff_ci_low, op: >=, value: -m``
+    claims, keyed ``"suite/metric"``."""
     out: dict[str, float] = {}
     for c in getattr(claims, "claims", ()):
         if c.check == "diff_ci_low" and c.op in (">=", ">") and c.metric and c.value <= 0:
             if math.isfinite(c.value):
-                out[c.metric] = -float(c.value)
+                out[f"{c.suite}/{c.metric}"] = -float(c.value)
     return out
