@@ -8,18 +8,23 @@ on the run directory and prints each result with the gate's own columns and word
 from __future__ import annotations
 
 from pathlib import Path
-
-from hbench.harness.claims import ClaimsError, ClaimsFile, load_claims
-from hbench.harness.gate import check_claims
+from typing import TYPE_CHECKING
 
 from .run import Run, RunStoreError
 from .table import Table
+
+if TYPE_CHECKING:
+    from hbench.harness.claims import ClaimsFile
 
 COLUMNS = ("Status", "Claim", "Required", "Measured", "Estimate", "Interval", "n", "Where")
 
 
 def load(path: str | Path) -> ClaimsFile:
     """Parse a claims file; a bad file is a :class:`RunStoreError` naming its line."""
+    # imported here: the gate's modules pull in the plugin registry, which a report without
+    # claims never needs (reports import no task or baseline code)
+    from hbench.harness.claims import ClaimsError, load_claims
+
     try:
         return load_claims(path)
     except (ClaimsError, OSError) as err:
@@ -28,6 +33,8 @@ def load(path: str | Path) -> ClaimsFile:
 
 def claims_table(runs: list[Run], claims: ClaimsFile) -> Table:
     """One row per claim and run, as ``hbench gate`` decides and words it."""
+    from hbench.harness.gate import check_claims
+
     several = len(runs) > 1
     rows = []
     for run in runs:

@@ -141,20 +141,20 @@ TABLE_BUDGET_PX, CHAR_PX, CELL_PAD_PX = 1100, 7.6, 17
 
 
 def _cell_html(text: str, align: str) -> str:
-    """Escape a cell and mark where it may wrap: after ``_`` and ``/`` (``<wbr>``, so group
-    names never break mid-word) and, in number cells, between a value and its interval
+    """Escape a cell and mark where it may wrap: after ``_`` (``<wbr>``, so group names such
+    as ``background_change`` never break mid-word) and, in number cells, between a value and its interval
     (the interval itself is kept on one line with non-breaking spaces)."""
     out = html.escape(text)
     if align == "r":
         out = re.sub(r"\[[^\]]*\]", lambda m: m.group(0).replace(" ", "\u00a0"), out)
-    return out.replace("_", "_<wbr>").replace("/", "/<wbr>")
+    return out.replace("_", "_<wbr>")
 
 
 def _min_chars(text: str, align: str) -> int:
     """Length of the longest piece of ``text`` that cannot wrap (see :func:`_cell_html`)."""
     if align == "r":
         text = re.sub(r"\[[^\]]*\]", lambda m: m.group(0).replace(" ", "\u00a0"), text)
-    pieces = re.split(r"[ \n]|(?<=[_/])", text)
+    pieces = re.split(r"[ \n]|(?<=_)", text)
     return max((len(p) for p in pieces), default=0)
 
 

@@ -125,4 +125,7 @@ def test_cli_reports_a_partial_run_and_fails_clearly(tmp_path: Path, capsys) -> 
     assert main([str(tmp_path / "missing"), "--out", str(tmp_path / "o2")]) == 2
     assert "not a directory" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        main([str(run), str(run)])  # several runs need --out
+        main([str(run), str(run), str(run)])  # more than two runs need --out
+    # two runs: before -> after, written beside the newer run
+    assert main([str(run), str(run)]) == 0
+    assert (run / "report-vs-only-text" / "index.html").is_file()
