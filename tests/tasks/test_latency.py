@@ -481,3 +481,22 @@ def test_nfe_of_the_shapes_samplers_through_the_runner(tmp_path) -> None:
     (tmp_path / "nfe.yaml").write_text("claims:\n" + "\n".join(claims) + "\n")
     assert len(claims) == 2 * len(SHAPES_NFE)
     assert gate_main([str(tmp_path / "run"), "--claims", str(tmp_path / "nfe.yaml")]) == 0
+
+
+def test_text_records_keep_acceptance_per_draft_position() -> None:
+    """A speculative system's per-position acceptance survives into the record (the report's
+    acceptance panel reads it), computed by the runtime's own DecodeStats."""
+    from hbench.baselines.runtime.decoding import DecodeStats
+    from hbench.harness.suite import Item
+    from hbench.tasks.latency.suite import Timed
+
+    stats = DecodeStats(new_tokens=9, target_forwards=4)
+    for drafted, accepted in ((4, 4), (4, 1), (4, 2)):
+        stats.record_round(drafted, accepted)
+    out = TextOutput("a b c", [1, 2, 3], stats.as_dict())
+    item = Item("00000", 1, {"workload": "understanding", "index": 0, "repeat": 0})
+    result = LatencySuite(LatencyConfig()).evaluate(item, Timed(out, 0.5), artifacts=None)
+    # position 1 tried 3x accepted 3x; position 2 tried 3x accepted 2x; position 3 tried 2x
+    # accepted 1x; position 4 tried 1x accepted 1x
+    assert result.details["accept_per_position"] == [1.0, 2 / 3, 0.5, 1.0]
+    assert result.metrics["acceptance_length"] == stats.acceptance_length
