@@ -122,7 +122,8 @@ def speedup_figure(run_dirs: RunDirs, out_dir: str | PathLike[str]) -> Path:
     labels = list(dict.fromkeys(r[0] for r in rows))
     offsets = np.linspace(-0.2, 0.2, len(runs)) if len(runs) > 1 else [0.0]
     with style():
-        fig = new_figure(FIGURE_WIDTHS["speedup"], 0.6 + 0.2 * len(labels))
+        row_height = 0.2 + 0.12 * (len(runs) - 1)  # one marker per run in each row
+        fig = new_figure(FIGURE_WIDTHS["speedup"], 0.6 + row_height * len(labels))
         ax = fig.subplots()
         values: list[float] = []
         shown_limit = False

@@ -44,6 +44,9 @@ figcaption, p.note { font-size: 0.85rem; color: #555; }
 ul.absent li { color: #8a5300; }
 """.strip()
 
+# Tables that are the answer, never folded however long: the verdict, claims, before/after.
+ALWAYS_OPEN = frozenset({"verdict", "claims", "deltas"})
+
 CSP = (
     "default-src 'none'; img-src data:; style-src '{style_hash}'; base-uri 'none'; "
     "form-action 'none'"
@@ -87,7 +90,7 @@ def render_html(report: Report) -> str:
         body.append(f'<section id="sec-{section.key}"><h2>{esc(section.title)}</h2>')
         for item in section.items:
             if isinstance(item, Table):
-                body.append(to_html(item))
+                body.append(to_html(item, collapse=item.key not in ALWAYS_OPEN))
             else:
                 body.append(_figure_html(item, report.out_dir))
         if section.absent:
