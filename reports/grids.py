@@ -17,8 +17,9 @@ import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 
+from . import roles
 from .data import group_of
-from .figure_io import as_runs, save, style
+from .figure_io import TWO_COLUMN, as_runs, save, style
 from .figures import RunDirs
 from .run import NoData, Run, RunStoreError
 from .table import Table
@@ -91,7 +92,7 @@ def grid_rows(
                     run, key[0], key[1], texts.get(key, ""), by_key[key], groups.get(key, "all")
                 )
             )
-    order = ["source", *[v for r in runs for v in r.variants(suite)]]
+    order = ["source", *[v for r in runs for v in roles.in_run_order(r, r.variants(suite))]]
     columns = sorted(columns, key=order.index)
     return columns, rows
 
@@ -118,6 +119,9 @@ def _load(run: Run, relative: str) -> np.ndarray | None:
         return None
 
 
+GRID_WIDTH = TWO_COLUMN  # inches: the PDF's width, whatever the number of variants
+
+
 def image_grid(run_dirs: RunDirs, out_dir: str | PathLike[str], suite: str) -> Path:
     """Grid of ``suite``'s images: one row per sample (and run), one column per variant.
 
@@ -128,8 +132,11 @@ def image_grid(run_dirs: RunDirs, out_dir: str | PathLike[str], suite: str) -> P
     columns, rows = grid_rows(runs, suite)
     if not rows:
         raise NoData(f"no {suite} image of the reference variant")
-    cell, text_w, head = 1.0, 1.9, 0.3  # inches
-    width, height = text_w + cell * len(columns), head + cell * len(rows)
+    # a two-column paper figure: the text column is fixed, the image cells share the rest
+    text_w, head = 1.9, 0.3  # inches
+    width = GRID_WIDTH
+    cell = min(1.0, (width - text_w) / len(columns))
+    height = head + cell * len(rows)
     with style():
         # a fixed grid, not constrained layout: laying out dozens of image axes is slow
         fig = Figure(figsize=(width, height))
@@ -151,8 +158,8 @@ def image_grid(run_dirs: RunDirs, out_dir: str | PathLike[str], suite: str) -> P
             head = [row.sample, f"seed {row.seed}"]
             head += [row.group] if row.group not in ("all", row.sample.rsplit("-", 1)[0]) else []
             head += [row.run.label] if len(runs) > 1 else []
-            label = "\n".join(h if len(h) <= 34 else h[:33] + "…" for h in head)
-            wrapped = textwrap.wrap(row.text, 34, max_lines=4, placeholder=" …")
+            label = "\n".join(h if len(h) <= 32 else h[:31] + "…" for h in head)
+            wrapped = textwrap.wrap(row.text, 32, max_lines=4, placeholder=" …")
             axes[i, 0].axis("off")
             axes[i, 0].text(
                 0.0,
@@ -160,7 +167,7 @@ def image_grid(run_dirs: RunDirs, out_dir: str | PathLike[str], suite: str) -> P
                 "\n".join([label, *wrapped]),
                 va="center",
                 ha="left",
-                fontsize=6.5,
+                fontsize=7,
                 transform=axes[i, 0].transAxes,
                 wrap=False,
             )

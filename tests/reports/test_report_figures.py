@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from hbench.reports import figures, roles, text
+from hbench.reports import figures, grids, roles, text
 from hbench.reports.cli import main
 from hbench.reports.figure_io import FONT_MIN_PT, KNOWN_COLOURS, ONE_COLUMN, TWO_COLUMN
 from hbench.reports.run import load_run
 
-PLOTS = ("speedup", "frontier", "latency", "acceptance")
+PLOTS = ("speedup", "frontier", "latency", "acceptance", "grid_geneval", "grid_gedit")
 
 
 def _pdf_streams(pdf: bytes) -> list[bytes]:
@@ -55,7 +55,7 @@ def test_pdfs_have_declared_width_embedded_fonts_and_print_sized_text(
     assert not (out / "index.html").exists() and not (out / "tables").exists()
     for name in PLOTS:
         facts = pdf_facts(out / "figures" / f"{name}.pdf")
-        declared = figures.FIGURE_WIDTHS[name]
+        declared = grids.GRID_WIDTH if name.startswith("grid_") else figures.FIGURE_WIDTHS[name]
         assert declared in (ONE_COLUMN, TWO_COLUMN)
         assert facts["width"] == pytest.approx(declared * 72, abs=0.01), name
         assert facts["fonts"] >= 1 and facts["fontfiles"] >= 1, name  # TrueType embedded

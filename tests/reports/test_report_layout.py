@@ -75,8 +75,9 @@ WHOLE_PAGE = r"""JSON.stringify((() => {
 })())"""
 
 
-def _reports(demo_report: Path) -> list[tuple[str, Path]]:
-    out = [("synthetic", demo_report)]
+def _reports(demo_run: Path, tmp: Path) -> list[tuple[str, Path]]:
+    # its own report of the synthetic run (the shared demo_report must stay untouched)
+    out = [("synthetic", build_report([demo_run], tmp / "report").parent)]
     demo = os.environ.get("HBENCH_DEMO_RUN")
     if demo:
         index = build_report([demo], Path(demo) / "report")
@@ -98,8 +99,10 @@ def _viewport(browser: Browser, width: int, height: int) -> None:
     )
 
 
-def test_verdict_first_no_overflow_images_load_no_midword_breaks(browser, demo_report) -> None:
-    for name, report in _reports(demo_report):
+def test_verdict_first_no_overflow_images_load_no_midword_breaks(
+    browser, demo_run: Path, tmp_path: Path
+) -> None:
+    for name, report in _reports(demo_run, tmp_path):
         shots = report / "screenshots"
         shots.mkdir(exist_ok=True)
         for width, height in VIEWPORTS:
