@@ -382,7 +382,9 @@ STAGE_NAMES = {
     "drafter": "draft",
     "glue": "glue (outside the model)",
 }
-STAGE_COLOURS = ("#0072B2", "#56B4E9", "#009E73", "#E69F00", "#CC79A7", "#F0E442", "#D55E00")
+# Stages take cividis colours (colour-blind safe), not the variants' Okabe-Ito colours, so a
+# stage is never mistaken for a variant; glue is light grey.
+STAGE_COLOURS = ("#00204D", "#31446B", "#666970", "#958F78", "#CBBA69", "#FFEA46", "#7C7B78")
 
 
 def stage_seconds(record: dict) -> dict[str, float]:

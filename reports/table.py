@@ -254,6 +254,7 @@ _LATEX_CHARS = {
     "Δ": r"$\Delta$",
     "≥": r"$\geq$",
     "≤": r"$\leq$",
+    "→": r"$\rightarrow$",
 }
 _LATEX_RE = re.compile("|".join(re.escape(k) for k in sorted(_LATEX_CHARS, key=len, reverse=True)))
 

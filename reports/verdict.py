@@ -62,6 +62,7 @@ class Comparison:
     exact: ExactSummary | None
     diffs: dict[str, data.Estimate] = field(default_factory=dict)
     nfe: tuple[float | None, float | None] = (None, None)  # (reference, variant) per sample
+    calls: tuple[float | None, float | None] = (None, None)  # batch-merged generator calls
     tau: float | None = None  # mean acceptance length (text)
 
 
@@ -100,6 +101,7 @@ def comparison(run: Run, suite: str, variant: str, metrics: list[str]) -> Compar
         exact=_exact(run, suite, variant),
         diffs=diffs,
         nfe=(ref_view.nfe_mean, view.nfe_mean),
+        calls=(ref_view.merged_calls_mean, view.merged_calls_mean),
         tau=sum(taus) / len(taus) if taus else None,
     )
 
@@ -162,7 +164,11 @@ def _quality_cell(c: Comparison, margins: dict[str, float]) -> str:
 def _cost_cell(c: Comparison) -> str:
     ref, var = c.nfe
     if ref and var:
-        return f"NFE {ref:g} → {var:g} ({ref / var:.1f}×)"
+        text = f"NFE {ref:g} → {var:g} ({ref / var:.1f}×)"
+        calls_ref, calls_var = c.calls
+        if calls_ref and calls_var and (calls_ref, calls_var) != (ref, var):
+            text += f"; calls {calls_ref:g} → {calls_var:g}"  # CFG rows batched into one call
+        return text
     if c.tau is not None:
         return f"τ {c.tau:.2f} tokens / forward"
     return "–"
