@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .run import Run
+from .run import Run, RunStoreError
 
 REFERENCE, CANDIDATE, BOUND = "reference", "candidate", "bound"
 ROLE_ALIASES = {
@@ -54,7 +54,7 @@ def role(run: Run, variant: str) -> str:
     if variant in declared:
         name = str(declared[variant]).lower()
         if name not in ROLE_ALIASES:
-            raise ValueError(
+            raise RunStoreError(
                 f"{run.path}: roles.{variant} is {declared[variant]!r}; "
                 f"expected one of {', '.join(sorted(ROLE_ALIASES))}"
             )
