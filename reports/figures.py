@@ -22,6 +22,7 @@ from hbench.harness import statistics as st
 
 from . import data, roles, text
 from .figure_io import (
+    ONE_COLUMN,
     RUN_LINESTYLES,
     RUN_MARKERS,
     TWO_COLUMN,
@@ -41,7 +42,7 @@ RunDirs = Sequence[Run | str | PathLike[str]]
 FIGURE_WIDTHS: dict[str, float] = {
     "speedup": TWO_COLUMN,
     "frontier": TWO_COLUMN,
-    "acceptance": TWO_COLUMN,
+    "acceptance": ONE_COLUMN,
     "latency": TWO_COLUMN,
 }
 
@@ -336,8 +337,8 @@ def acceptance_figure(run_dirs: RunDirs, out_dir: str | PathLike[str]) -> Path:
         return RUN_LINESTYLES[(si + i) % len(RUN_LINESTYLES)]
 
     with style():
-        fig = new_figure(FIGURE_WIDTHS["acceptance"], 2.4)
-        ax_h, ax_p = fig.subplots(1, 2)
+        fig = new_figure(FIGURE_WIDTHS["acceptance"], 4.4)  # one column: panels stacked
+        ax_h, ax_p = fig.subplots(2, 1)
         values = [t for h in hist for t in h[5]]
         top = max(values) if values else 2.0
         bins = np.linspace(1.0, max(2.0, np.ceil(top)), 21)
@@ -346,7 +347,7 @@ def acceptance_figure(run_dirs: RunDirs, out_dir: str | PathLike[str]) -> Path:
                 taus, bins=bins, histtype="step", linewidth=1.0, linestyle=dash(si, i),
                 color=colour(variant, variants), label=label(suite, run, variant),
             )  # fmt: skip
-        ax_h.set_xlabel("acceptance length τ (tokens per target forward)")
+        ax_h.set_xlabel("acceptance length τ (tokens / target forward)")
         ax_h.set_ylabel("samples")
         ax_h.yaxis.set_major_locator(MaxNLocator(integer=True))
         for si, suite, i, run, variant, rates in pos:

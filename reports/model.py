@@ -80,7 +80,7 @@ FIGURE_CAPTIONS = {
     "latency": "Mean milliseconds per sample stacked by stage: prefill, draft, verify, decode "
     "(text, as the runtime reports them); seconds inside each hooked network (images); glue = "
     "the rest of the timed call.",
-    "acceptance": "Left: per-sample acceptance length τ of each speculative variant. Right: "
+    "acceptance": "Top: per-sample acceptance length τ of each speculative variant. Bottom: "
     "mean acceptance rate per draft position, among rounds where every earlier draft was "
     "accepted (n = samples).",
 }

@@ -145,16 +145,42 @@ def acceptance_lengths(run: Run, suite: str, variant: str) -> list[float]:
 
 
 def acceptance_per_position(run: Run, suite: str, variant: str) -> list[tuple[float, int]]:
-    """Mean acceptance rate at each draft position over samples, with the samples counted.
+    """Acceptance rate at each draft position, with the samples that drafted it.
 
-    A sample contributes to position k when its ``accept_per_position`` list reaches k.
+    When every sample carries the runtime's counts (``drafted_per_position`` /
+    ``accepted_per_position``), the rate at position k is pooled: accepted / drafted summed
+    over the samples that drafted k (a sample that never reached k says nothing about it).
+    Otherwise it is the mean of the per-sample ``accept_per_position`` rates over the samples
+    whose list reaches k.
     """
+    records = run.ok_records(suite, variant)
+    counts = [
+        (_stat(r, "drafted_per_position"), _stat(r, "accepted_per_position")) for r in records
+    ]
+    rated = [r for r in records if isinstance(_stat(r, "accept_per_position"), list)]
+    with_counts = [
+        (d, a)
+        for d, a in counts
+        if isinstance(d, list) and isinstance(a, list) and len(d) == len(a)
+    ]
+    if with_counts and len(with_counts) >= len(rated):
+        drafted: list[float] = []
+        accepted: list[float] = []
+        samples: list[int] = []
+        for d, a in with_counts:
+            for k, (dk, ak) in enumerate(zip(d, a, strict=True)):
+                while len(drafted) <= k:
+                    drafted.append(0.0)
+                    accepted.append(0.0)
+                    samples.append(0)
+                if dk > 0:
+                    drafted[k] += dk
+                    accepted[k] += ak
+                    samples[k] += 1
+        return [(a / d, n) for a, d, n in zip(accepted, drafted, samples, strict=True) if d > 0]
     columns: list[list[float]] = []
-    for r in run.ok_records(suite, variant):
-        rates = _stat(r, "accept_per_position")
-        if not isinstance(rates, list):
-            continue
-        for k, value in enumerate(rates):
+    for r in rated:
+        for k, value in enumerate(_stat(r, "accept_per_position")):
             if isinstance(value, (int, float)) and math.isfinite(value):
                 while len(columns) <= k:
                     columns.append([])

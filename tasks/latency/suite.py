@@ -224,11 +224,11 @@ class LatencySuite(Suite):
             for key in (*summary.TEXT_STAGES, "acceptance_length"):
                 if key in result.stats:
                     metrics[key] = float(result.stats[key])
-            if isinstance(result.stats.get("accept_per_position"), list):
-                # per draft position, kept per sample so the report can plot it
-                details["accept_per_position"] = [
-                    float(x) for x in result.stats["accept_per_position"]
-                ]
+            # per draft position, kept per sample so the report can plot it (the counts
+            # behind the rates too, so it can pool them over samples)
+            for key in ("accept_per_position", "drafted_per_position", "accepted_per_position"):
+                if isinstance(result.stats.get(key), list):
+                    details[key] = [float(x) for x in result.stats[key]]
             return SampleResult(
                 {"text": result.text, "token_ids": list(result.token_ids)}, metrics, details
             )

@@ -192,6 +192,9 @@ class UnderstandingSuite(Suite):
                 "reason": reason,
                 "where": s.where,
                 "accept_per_position": st.get("accept_per_position"),
+                # the counts behind the rates, so a report can pool them over samples
+                "drafted_per_position": st.get("drafted_per_position"),
+                "accepted_per_position": st.get("accepted_per_position"),
             },
         )
 

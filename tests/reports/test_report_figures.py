@@ -164,3 +164,25 @@ def test_stages_split_the_time_without_overlap() -> None:
 
 def test_each_known_variant_keeps_one_distinct_colour() -> None:
     assert len(set(KNOWN_COLOURS.values())) == len(KNOWN_COLOURS)
+
+
+def test_acceptance_per_position_pools_the_runtime_counts(fresh_run: Path) -> None:
+    # sample A: drafted positions 1-3 once, accepted 1-2; sample B: rejected at position 1,
+    # so positions 2-3 were never drafted (the runtime's rate list says 0.0 there)
+    a = {"drafted_per_position": [1, 1, 1], "accepted_per_position": [1, 1, 0],
+         "accept_per_position": [1.0, 1.0, 0.0]}  # fmt: skip
+    b = {"drafted_per_position": [1, 0, 0], "accepted_per_position": [0, 0, 0],
+         "accept_per_position": [0.0, 0.0, 0.0]}  # fmt: skip
+    records = [json.loads(line) for line in (fresh_run / "records.jsonl").read_text().splitlines()]
+    spec = [r for r in records if r["suite"] == "understanding" and r["variant"] == "spec"]
+    for i, r in enumerate(spec):
+        r["output"].pop("accept_per_position", None)
+        ((r.get("profile") or {}).get("stages") or {}).pop("accept_per_position", None)
+        r["details"].update(a if i % 2 else b)
+    (fresh_run / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    ok = len(load_run(fresh_run).ok_records("understanding", "spec"))
+    n_a = sum(1 for i, r in enumerate(spec) if i % 2 and not r.get("error"))
+    per_pos = text.acceptance_per_position(load_run(fresh_run), "understanding", "spec")
+    # position 1: drafted by every sample, accepted by the A samples only; positions 2-3:
+    # only the A samples drafted them (the mean of the per-sample rates would say n_a / ok)
+    assert per_pos == [(pytest.approx(n_a / ok), ok), (1.0, n_a), (0.0, n_a)]

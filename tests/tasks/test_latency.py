@@ -499,4 +499,6 @@ def test_text_records_keep_acceptance_per_draft_position() -> None:
     # position 1 tried 3x accepted 3x; position 2 tried 3x accepted 2x; position 3 tried 2x
     # accepted 1x; position 4 tried 1x accepted 1x
     assert result.details["accept_per_position"] == [1.0, 2 / 3, 0.5, 1.0]
+    assert result.details["drafted_per_position"] == [3, 3, 2, 1]
+    assert result.details["accepted_per_position"] == [3, 2, 1, 1]
     assert result.metrics["acceptance_length"] == stats.acceptance_length
