@@ -124,7 +124,8 @@ def speedup_figure(run_dirs: RunDirs, out_dir: str | PathLike[str]) -> Path:
     offsets = np.linspace(-0.2, 0.2, len(runs)) if len(runs) > 1 else [0.0]
     with style():
         row_height = 0.2 + 0.12 * (len(runs) - 1)  # one marker per run in each row
-        fig = new_figure(FIGURE_WIDTHS["speedup"], 0.6 + row_height * len(labels))
+        # room for the axis label and legend below the rows, however few rows there are
+        fig = new_figure(FIGURE_WIDTHS["speedup"], 1.1 + row_height * len(labels))
         ax = fig.subplots()
         values: list[float] = []
         shown_limit = False
@@ -311,9 +312,9 @@ def frontier_figure(run_dirs: RunDirs, out_dir: str | PathLike[str]) -> Path:
 
 
 def acceptance_figure(run_dirs: RunDirs, out_dir: str | PathLike[str]) -> Path:
-    """Left: per-sample acceptance length τ of each speculative variant; right: mean
-    acceptance rate per draft position with the samples counted. Colour = variant, line
-    style = suite (and run)."""
+    """One column, two panels: the per-sample acceptance length τ of each speculative
+    variant, and its acceptance rate per draft position (n = samples at position 1).
+    Colour = variant, line style = suite; with several runs, marker and shade = run."""
     runs = as_runs(run_dirs)
     hist, pos = [], []
     suites = text_suites(runs) or _suites(runs)
@@ -330,32 +331,31 @@ def acceptance_figure(run_dirs: RunDirs, out_dir: str | PathLike[str]) -> Path:
         raise NoData("no record has acceptance_length > 1 or accept_per_position")
     variants = _all_variants(runs)
 
-    def label(suite: str, run: Run, variant: str) -> str:
-        return f"{variant} · {suite}" + (f" · {run.label}" if len(runs) > 1 else "")
-
-    def dash(si: int, i: int) -> str:
-        return RUN_LINESTYLES[(si + i) % len(RUN_LINESTYLES)]
+    def shade(i: int) -> float:
+        return max(0.35, 1.0 - 0.3 * i)
 
     with style():
-        fig = new_figure(FIGURE_WIDTHS["acceptance"], 4.4)  # one column: panels stacked
+        fig = new_figure(FIGURE_WIDTHS["acceptance"], 4.6)  # one column: panels stacked
         ax_h, ax_p = fig.subplots(2, 1)
         values = [t for h in hist for t in h[5]]
         top = max(values) if values else 2.0
         bins = np.linspace(1.0, max(2.0, np.ceil(top)), 21)
-        for si, suite, i, run, variant, taus in hist:
+        for si, suite, i, _, variant, taus in hist:
             ax_h.hist(
-                taus, bins=bins, histtype="step", linewidth=1.0, linestyle=dash(si, i),
-                color=colour(variant, variants), label=label(suite, run, variant),
+                taus, bins=bins, histtype="step", linewidth=1.0, alpha=shade(i),
+                linestyle=RUN_LINESTYLES[si % len(RUN_LINESTYLES)],
+                color=colour(variant, variants), label=f"{variant} · {suite}" if i == 0 else None,
             )  # fmt: skip
         ax_h.set_xlabel("acceptance length τ (tokens / target forward)")
         ax_h.set_ylabel("samples")
         ax_h.yaxis.set_major_locator(MaxNLocator(integer=True))
-        for si, suite, i, run, variant, rates in pos:
+        for si, suite, i, _, variant, rates in pos:
             ks = np.arange(1, len(rates) + 1)
             ax_p.plot(
                 ks, [r for r, _ in rates], marker=RUN_MARKERS[i % len(RUN_MARKERS)], markersize=3,
-                linestyle=dash(si, i), color=colour(variant, variants),
-                label=f"{label(suite, run, variant)} (n={rates[0][1]})",
+                linestyle=RUN_LINESTYLES[si % len(RUN_LINESTYLES)], alpha=shade(i),
+                color=colour(variant, variants),
+                label=f"{variant} · {suite} (n={rates[0][1]})" if i == 0 else None,
             )  # fmt: skip
         ax_p.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax_p.set_xlabel("draft position")
@@ -363,9 +363,12 @@ def acceptance_figure(run_dirs: RunDirs, out_dir: str | PathLike[str]) -> Path:
         ax_p.set_ylim(0.0, 1.05)
         for ax, have in ((ax_h, hist), (ax_p, pos)):
             if have:
-                ax.legend(loc="lower left" if ax is ax_p else "upper right")
+                ax.legend(loc="best", frameon=True, framealpha=0.85, edgecolor="none")
             else:
                 ax.text(0.5, 0.5, "not recorded", ha="center", va="center", transform=ax.transAxes)
+        handles = _run_handles(runs)
+        if handles:
+            fig.legend(handles=handles, loc="outside lower center", ncols=1)
         return save(fig, out_dir, "acceptance")
 
 
@@ -451,9 +454,9 @@ def latency_figure(run_dirs: RunDirs, out_dir: str | PathLike[str]) -> Path:
     stages.sort(key=lambda s: order.index(s) if s in order else len(order))
     fill = {s: STAGE_COLOURS[i % len(STAGE_COLOURS)] for i, s in enumerate(stages)}
     fill["glue (outside the model)"] = "#BBBBBB"
-    heights = [0.35 + 0.16 * len(b) for b in panels.values()]
+    heights = [0.55 + 0.16 * len(b) for b in panels.values()]
     with style():
-        fig = new_figure(FIGURE_WIDTHS["latency"], sum(heights) + 0.6)
+        fig = new_figure(FIGURE_WIDTHS["latency"], sum(heights) + 0.8)
         axes = fig.subplots(len(panels), 1, squeeze=False, height_ratios=heights)[:, 0]
         for ax, (title, bars) in zip(axes, panels.items(), strict=True):
             for y, (_name, mean) in enumerate(bars):
