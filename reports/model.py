@@ -71,8 +71,9 @@ FigureStep = tuple[str, str, str, Callable[[list[Run], Path], Path]]  # key, tit
 FIGURE_CAPTIONS = {
     "speedup": "Median paired speedup of each accelerated variant against the reference with "
     "its 95% bootstrap interval (log scale; the vertical line is 1×, no speedup). A grey tick "
-    "marks the NFE ratio where the variant cuts NFE: the speedup an NFE cut alone gives when "
-    "the generator's forwards are all the time. Bounds (oracles) are left out.",
+    "marks the limit of the variant's cut in generator work: the NFE ratio, or the ratio of "
+    "batch-merged calls when that is larger (the most an NFE cut alone can give when the "
+    "generator's forwards are all the time). Bounds (oracles) are left out.",
     "frontier": "Headline quality (unweighted mean over groups, stratified 95% bootstrap "
     "interval) against NFE per image and against median seconds per sample (95% bootstrap "
     "interval), log scales. The line joins only the non-dominated variants; a dotted line "

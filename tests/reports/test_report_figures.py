@@ -110,6 +110,9 @@ def test_bad_role_is_named(fresh_run: Path) -> None:
 def test_speedup_rows_carry_the_nfe_ratio_where_nfe_changes(demo_run: Path) -> None:
     rows = {r[0]: r for r in figures._speedup_rows([load_run(demo_run)])}
     assert rows["geneval · nfe6"][4] == pytest.approx(100 / 6)  # fixture: 100 NFE -> 6
+    # fixture: gedit's baseline makes 50 calls for 132 NFE, nfe6 6 for 6: the NFE ratio (22)
+    # is the larger of the two ratios (the call ratio is 50 / 6)
+    assert rows["gedit · nfe6"][4] == pytest.approx(132 / 6)
     assert rows["understanding · spec"][4] is None  # no NFE on text: no limit drawn
 
 
