@@ -215,7 +215,9 @@ def read_jsonl(path: Path, required: tuple[str, ...] = ("key",)) -> list[dict[st
             ) from err
     for number, obj in parsed:  # syntax first, then fields: a corrupt line is the root cause
         if not isinstance(obj, dict):
-            raise RunStoreError(f"{path}:{number}: expected a JSON object, got {type(obj).__name__}")
+            raise RunStoreError(
+                f"{path}:{number}: expected a JSON object, got {type(obj).__name__}"
+            )
         missing = [k for k in required if k not in obj]
         if missing:
             raise RunStoreError(f"{path}:{number}: record without {missing[0]!r}")

@@ -280,7 +280,9 @@ class GEditSuite(Suite):
             "judge_errors": sum(1 for r in records if (r.get("details") or {}).get("judge_error")),
             "errors": sum(1 for r in records if r.get("error")),
             "metrics": _metric_means(records, self.groups()),
-            "metrics_unavailable": dict(self._metrics.unavailable) if self._metrics else {},
+            # From the config and files, not from what this process happened to load, so a
+            # resume that runs no sample scores the same as the uninterrupted run.
+            "metrics_unavailable": self.metrics().availability() if self.config.metrics else {},
             "judge": {"name": self.config.judge, "options": dict(self.config.judge_options)},
         }
 
