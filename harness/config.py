@@ -191,7 +191,9 @@ def check_name(value: Any, what: str, path: tuple[str, ...], loc: _Located) -> s
     """A suite, metric or variant name: a plain string usable as one folder name."""
     if not isinstance(value, str):
         hint = " (YAML reads yes/no/on/off/true/false unquoted as booleans: quote it)"
-        raise loc.error(path, f"{what} names must be strings, got {value!r}" + hint * isinstance(value, bool))
+        raise loc.error(
+            path, f"{what} names must be strings, got {value!r}" + hint * isinstance(value, bool)
+        )
     if not NAME_RE.fullmatch(value) or ".." in value:
         raise loc.error(
             path,
@@ -210,7 +212,9 @@ def _to_python(node: yaml.Node, path: tuple[str, ...], loc: _Located) -> Any:
         out: dict[str, Any] = {}
         for k, v in node.value:
             if not isinstance(k, yaml.ScalarNode):
-                raise ConfigError(f"{loc.source}:{k.start_mark.line + 1}: keys must be plain scalars")
+                raise ConfigError(
+                    f"{loc.source}:{k.start_mark.line + 1}: keys must be plain scalars"
+                )
             key = _scalar(k)
             # Keys are names; a YAML boolean/null key (``yes:``, ``on:``) stays a bool/None
             # so name checks can refuse it, everything else keeps its text.

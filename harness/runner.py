@@ -204,7 +204,9 @@ def run_item(
         if bad_metrics and not record["error"]:
             record["error"] = {
                 "type": "NonFiniteMetric",
-                "message": ", ".join(f"{k.removeprefix('metrics.')} = {bad[k]}" for k in bad_metrics),
+                "message": ", ".join(
+                    f"{k.removeprefix('metrics.')} = {bad[k]}" for k in bad_metrics
+                ),
                 "where": "",
             }
     if artifacts.warnings:
