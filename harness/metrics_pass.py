@@ -300,8 +300,8 @@ def run_metrics(
         if metric.kind == "sample":
             lines = _sample_pass(run_dir, spec.name, metric, jobs, device, stats)
             lines += [{**e, "metric": spec.name} for e in errors]
-            if lines:  # the store's writer: a torn last line is cut before appending
-                append_jsonl(run_dir / METRIC_VALUES, lines)
+            # The store's writer: a torn last line is cut (even when nothing is new).
+            append_jsonl(run_dir / METRIC_VALUES, lines)
         else:
             for suite, block in _set_pass(
                 run_dir, spec.name, metric, jobs, config, device, stats
