@@ -41,11 +41,17 @@ claims:
   - {suite: geneval, variant: oracle, check: mean, metric: correct, op: ">=", value: 0.5}
 """
 GOOD_META = json.dumps(
-    {"tag": "single_object", "include": [{"class": "circle", "count": 1}], "prompt": "a photo of a circle"}
+    {
+        "tag": "single_object",
+        "include": [{"class": "circle", "count": 1}],
+        "prompt": "a photo of a circle",
+    }
 )
 
 
-def _cfg(suites: str, head: str = "system: {family: shapes, reference: oracle, variants: [oracle]}") -> str:
+def _cfg(
+    suites: str, head: str = "system: {family: shapes, reference: oracle, variants: [oracle]}"
+) -> str:
     return f"seed: 0\nthreads: 1\n{head}\nsuites:\n{suites}\n"
 
 
