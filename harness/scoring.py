@@ -58,12 +58,13 @@ def profile_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
     if nfe:
         out["nfe_mean"] = float(np.mean(nfe))
         out["merged_calls_mean"] = float(np.mean(_finite([p.get("merged_calls") for p in prof])))
-    mem = [p.get("peak_memory_bytes", 0) for p in prof]
+    mem = _finite([p.get("peak_memory_bytes", 0) for p in prof])
     out["peak_memory_bytes"] = int(max(mem)) if mem else 0
     stages: dict[str, list[float]] = {}
     for p in prof:
         for k, v in (p.get("stages") or {}).items():
-            stages.setdefault(k, []).append(float(v))
+            if _is_number(v):  # a NaN stat is stored as null (listed in the record's non_finite)
+                stages.setdefault(k, []).append(float(v))
     if stages:
         out["stages_mean"] = {k: float(np.mean(v)) for k, v in sorted(stages.items())}
     return out

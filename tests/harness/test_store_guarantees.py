@@ -198,3 +198,33 @@ def test_nan_metric_is_an_error_record_and_the_run_goes_on(tmp_path, nan_suite):
     again = execute(config, tmp_path / "run", resume=True, progress=False)  # resume never dies
     assert again["suites"] == scores["suites"]
     assert np.isfinite(block["scores"]["accuracy"])
+
+
+def test_nan_system_stats_are_flagged_and_resume_survives(tmp_path, monkeypatch):
+    from hbench.baselines.shapes.family import ShapesSystem
+
+    real = ShapesSystem.understand
+    calls = {"n": 0}
+
+    def nan_stats(self, images, prompt, max_new_tokens):
+        out = real(self, images, prompt, max_new_tokens)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            out.stats["decode_s"] = float("nan")
+        return out
+
+    monkeypatch.setattr(ShapesSystem, "understand", nan_stats)
+    path = tmp_path / "c.yaml"
+    path.write_text(CONFIG.replace("nan-count: {samples: 4}",
+                                   "vqa: {suite: understanding, benchmark: shapes-vqa, samples: 3}"))  # fmt: skip
+    config = load_config(path, plugins.SYSTEMS, plugins.SUITES)
+    scores = execute(config, tmp_path / "run", progress=False)
+    recs = read_records(tmp_path / "run")
+    flagged = [r for r in recs if r.get("non_finite")]
+    assert len(recs) == 3 and len(flagged) == 1
+    assert flagged[0]["non_finite"]["profile.stages.decode_s"] == "nan"
+    assert flagged[0]["error"] is None  # a stat, not a metric: the sample still counts
+    block = scores["suites"]["vqa"]["variants"]["oracle"]
+    assert block["non_finite"] == 1 and block["scores"]["n"] == 3
+    again = execute(config, tmp_path / "run", resume=True, progress=False)
+    assert again["suites"]["vqa"]["variants"]["oracle"]["scores"] == block["scores"]
