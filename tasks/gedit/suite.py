@@ -37,6 +37,7 @@ from .shapes_source import (
 from .shapes_source import shapes_edits as _shapes_edits
 
 SHAPES = "shapes"
+MAX_SAMPLES_PER_TYPE = 10_000  # shapes world: edits per type (GEdit-Bench has ~60 per type)
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ class GEditConfig:
             raise ValueError(
                 "gedit: samples_per_type must be >= 1, max_samples and input_area >= 0"
             )
+        if self.samples_per_type > MAX_SAMPLES_PER_TYPE:  # the edits are drawn up front
+            raise ValueError(f"gedit: samples_per_type must be <= {MAX_SAMPLES_PER_TYPE}")
         if self.input_image not in IMAGE_FIELDS:
             raise ValueError(f"gedit: input_image must be one of {', '.join(IMAGE_FIELDS)}")
 

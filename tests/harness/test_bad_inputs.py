@@ -148,6 +148,8 @@ CASES: list[dict[str, Any]] = [
     dict(id="huge-int", files={"c.yaml": BASE.replace("prompts_per_tag: 1", "prompts_per_tag: 1000000000000000000000")}, argv=["run", "{tmp}/c.yaml"], exit=2, err=r"suites\.geneval\.prompts_per_tag: integer 1000000000000000000000 is out of range", subprocess=True),
     dict(id="float-string-count", files={"c.yaml": BASE.replace("prompts_per_tag: 1", "prompts_per_tag: 1e30")}, argv=["run", "{tmp}/c.yaml"], exit=2, err=r"prompts_per_tag: expected an integer, got '1e30'"),
     dict(id="float-count", files={"c.yaml": BASE.replace("prompts_per_tag: 1", "prompts_per_tag: 1.0e+30")}, argv=["run", "{tmp}/c.yaml"], exit=2, err=r"prompts_per_tag: expected an integer"),
+    dict(id="too-many-prompts", files={"c.yaml": BASE.replace("prompts_per_tag: 1", "prompts_per_tag: 1000000")}, argv=["run", "{tmp}/c.yaml"], exit=2, err=r"c\.yaml:\d+: suites\.geneval: prompts_per_tag must be <= 1000, got 1000000"),
+    dict(id="gedit-too-many", files={"c.yaml": _cfg("  gedit: {samples_per_type: 5000000}")}, argv=["run", "{tmp}/c.yaml"], exit=2, err=r"suites\.gedit: gedit: samples_per_type must be <= 10000"),
     dict(id="zero-count", files={"c.yaml": BASE.replace("prompts_per_tag: 1", "prompts_per_tag: 0")}, argv=["run", "{tmp}/c.yaml"], exit=2, err=r"suites\.geneval: prompts_per_tag must be >= 1"),
     dict(id="wrong-type-seed", files={"c.yaml": BASE.replace("seed: 0", "seed: abc")}, argv=["run", "{tmp}/c.yaml"], exit=2, err=r"c\.yaml:1: seed: expected an integer"),
     dict(id="bad-device", files={"c.yaml": BASE + "device: gpu\n"}, argv=["run", "{tmp}/c.yaml"], exit=2, err=r"device: expected cpu, cuda or cuda:N"),
