@@ -239,7 +239,10 @@ def _to_python(node: yaml.Node, path: tuple[str, ...], loc: _Located) -> Any:
 
 def _scalar(node: yaml.Node) -> Any:
     """The value of a scalar node as the safe loader resolves it."""
-    return yaml.SafeLoader.construct_object(_SCALAR_LOADER, node, deep=True)
+    try:
+        return _SCALAR_LOADER.construct_object(node, deep=True)
+    finally:
+        _SCALAR_LOADER.constructed_objects.clear()  # the loader would keep every node
 
 
 _SCALAR_LOADER = yaml.SafeLoader("")

@@ -127,6 +127,11 @@ def _truncate_png(run: Path) -> None:
     png.write_bytes(data[: len(data) // 2])
 
 
+def _latin1_metadata(run: Path) -> None:
+    meta = run / "artifacts" / "geneval" / "oracle" / "layout" / "00000" / "metadata.jsonl"
+    meta.write_bytes(meta.read_bytes().replace(b"a photo", b"a ph\xf6to"))
+
+
 def _all_fail_mme(tmp: Path) -> None:
     task = tmp / "mme" / "position"
     task.mkdir(parents=True)
@@ -204,6 +209,7 @@ CASES: list[dict[str, Any]] = [
     # ---- geneval score: image files
     dict(id="geneval-score-16bit", run=True, prepare=_png16, files={}, argv=["geneval", "score", "{run}/artifacts/geneval/oracle/layout"], exit=0, err=None, stdout_re=r"Total images: 6"),
     dict(id="geneval-score-truncated", run=True, prepare=_truncate_png, files={}, argv=["geneval", "score", "{run}/artifacts/geneval/oracle/layout"], exit=2, err=r"samples/0000\.png: cannot decode image: .*truncated", subprocess=True),
+    dict(id="geneval-score-non-utf8-metadata", run=True, prepare=_latin1_metadata, files={}, argv=["geneval", "score", "{run}/artifacts/geneval/oracle/layout"], exit=2, err=r"00000/metadata\.jsonl: prompt metadata is not UTF-8 text \(byte offset \d+: 0xf6\)"),
     dict(id="report-not-a-run", files={}, argv=["report", "{tmp}"], exit=2, err=r"is not a run directory \(no manifest\.json\)"),
 ]
 # fmt: on
