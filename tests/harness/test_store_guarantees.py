@@ -12,7 +12,6 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import ShapesCountSuite
 from PIL import Image
 
 from hbench.harness import plugins, store
@@ -156,16 +155,19 @@ def test_repair_dedupes_cuts_and_keeps_the_dropped_lines(tmp_path):
 # ------------------------------------------------------------------ non-finite metrics and warnings
 
 
-class _NaNSuite(ShapesCountSuite):
-    """The fixture suite, with a NaN metric on sample 1 and a black image on sample 2."""
+def _nan_suite(base: type) -> type:
+    class NaNSuite(base):
+        """The fixture suite, with a NaN metric on sample 1 and a black image on sample 2."""
 
-    def evaluate(self, item, output, artifacts):
-        if item.sample == "00002":
-            output = Image.new("RGB", output.size)
-        res = super().evaluate(item, output, artifacts)
-        if item.sample == "00001":
-            return SampleResult(res.output, {"correct": float("nan")}, res.details)
-        return res
+        def evaluate(self, item, output, artifacts):
+            if item.sample == "00002":
+                output = Image.new("RGB", output.size)
+            res = super().evaluate(item, output, artifacts)
+            if item.sample == "00001":
+                return SampleResult(res.output, {"correct": float("nan")}, res.details)
+            return res
+
+    return NaNSuite
 
 
 CONFIG = """\
@@ -176,8 +178,8 @@ suites:
 
 
 @pytest.fixture
-def nan_suite():
-    plugins.SUITES.add("nan-count", _NaNSuite, "test fixture")
+def nan_suite(count_suite):
+    plugins.SUITES.add("nan-count", _nan_suite(count_suite), "test fixture")
     yield
     plugins.SUITES._entries.pop("nan-count")
     plugins.SUITES._help.pop("nan-count")
