@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .metric_values import METRIC_VALUES
 from .store import (
@@ -148,15 +146,3 @@ def main(argv: list[str] | None = None) -> int:
         print(line)
     print(f"{run_dir}: " + ("repaired; rescore with --resume" if actions else "nothing to repair"))
     return 0
-
-
-def _user_error_exit(err: Exception) -> Any:  # pragma: no cover - used by __main__ only
-    print(f"hbench store: error: {err}", file=sys.stderr)
-    return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    try:
-        raise SystemExit(main())
-    except RunStoreError as err:
-        raise SystemExit(_user_error_exit(err)) from None
