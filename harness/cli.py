@@ -21,6 +21,10 @@ DEMO_CONFIG = Path(__file__).with_name("demo.yaml")
 # Subcommands whose arguments belong to a module's own ``main(argv)``.
 DELEGATED: dict[str, tuple[str, str]] = {
     "gate": ("hbench.harness.gate", "check a run against a claims file (CI gate)"),
+    "store": (
+        "hbench.harness.store_cli",
+        "check or repair a run directory (duplicates, torn lines)",
+    ),
     "geneval": (
         "hbench.tasks.geneval.cli",
         "GenEval tools: score an image folder in the official layout",
@@ -45,9 +49,11 @@ class UserError(Exception):
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     from .config import ConfigError
+    from .images import ImageFileError
     from .registry import UnknownNameError
     from .runner import RunError
     from .store import RunStoreError
+    from .textio import InputFileError
 
     errors: list[type[BaseException]] = [
         UserError,
@@ -55,7 +61,9 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         UnknownNameError,
         RunError,
         RunStoreError,
-        FileNotFoundError,
+        InputFileError,
+        ImageFileError,
+        OSError,  # a file the user named, a full or read-only disk: printed with its file
     ]
     # Input errors of the suites and families: bad data files, bad weights.
     for module, name in (
@@ -84,7 +92,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from . import plugins
     from .config import load_config
     from .distributed import init_distributed
-    from .runner import execute
+    from .runner import execute, failed_suites
 
     plugins.load_entry_point_plugins()
     config = load_config(args.config, plugins.SYSTEMS, plugins.SUITES)
@@ -96,13 +104,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.check:
         return _check_paths(config)
     out = Path(args.out or config.out or _default_out())
+    if args.force_config and not args.resume:
+        raise UserError("--force-config only applies with --resume")
     dist = init_distributed()
     scores = execute(
-        config, out, resume=args.resume, dist=dist, argv=sys.argv, progress=not args.quiet
-    )
-    if scores is not None:
-        print(f"run directory: {out}")
-        _print_summary(out)
+        config, out, resume=args.resume, dist=dist, argv=sys.argv, progress=not args.quiet,
+        force_config=args.force_config,
+    )  # fmt: skip
+    if scores is None:
+        return 0
+    print(f"run directory: {out}")
+    _print_summary(out)
+    _print_warnings(out)
+    failed = failed_suites(out, config)
+    if failed:
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        print(
+            f"hbench: error: {failed[0]}{more}; scores are in {out / 'scores.json'}; "
+            f"set suites.<name>.allow_errors: true in {config.source} to accept",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -120,6 +142,21 @@ def _check_paths(config) -> int:
     n = len(required_paths(config, plugins.SYSTEMS, plugins.SUITES))
     print(f"{config.source}: no missing paths ({n} checked)")
     return 0
+
+
+def _print_warnings(run_dir: Path) -> None:
+    """One stderr line per suite/variant whose samples carry warnings (constant images ...)."""
+    from .store import read_records
+
+    counts: dict[tuple[str, str], list[str]] = {}
+    for r in read_records(run_dir):
+        if r.get("warnings"):
+            counts.setdefault((r["suite"], r["variant"]), []).extend(r["warnings"])
+    for (suite, variant), warns in sorted(counts.items()):
+        print(
+            f"hbench: warning: {suite}/{variant}: {len(warns)} sample warning(s), first: {warns[0]}",
+            file=sys.stderr,
+        )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -181,6 +218,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     return _delegate("hbench.reports.cli", argv)
 
 
+def _one_line(err: BaseException) -> str:
+    """The message of a user error on one line (an OSError names its file)."""
+    if isinstance(err, OSError) and err.strerror:
+        text = f"{err.filename}: {err.strerror}" if err.filename else err.strerror
+    else:
+        text = str(err)
+    return " ".join(text.split("\n")).strip() or type(err).__name__
+
+
 # ------------------------------------------------------------------ parser
 
 
@@ -200,6 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
             "--resume",
             action="store_true",
             help="continue a run directory, skipping finished samples",
+        )
+        p.add_argument(
+            "--force-config",
+            action="store_true",
+            help="with --resume: continue even though the config differs from the manifest's",
         )
         p.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -262,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     except _user_errors() as err:
         if os.environ.get("HBENCH_DEBUG"):
             raise
-        print(f"hbench: error: {err}", file=sys.stderr)
+        print(f"hbench: error: {_one_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(

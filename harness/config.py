@@ -27,6 +27,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from typing import Any, Literal, Union
 import yaml
 
 from .registry import Registry, UnknownNameError
+from .textio import InputFileError, read_utf8
 
 
 class ConfigError(ValueError):
@@ -71,6 +73,7 @@ class SuiteSpec:
     params: Any  # the suite's Config dataclass instance
     variants: tuple[str, ...]
     kind: str = ""
+    allow_errors: bool = False  # a run whose every sample of this suite failed still passes
 
     def __post_init__(self) -> None:
         if not self.kind:
@@ -127,7 +130,12 @@ class RunConfig:
                 "variant_options": self.system.variant_options,
             },
             "suites": {
-                s.name: {"suite": s.kind, **_jsonable(s.params), "variants": list(s.variants)}
+                s.name: {
+                    "suite": s.kind,
+                    **_jsonable(s.params),
+                    "variants": list(s.variants),
+                    **({"allow_errors": True} if s.allow_errors else {}),
+                }
                 for s in self.suites
             },
         }
@@ -160,6 +168,7 @@ class _Located:
     def __init__(self, source: str) -> None:
         self.source = source
         self.lines: dict[tuple[str, ...], int] = {}
+        self.nodes = 0
 
     def where(self, path: tuple[str, ...]) -> str:
         while path and path not in self.lines:
@@ -172,15 +181,49 @@ class _Located:
         return ConfigError(f"{self.where(path)}: {key}: {message}")
 
 
+MAX_NODES = 100_000  # a config is a few hundred nodes; this bounds any YAML expansion
+MAX_INT = 2**53  # integers beyond this are not counts, seeds or sizes (and not exact in JSON)
+# Names that become folders and record keys: suite instances, metrics, variants.
+NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+=@-]{0,99}")
+
+
+def check_name(value: Any, what: str, path: tuple[str, ...], loc: _Located) -> str:
+    """A suite, metric or variant name: a plain string usable as one folder name."""
+    if not isinstance(value, str):
+        hint = " (YAML reads yes/no/on/off/true/false unquoted as booleans: quote it)"
+        raise loc.error(
+            path, f"{what} names must be strings, got {value!r}" + hint * isinstance(value, bool)
+        )
+    if not NAME_RE.fullmatch(value) or ".." in value:
+        raise loc.error(
+            path,
+            f"{what} name {value!r} is not allowed: use letters, digits and _ . + = @ - "
+            "(no path separators, no '..', not absolute, at most 100 characters)",
+        )
+    return value
+
+
 def _to_python(node: yaml.Node, path: tuple[str, ...], loc: _Located) -> Any:
+    loc.nodes += 1
+    if loc.nodes > MAX_NODES:
+        raise loc.error(path, f"config has more than {MAX_NODES} YAML nodes")
     loc.lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for k, v in node.value:
-            key = (
-                yaml.safe_load(yaml.serialize(k)) if not isinstance(k, yaml.ScalarNode) else k.value
-            )
-            key = str(key)
+            if not isinstance(k, yaml.ScalarNode):
+                raise ConfigError(
+                    f"{loc.source}:{k.start_mark.line + 1}: keys must be plain scalars"
+                )
+            key = _scalar(k)
+            # Keys are names; a YAML boolean/null key (``yes:``, ``on:``) stays a bool/None
+            # so name checks can refuse it, everything else keeps its text.
+            key = key if isinstance(key, bool) or key is None else k.value
+            if not isinstance(key, str):
+                raise ConfigError(
+                    f"{loc.source}:{k.start_mark.line + 1}: {'.'.join(path) or '<top level>'}: "
+                    f"key {k.value!r} reads as {key!r}: names must be strings (quote it)"
+                )
             if key in out:
                 raise ConfigError(f"{loc.source}:{k.start_mark.line + 1}: duplicate key {key!r}")
             loc.lines[(*path, key)] = k.start_mark.line + 1
@@ -188,12 +231,40 @@ def _to_python(node: yaml.Node, path: tuple[str, ...], loc: _Located) -> Any:
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(v, (*path, str(i)), loc) for i, v in enumerate(node.value)]
-    return yaml.safe_load(yaml.serialize(node))
+    value = _scalar(node)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+        raise loc.error(path, f"integer {node.value} is out of range (at most 2**53)")
+    return value
+
+
+def _scalar(node: yaml.Node) -> Any:
+    """The value of a scalar node as the safe loader resolves it."""
+    try:
+        return _SCALAR_LOADER.construct_object(node, deep=True)
+    finally:
+        _SCALAR_LOADER.constructed_objects.clear()  # the loader would keep every node
+
+
+_SCALAR_LOADER = yaml.SafeLoader("")
+
+
+def _reject_aliases(text: str, source: str) -> None:
+    """Refuse anchors and aliases: a config has no need of them and they allow YAML bombs."""
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(token, (yaml.AliasToken, yaml.AnchorToken)):
+                raise ConfigError(
+                    f"{source}:{token.start_mark.line + 1}: YAML anchors and aliases "
+                    "(&name, *name) are not allowed in a config"
+                )
+    except yaml.YAMLError:
+        return  # compose reports the syntax error with its line
 
 
 def parse_yaml(text: str, source: str) -> tuple[Any, _Located]:
-    """Parse YAML text, keeping the line of every key."""
+    """Parse YAML text, keeping the line of every key (anchors and aliases are refused)."""
     loc = _Located(source)
+    _reject_aliases(text, source)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as err:
@@ -318,9 +389,9 @@ def load_config(
     source = str(path)
     if text is None:
         try:
-            text = Path(path).read_text()
-        except OSError as err:
-            raise ConfigError(f"{source}: cannot read config: {err.strerror}") from err
+            text = read_utf8(path, "config")
+        except InputFileError as err:
+            raise ConfigError(str(err)) from err
     data, loc = parse_yaml(text, source)
     return build_config(data, loc, systems, suites, metrics)
 
@@ -398,12 +469,15 @@ def _build_system(data: Any, loc: _Located, systems: Registry) -> SystemSpec:
     family = _lookup(systems, data["family"], (*path, "family"), loc)
     raw = data.get("variants", list(family.variants))
     if isinstance(raw, list):
+        for i, v in enumerate(raw):
+            check_name(v, "variant", (*path, "variants", str(i)), loc)
         variant_options = {v: {} for v in raw}
     elif isinstance(raw, dict):
         variant_options = {k: (v or {}) for k, v in raw.items()}
     else:
         raise loc.error((*path, "variants"), f"expected a list or mapping, got {raw!r}")
     for v in variant_options:
+        check_name(v, "variant", (*path, "variants", v), loc)
         if v not in family.variants:
             reg = Registry(f"variant of {family.name}")
             for name in family.variants:
@@ -412,6 +486,7 @@ def _build_system(data: Any, loc: _Located, systems: Registry) -> SystemSpec:
     if not variant_options:
         raise loc.error((*path, "variants"), "at least one variant is needed")
     reference = data.get("reference", family.reference)
+    check_name(reference, "variant", (*path, "reference"), loc)
     if reference not in variant_options:
         raise loc.error(
             (*path, "reference"),
@@ -447,10 +522,14 @@ def _build_suites(
         raise loc.error(path, "expected a non-empty mapping of suite name -> parameters")
     specs = []
     for name, params in data.items():
+        check_name(name, "suite", (*path, name), loc)
         if params is not None and not isinstance(params, dict):
             raise loc.error((*path, name), f"expected a mapping of parameters, got {params!r}")
         params = dict(params or {})
         kind = params.pop("suite", name)
+        allow_errors = coerce(
+            params.pop("allow_errors", False), bool, (*path, name, "allow_errors"), loc
+        )
         suite_cls = _lookup(
             suites, kind, (*path, name, "suite") if kind != name else (*path, name), loc
         )
@@ -458,6 +537,9 @@ def _build_suites(
         if variants is None:
             chosen = system.variants
         else:
+            if isinstance(variants, list):
+                for i, v in enumerate(variants):
+                    check_name(v, "variant", (*path, name, "variants", str(i)), loc)
             chosen = tuple(coerce(variants, list[str], (*path, name, "variants"), loc))
             for v in chosen:
                 if v not in system.variants:
@@ -466,7 +548,9 @@ def _build_suites(
                         f"variant {v!r} is not in system.variants ({', '.join(system.variants)})",
                     )
         cfg = build_dataclass(suite_cls.Config, params, (*path, name), loc)
-        specs.append(SuiteSpec(name=name, params=cfg, variants=chosen, kind=kind))
+        specs.append(
+            SuiteSpec(name=name, params=cfg, variants=chosen, kind=kind, allow_errors=allow_errors)
+        )
     return tuple(specs)
 
 
@@ -490,6 +574,7 @@ def _build_metrics(
     ]
     specs = []
     for name, params in data.items():
+        check_name(name, "metric", (*path, name), loc)
         if params is not None and not isinstance(params, dict):
             raise loc.error((*path, name), f"expected a mapping of options, got {params!r}")
         params = dict(params or {})

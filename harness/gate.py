@@ -29,7 +29,8 @@ take a ``_ci_low`` / ``_ci_high`` suffix to compare the interval bound instead o
 estimate (``diff_ci_low >= -0.01`` is paired non-inferiority at margin 0.01).
 
 Exit status: 0 all claims hold, 1 a claim fails, 2 the claims file or the run cannot be
-used (unknown suite, variant or metric: the message names the claim's line).
+used (unknown suite, variant or metric: the message names the claim's line; a damaged
+store), 3 a run is unfinished (``--allow-partial`` gates it anyway; see gate_precheck).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from typing import Any
 
 from . import statistics as st
 from .claims import Claim, ClaimsError, ClaimsFile, load_claims
+from .gate_precheck import precheck
 from .gate_report import write_junit, write_summary
 from .gate_runs import ClaimError, RunView, record_field, unknown_name
 from .scoring import paired
@@ -338,7 +340,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--claims", required=True, help="claims YAML file")
     parser.add_argument("--junit", help="write JUnit XML here (one test case per claim)")
     parser.add_argument("--summary", help="append a Markdown table here (GitHub step summary)")
+    parser.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="gate an unfinished run (otherwise exit 3 naming the missing samples)",
+    )
     args = parser.parse_args(argv)
+    status = precheck(args.runs, args.allow_partial)  # unfinished or damaged runs first
+    if status:
+        return status
     try:
         claims = load_claims(args.claims)
         results = check_claims(claims, args.runs)

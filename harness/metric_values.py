@@ -59,6 +59,27 @@ def read_metrics_pass(run_dir: str | Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+# Bookkeeping of one pass (what it found cached or reused, how long it took): kept in
+# metrics_pass.json, left out of scores.json so that re-scoring an unchanged store (a resume
+# of a finished run) writes the same scores.json.
+PASS_HISTORY_KEYS = ("reused", "cached", "seconds")
+
+
+def pass_summary(info: dict[str, Any]) -> dict[str, Any]:
+    """``metrics_pass.json``'s per-metric block as scores.json shows it (store-derived only).
+
+    ``scored`` counts the images that have a value of the metric's current settings,
+    whether computed in this pass or reused from an earlier one.
+    """
+    out = {}
+    for name, stats in (info.get("metrics") or {}).items():
+        block = {k: v for k, v in stats.items() if k not in PASS_HISTORY_KEYS}
+        if "scored" in stats:
+            block["scored"] = int(stats.get("scored", 0)) + int(stats.get("reused", 0))
+        out[name] = block
+    return out
+
+
 def _sample_metric_names(info: dict[str, Any], suite: str) -> list[str]:
     metrics = info.get("metrics") or {}
     return sorted(

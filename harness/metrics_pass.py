@@ -34,8 +34,16 @@ import numpy as np
 from PIL import Image
 
 from . import plugins
+from .images import open_rgb
 from .metric_values import METRIC_VALUES, METRICS_PASS
-from .store import read_jsonl, read_records
+from .store import (
+    RunStoreError,
+    append_jsonl,
+    contained,
+    read_jsonl,
+    read_records,
+    write_file_atomic,
+)
 
 
 def fingerprint(identity: Any) -> str:
@@ -89,8 +97,7 @@ def _sha1(path: Path) -> str:
 
 
 def _load_image(path: Path) -> Image.Image:
-    with Image.open(path) as im:
-        return im.convert("RGB")
+    return open_rgb(path)
 
 
 def _batches(items: list[Any], size: int) -> Iterable[list[Any]]:
@@ -159,9 +166,11 @@ def _jobs(
         rel = (rec.get("output") or {}).get("image")
         if rec["suite"] not in suites or rec.get("error") or not isinstance(rel, str):
             continue
-        path = run_dir / rel
         try:
+            path = contained(run_dir, rel)  # a record never makes the pass read outside the run
             jobs.append(_Job(rec, path, _sha1(path)))
+        except RunStoreError as err:
+            errors.append({"key": rec["key"], "error": str(err)})
         except OSError as err:
             errors.append({"key": rec["key"], "error": f"cannot read {rel}: {err.strerror}"})
     stats["images"] = len(jobs)
@@ -291,8 +300,8 @@ def run_metrics(
         if metric.kind == "sample":
             lines = _sample_pass(run_dir, spec.name, metric, jobs, device, stats)
             lines += [{**e, "metric": spec.name} for e in errors]
-            with (run_dir / METRIC_VALUES).open("a", encoding="utf-8") as fh:
-                fh.writelines(json.dumps(ln, sort_keys=True) + "\n" for ln in lines)
+            # The store's writer: a torn last line is cut (even when nothing is new).
+            append_jsonl(run_dir / METRIC_VALUES, lines)
         else:
             for suite, block in _set_pass(
                 run_dir, spec.name, metric, jobs, config, device, stats
@@ -308,7 +317,6 @@ def run_metrics(
             seconds=round(time.perf_counter() - start, 3),
         )  # fmt: skip
         info["metrics"][spec.name] = stats
-    tmp = run_dir / f"{METRICS_PASS}.tmp"
-    tmp.write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
-    tmp.replace(run_dir / METRICS_PASS)
+    text = json.dumps(info, indent=2, sort_keys=True) + "\n"
+    write_file_atomic(run_dir / METRICS_PASS, text.encode("utf-8"))
     return info

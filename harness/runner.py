@@ -7,6 +7,7 @@ run restarted with ``resume=True`` skips what is already recorded.
 
 from __future__ import annotations
 
+import errno
 import os
 import platform
 import socket
@@ -24,11 +25,23 @@ from hbench.kernels import dispatch as kernel_dispatch
 
 from . import plugins
 from .config import RunConfig, SuiteSpec
+from .config_fingerprint import config_fingerprint, describe_change, differing_keys
 from .metrics_pass import build_metrics, run_metrics
 from .profiler import profile_sample
 from .provenance import dependency_versions, git_info
 from .scoring import score_run
-from .store import MANIFEST, SCORES, RunStore, now, record_key
+from .store import (
+    MANIFEST,
+    SCORES,
+    RunStore,
+    RunStoreError,
+    json_safe,
+    now,
+    read_json_file,
+    read_records,
+    record_key,
+)
+from .store_lock import RunLock
 from .suite import Item, Suite
 from .system import CapabilityError, System, TextOutput
 
@@ -37,6 +50,31 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 
 class RunError(RuntimeError):
     """A run that cannot start (bad variant/suite combination, missing weights ...)."""
+
+
+# A full or read-only disk is the machine's problem, not the sample's: the run stops (and
+# resumes later) instead of recording every remaining sample as failed.
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+# Errors a suite raises for bad parameters or input files (named with the config key).
+SUITE_INPUT_ERRORS = (ValueError, TypeError, KeyError, IndexError, OSError)
+
+
+def build_suites(config: RunConfig) -> dict[str, Suite]:
+    """Construct every suite instance; bad parameters or data name the config key."""
+    out = {}
+    for spec in config.suites:
+        try:
+            out[spec.name] = plugins.SUITES.get(spec.kind)(spec.params)
+        except SUITE_INPUT_ERRORS as err:
+            raise _suite_error(config, spec, err) from err
+    return out
+
+
+def _suite_error(config: RunConfig, spec: SuiteSpec, err: BaseException) -> RunError:
+    text = str(err).replace("\n", " ") or type(err).__name__
+    if isinstance(err, KeyError):
+        text = f"missing key {err}"
+    return RunError(f"{config.source}: suites.{spec.name}: {text}")
 
 
 @dataclass(frozen=True)
@@ -93,6 +131,7 @@ def manifest(
             "reference": config.system.reference,
             "variants": {name: s.describe() for name, s in systems.items()},
         },
+        "config_fingerprint": config_fingerprint(config.to_dict()),
         "seed": config.seed,
         "device": config.device,
         "dtype": config.dtype,
@@ -121,7 +160,13 @@ def run_item(
     store: RunStore,
     device: str,
 ) -> dict[str, Any]:
-    """Infer, profile and evaluate one item for one variant; returns its record."""
+    """Infer, profile and evaluate one item for one variant; returns its record.
+
+    A failure of the sample is recorded as its ``error``; a full or read-only disk and a
+    broken run store stop the run instead. Non-finite values are stored as null and
+    listed under ``non_finite``; a non-finite metric makes the sample an error.
+    """
+    artifacts = store.artifacts(spec.name, variant)
     record: dict[str, Any] = {
         "key": record_key(spec.name, item.sample, item.seed, variant),
         "suite": spec.name,
@@ -140,16 +185,32 @@ def run_item(
         if isinstance(output, TextOutput):
             prof.stages = {k: float(v) for k, v in output.stats.items() if k.endswith("_s")}
         record["profile"] = prof.to_dict()
-        result = suite.evaluate(item, output, store.artifacts(spec.name, variant))
+        result = suite.evaluate(item, output, artifacts)
         record.update(output=result.output, metrics=result.metrics, details=result.details)
-    except (CapabilityError, KeyboardInterrupt):
+    except (CapabilityError, KeyboardInterrupt, RunStoreError):
         raise
     except Exception as err:  # noqa: BLE001 - a sample's failure is recorded, the run goes on
+        if isinstance(err, OSError) and err.errno in DISK_ERRNOS:
+            raise
         record["error"] = {
             "type": type(err).__name__,
             "message": str(err),
             "where": traceback.format_exception(err)[-2].strip()[:500] if err.__traceback__ else "",
         }
+    record, bad = json_safe(record)
+    if bad:
+        record["non_finite"] = bad
+        bad_metrics = sorted(k for k in bad if k.startswith("metrics."))
+        if bad_metrics and not record["error"]:
+            record["error"] = {
+                "type": "NonFiniteMetric",
+                "message": ", ".join(
+                    f"{k.removeprefix('metrics.')} = {bad[k]}" for k in bad_metrics
+                ),
+                "where": "",
+            }
+    if artifacts.warnings:
+        record["warnings"] = list(artifacts.warnings)
     record["finished_at"] = now()
     return record
 
@@ -162,26 +223,79 @@ def execute(
     dist: Distributed = Distributed(),
     argv: list[str] | None = None,
     progress: bool = True,
+    force_config: bool = False,
 ) -> dict[str, Any] | None:
-    """Run every suite of ``config`` into ``run_dir``; returns scores (main rank) or None."""
+    """Run every suite of ``config`` into ``run_dir``; returns scores (main rank) or None.
+
+    The main rank holds the run-directory lock (:mod:`hbench.harness.store_lock`) from
+    before the store opens until the manifest is closed. With ``resume``, the config must
+    match the manifest's (see :mod:`hbench.harness.config_fingerprint`) unless
+    ``force_config``.
+    """
     # 1. Check everything that can be checked before weights load.
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     systems = build_systems(config)  # missing checkouts/weights are named first
-    suites = {s.name: plugins.SUITES.get(s.kind)(s.params) for s in config.suites}
+    suites = build_suites(config)
     check_capabilities(config, systems, suites)
     metrics = build_metrics(config)  # metric weight paths checked; nothing loaded yet
+    lock = RunLock(run_dir).acquire() if dist.is_main else None
+    try:
+        return _execute_locked(
+            config, Path(run_dir), systems, suites, metrics, resume, dist, argv, progress,
+            force_config,
+        )  # fmt: skip
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def check_resume_config(
+    run_dir: Path, old: dict[str, Any] | None, config: RunConfig, force: bool
+) -> list[str]:
+    """Keys of ``config`` that differ from the manifest's; RunStoreError unless ``force``."""
+    if not old or not isinstance(old.get("config"), dict):
+        return []
+    new = config.to_dict()
+    if old.get("config_fingerprint") == config_fingerprint(new):
+        return []
+    keys = differing_keys(old["config"], new)
+    if keys and not force:
+        raise RunStoreError(
+            f"{run_dir}: --resume with a changed config: {describe_change(old['config'], new, keys)}"
+            "; resume with the original config, choose another --out, or pass --force-config"
+        )
+    return keys
+
+
+def _execute_locked(
+    config: RunConfig,
+    run_dir: Path,
+    systems: dict[str, System],
+    suites: dict[str, Suite],
+    metrics: dict[str, Any],
+    resume: bool,
+    dist: Distributed,
+    argv: list[str] | None,
+    progress: bool,
+    force_config: bool,
+) -> dict[str, Any] | None:
+    old = read_json_file(run_dir / MANIFEST) if resume and dist.is_main else None
+    forced = check_resume_config(run_dir, old, config, force_config)
     store = RunStore(run_dir, resume=resume, rank=dist.rank, world_size=dist.world_size)
     if dist.barrier is not None:
         dist.barrier()  # every rank has checked the directory before any rank writes records
     try:
         # 2. Manifest (kept from the first start when resuming).
         if dist.is_main:
-            old = store.read_json(MANIFEST) if resume else None
             man = manifest(config, systems, dist, argv or sys.argv)
             if old:
                 man["started"] = old.get("started", man["started"])
                 man["resumed"] = [*old.get("resumed", []), now()]
+                if old.get("config_forced"):
+                    man["config_forced"] = old["config_forced"]
+            if forced:
+                man.setdefault("config_forced", []).append({"at": now(), "keys": forced})
             store.write_json(MANIFEST, man)
         # 3. Kernel backend, then weights.
         kernel_dispatch.set_backend(config.kernels)
@@ -220,7 +334,10 @@ def _run_suite(
     dist: Distributed,
     progress: bool,
 ) -> None:
-    items = suite.items(config.seed)
+    try:
+        items = suite.items(config.seed)
+    except SUITE_INPUT_ERRORS as err:
+        raise _suite_error(config, spec, err) from err
     if suite.shardable:
         mine = items[dist.rank :: dist.world_size]
     else:  # timing suites: one process measures, so ranks do not compete for the device
@@ -244,3 +361,23 @@ def _run_suite(
     desc = f"{spec.name}" + (f" [rank {dist.rank}]" if dist.world_size > 1 else "")
     for item, variant in tqdm(todo, desc=desc, unit="sample", disable=not progress, leave=False):
         store.append(run_item(suite, spec, systems[variant], variant, item, store, config.device))
+
+
+def failed_suites(run_dir: str | Path, config: RunConfig) -> list[str]:
+    """One message per suite variant whose every sample failed (unless ``allow_errors``)."""
+    records = read_records(Path(run_dir))
+    out = []
+    for spec in config.suites:
+        if spec.allow_errors:
+            continue
+        for variant in spec.variants:
+            recs = sorted((r for r in records if r["suite"] == spec.name and r["variant"] == variant),
+                          key=lambda r: (r["sample"], r["seed"]))  # fmt: skip
+            if recs and all(r.get("error") for r in recs):
+                err = recs[0]["error"] or {}
+                first = f"{err.get('type', 'Error')}: {err.get('message', '')}".replace("\n", " ")
+                out.append(
+                    f"suite {spec.name!r} variant {variant!r}: all {len(recs)} samples failed "
+                    f"(first, {recs[0]['sample']}: {first[:300]})"
+                )
+    return out

@@ -17,6 +17,7 @@ from . import statistics as st
 from .metric_values import (
     comparison_metric_block,
     merge_metric_values,
+    pass_summary,
     read_metrics_pass,
     variant_metric_block,
 )
@@ -57,12 +58,13 @@ def profile_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
     if nfe:
         out["nfe_mean"] = float(np.mean(nfe))
         out["merged_calls_mean"] = float(np.mean(_finite([p.get("merged_calls") for p in prof])))
-    mem = [p.get("peak_memory_bytes", 0) for p in prof]
+    mem = _finite([p.get("peak_memory_bytes", 0) for p in prof])
     out["peak_memory_bytes"] = int(max(mem)) if mem else 0
     stages: dict[str, list[float]] = {}
     for p in prof:
         for k, v in (p.get("stages") or {}).items():
-            stages.setdefault(k, []).append(float(v))
+            if _is_number(v):  # a NaN stat is stored as null (listed in the record's non_finite)
+                stages.setdefault(k, []).append(float(v))
     if stages:
         out["stages_mean"] = {k: float(np.mean(v)) for k, v in sorted(stages.items())}
     return out
@@ -136,10 +138,21 @@ def score_run(
         for variant, recs in by_variant.items():
             ok = [r for r in recs if not r.get("error")]
             summary: dict[str, Any] = {"n": len(recs), "errors": len(recs) - len(ok)}
-            summary["scores"] = suite.summarize(ok) if ok else {}
+            summary["scores"] = (
+                (suite.summarize(recs) if suite.summarize_errors else suite.summarize(ok))
+                if ok
+                else {}
+            )
             if ok and store is not None:
                 suite.export(ok, store.artifacts(spec.name, variant), variant)
             summary["profile"] = profile_summary(ok)
+            # Flags of the store: samples with NaN/inf values, samples with output warnings.
+            non_finite = sum(1 for r in recs if r.get("non_finite"))
+            warned = sum(1 for r in recs if r.get("warnings"))
+            if non_finite:
+                summary["non_finite"] = non_finite
+            if warned:
+                summary["warnings"] = warned
             summary.update(variant_metric_block(ok, metrics_info, spec.name, variant))
             block["variants"][variant] = summary
         if reference in by_variant:
@@ -153,5 +166,5 @@ def score_run(
                 block["comparisons"][variant] = cmp
         out["suites"][spec.name] = block
     if metrics_info:
-        out["metrics_pass"] = metrics_info.get("metrics", {})
+        out["metrics_pass"] = pass_summary(metrics_info)
     return out

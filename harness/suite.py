@@ -68,6 +68,9 @@ class Suite(ABC):
     Config: ClassVar[type]  # dataclass of the suite's parameters
     primary_metric: ClassVar[str]  # the headline per-sample metric (e.g. "correct")
     shardable: ClassVar[bool] = True  # False for timing suites: they run on rank 0 only
+    # True: ``summarize`` gets the errored records too (and leaves them out itself), for
+    # scores that must know what failed (MME acc+: an image with a failed question).
+    summarize_errors: ClassVar[bool] = False
 
     def __init__(self, config: Any) -> None:
         self.config = config

@@ -74,6 +74,16 @@ class EditMetrics:
         self._lpips: Any = None
         self._loaded = False
 
+    def availability(self) -> dict[str, str]:
+        """Metrics that are off and why, decided from the config and files (nothing loads)."""
+        out = {}
+        if not self.config.clip_model:
+            out["clip_dir"] = "no CLIP model configured (metrics option clip_model)"
+        weights = lpips_weights_file(self.config.lpips_net)
+        if not weights.is_file():
+            out["preserve_lpips"] = f"LPIPS backbone weights not found at {weights}"
+        return out
+
     def load(self) -> None:
         """Build the CLIP and LPIPS models that are available locally; note the others."""
         if self._loaded:

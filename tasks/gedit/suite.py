@@ -37,6 +37,7 @@ from .shapes_source import (
 from .shapes_source import shapes_edits as _shapes_edits
 
 SHAPES = "shapes"
+MAX_SAMPLES_PER_TYPE = 10_000  # shapes world: edits per type (GEdit-Bench has ~60 per type)
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ class GEditConfig:
             raise ValueError(
                 "gedit: samples_per_type must be >= 1, max_samples and input_area >= 0"
             )
+        if self.samples_per_type > MAX_SAMPLES_PER_TYPE:  # the edits are drawn up front
+            raise ValueError(f"gedit: samples_per_type must be <= {MAX_SAMPLES_PER_TYPE}")
         if self.input_image not in IMAGE_FIELDS:
             raise ValueError(f"gedit: input_image must be one of {', '.join(IMAGE_FIELDS)}")
 
@@ -280,7 +283,9 @@ class GEditSuite(Suite):
             "judge_errors": sum(1 for r in records if (r.get("details") or {}).get("judge_error")),
             "errors": sum(1 for r in records if r.get("error")),
             "metrics": _metric_means(records, self.groups()),
-            "metrics_unavailable": dict(self._metrics.unavailable) if self._metrics else {},
+            # From the config and files, not from what this process happened to load, so a
+            # resume that runs no sample scores the same as the uninterrupted run.
+            "metrics_unavailable": self.metrics().availability() if self.config.metrics else {},
             "judge": {"name": self.config.judge, "options": dict(self.config.judge_options)},
         }
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hbench.harness.textio import InputFileError, read_utf8
+
 from .metadata import MetadataError, validate_record
 
 _SAMPLE_RE = re.compile(r"\d+\.png")
@@ -70,9 +72,9 @@ class PromptFolder:
 def read_prompt_metadata(path: Path) -> dict[str, Any]:
     """The record in ``NNNNN/metadata.jsonl`` (validated; errors name the file)."""
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise LayoutError(f"{path}: cannot read: {err.strerror}") from err
+        record = json.loads(read_utf8(path, "prompt metadata"))
+    except InputFileError as err:
+        raise LayoutError(str(err)) from err
     except json.JSONDecodeError as err:
         raise LayoutError(f"{path}:{err.lineno}: not valid JSON: {err.msg}") from err
     problems = validate_record(record)

@@ -25,6 +25,7 @@ from hbench.baselines.shapes.world.geneval_format import (
     make_metadata_set,
     shapes_metadata_set,
 )
+from hbench.harness.textio import InputFileError, read_utf8
 
 __all__ = [
     "GENEVAL_COLORS",
@@ -130,9 +131,9 @@ def load_metadata(path: str | Path) -> list[dict[str, Any]]:
     """
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").split("\n")
-    except OSError as err:
-        raise MetadataError(f"{path}: cannot read GenEval metadata: {err.strerror}") from err
+        lines = read_utf8(path, "GenEval metadata").split("\n")
+    except InputFileError as err:
+        raise MetadataError(str(err)) from err
     while lines and not lines[-1].strip():
         lines.pop()  # trailing blank lines only; a blank line inside is an error
     records, errors = [], []
@@ -145,9 +146,9 @@ def load_metadata(path: str | Path) -> list[dict[str, Any]]:
         problems = validate_record(record)
         errors += [f"{path}:{lineno}: {p}" for p in problems]
         records.append(record)
-    if errors:
-        more = f"\n... and {len(errors) - 20} more" if len(errors) > 20 else ""
-        raise MetadataError("invalid GenEval metadata:\n" + "\n".join(errors[:20]) + more)
+    if errors:  # one line (the README's promise): the first problem, then a count
+        more = f"; ... and {len(errors) - 20} more" if len(errors) > 20 else ""
+        raise MetadataError("invalid GenEval metadata: " + "; ".join(errors[:20]) + more)
     if not records:
         raise MetadataError(f"{path}: no GenEval records")
     return records
@@ -165,9 +166,9 @@ def read_object_names(path: str | Path) -> list[str]:
     """Class names, one per line (the official ``object_names.txt``)."""
     path = Path(path)
     try:
-        names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
-    except OSError as err:
-        raise MetadataError(f"{path}: cannot read class names: {err.strerror}") from err
+        names = [line.strip() for line in read_utf8(path, "class names").splitlines()]
+    except InputFileError as err:
+        raise MetadataError(str(err)) from err
     names = [n for n in names if n]
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})

@@ -21,11 +21,14 @@ DetectFn = Callable[[Any], Mapping[str, Any]]
 
 
 def open_image(path: str | Path) -> Any:
-    """Open an image as the official evaluator does (EXIF orientation applied)."""
-    from PIL import Image, ImageOps
+    """Open an image as the official evaluator does (EXIF orientation applied).
 
-    with Image.open(path) as im:
-        return ImageOps.exif_transpose(im).convert("RGB")
+    16-bit images are scaled to 8 bits (PIL's plain convert clips them to white); a file
+    that cannot be decoded raises ImageFileError naming it.
+    """
+    from hbench.harness.images import open_rgb
+
+    return open_rgb(path, exif_transpose=True)
 
 
 def result_row(filename: str, metadata: Mapping[str, Any], score: ImageScore) -> dict[str, Any]:

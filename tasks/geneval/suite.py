@@ -25,6 +25,8 @@ from .rules import Thresholds, score_image
 from .summary import prompt_agreement, summary_scores, write_results
 
 SUITE_NAME = "geneval"
+MAX_PROMPTS_PER_TAG = 1000  # GenEval has 553 prompts in all; the generator's space is smaller
+MAX_SAMPLES_PER_PROMPT = 1000
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,17 @@ class GenEvalConfig:
             raise ValueError(f"samples_per_prompt must be >= 1, got {self.samples_per_prompt}")
         if self.prompts_per_tag < 1:
             raise ValueError(f"prompts_per_tag must be >= 1, got {self.prompts_per_tag}")
+        # The generator tries 50 draws per wanted prompt and the shapes vocabulary has a few
+        # hundred distinct prompts: a huge value would only spin (issue #23).
+        if self.prompts_per_tag > MAX_PROMPTS_PER_TAG:
+            raise ValueError(
+                f"prompts_per_tag must be <= {MAX_PROMPTS_PER_TAG}, got {self.prompts_per_tag}"
+            )
+        if self.samples_per_prompt > MAX_SAMPLES_PER_PROMPT:
+            raise ValueError(
+                f"samples_per_prompt must be <= {MAX_SAMPLES_PER_PROMPT}, "
+                f"got {self.samples_per_prompt}"
+            )
         if self.warmup < 0:
             raise ValueError(f"warmup must be >= 0, got {self.warmup}")
         if self.limit is not None and self.limit < 1:

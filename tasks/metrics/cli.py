@@ -24,19 +24,27 @@ def rescore(run_dir: Path, config_path: str) -> None:
     from hbench.harness import plugins
     from hbench.harness.config import load_config
     from hbench.harness.metrics_pass import build_metrics, run_metrics
+    from hbench.harness.runner import build_suites
     from hbench.harness.scoring import score_run
     from hbench.harness.store import SCORES
+    from hbench.harness.store_lock import RunLock
 
     plugins.load_entry_point_plugins()
     config = load_config(config_path, plugins.SYSTEMS, plugins.SUITES)
     if not config.metrics:
         raise ValueError(f"{config_path}: the config names no metrics")
-    run_metrics(run_dir, config, build_metrics(config))
-    suites = {s.name: plugins.SUITES.get(s.kind)(s.params) for s in config.suites}
-    scores = score_run(run_dir, suites, config)
-    tmp = run_dir / f"{SCORES}.tmp"
-    tmp.write_text(json.dumps(scores, indent=2, sort_keys=True, allow_nan=False) + "\n")
-    tmp.replace(run_dir / SCORES)
+    with RunLock(run_dir, command="hbench metrics"):  # one writer of the run at a time
+        run_metrics(run_dir, config, build_metrics(config))
+        scores = score_run(run_dir, build_suites(config), config)
+        _write_scores(run_dir / SCORES, scores)
+
+
+def _write_scores(path: Path, scores: dict) -> None:
+    from hbench.harness.store import json_safe, write_file_atomic
+
+    safe, _ = json_safe(scores)
+    text = json.dumps(safe, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    write_file_atomic(path, text.encode("utf-8"))
 
 
 def main(argv: list[str] | None = None) -> int:

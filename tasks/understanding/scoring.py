@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from hbench.baselines.shapes.world import final_answer
@@ -44,20 +45,29 @@ def score_sample(sample: Sample, text: str) -> tuple[bool, str, str]:
     return pred == normalize(str(sample.answer)), pred, ""
 
 
-def mme_scores(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def mme_scores(
+    rows: list[dict[str, Any]], failed: Iterable[tuple[str, str]] = ()
+) -> dict[str, Any]:
     """Official MME scoring: per subtask acc + acc+ (x100); perception and cognition totals.
 
     Args:
-        rows: ``{"category", "group" (image id), "correct"}`` per question.
+        rows: ``{"category", "group" (image id), "correct"}`` per answered question.
+        failed: ``(category, group)`` of questions that errored: their image is never
+            "both right" for acc+ (acc counts the answered questions only).
     """
     by_task: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
         by_task[r["category"]][r["group"]].append(bool(r["correct"]))
+    broken: dict[str, set[str]] = defaultdict(set)
+    for category, group in failed:
+        broken[category].add(group)
     tasks = {}
     for task, groups in by_task.items():
         answers = [c for g in groups.values() for c in g]
         acc = 100.0 * sum(answers) / len(answers)
-        acc_plus = 100.0 * sum(all(g) for g in groups.values()) / len(groups)
+        images = set(groups) | broken.get(task, set())
+        both = sum(1 for g in images if g not in broken.get(task, ()) and all(groups[g]))
+        acc_plus = 100.0 * both / len(images)
         tasks[task] = {
             "acc": acc,
             "acc_plus": acc_plus,

@@ -99,6 +99,7 @@ class UnderstandingSuite(Suite):
     capability: ClassVar[str] = UNDERSTAND
     Config: ClassVar[type] = UnderstandingConfig
     primary_metric: ClassVar[str] = "correct"
+    summarize_errors: ClassVar[bool] = True  # MME acc+ must see the failed questions
 
     @classmethod
     def required_paths(cls, config: UnderstandingConfig) -> list[Any]:
@@ -223,11 +224,23 @@ class UnderstandingSuite(Suite):
             if vals:
                 out[f"{m}_mean"] = sum(vals) / len(vals)
         if self.config.benchmark == "mme":
-            out["mme"] = mme_scores(rows)
+            out["mme"] = mme_scores(rows, self._failed_groups(records))
         if self.config.benchmark == "mmbench":
             circ = circular_accuracy(rows)
             if circ:
                 out.update(circ)
+        return out
+
+    def _failed_groups(self, records: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        """``(category, image id)`` of the errored records (their question never answered)."""
+        out = []
+        for r in records:
+            if not r.get("error") or self._rows is None:
+                continue
+            index = int(str(r["sample"]).split("/")[0])
+            if 0 <= index < len(self._rows):
+                s = self._rows[index]
+                out.append((s.category, s.group or s.id))
         return out
 
     def compare(
