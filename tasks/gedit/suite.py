@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from hbench.harness.protocol import STRICT, ProtocolCard
+from hbench.harness.registry import UnknownNameError
 from hbench.harness.suite import Artifacts, Item, SampleResult, Suite, sample_seed
 from hbench.harness.system import EDIT, System, require
 
@@ -26,6 +28,7 @@ from .aggregate import ScoreRow, aggregate, write_official_csvs
 from .judges.base import Judge, JudgeError, JudgeInput, make_judge
 from .loader import GEDIT_TASK_TYPES, IMAGE_FIELDS, GEditData, GEditRow, fit_area
 from .metrics import EditMetrics, MetricsConfig
+from .protocols import PROTOCOLS, GEditProtocol, judge_standing, protocol_card
 from .shapes_source import (
     COVERED_TYPES,
     NOT_COVERED_TYPES,
@@ -49,13 +52,14 @@ class GEditConfig:
     task_types: tuple[str, ...] = ()  # empty: every type the source has
     languages: tuple[str, ...] = ()  # empty: every language the source has
     max_samples: int = 0  # 0: all; else the first N items (smoke runs)
-    judge: str = SHAPES  # a JUDGES name: shapes | vlm | openai
-    judge_options: dict[str, Any] = field(default_factory=dict)
+    protocol: str = STRICT  # a PROTOCOLS name: official | strict (fills the empty fields below)
+    judge: str = ""  # a JUDGES name: shapes | vlm | openai ("": the profile's)
+    judge_options: dict[str, Any] = field(default_factory=dict)  # over the profile's
     intersection: bool = True  # also report the Intersection_exist subset
     metrics: bool = True  # automatic metrics beside the judge
     metrics_options: dict[str, Any] = field(default_factory=dict)  # MetricsConfig fields
-    input_image: str = "input_image_raw"  # GEdit-Bench column fed to the editor
-    input_area: int = 512 * 512  # resize the input to about this area (0: keep its size)
+    input_image: str = ""  # GEdit-Bench column fed to the editor ("": the profile's)
+    input_area: int | None = None  # resize the input to about this area (0: keep; None: profile)
     save_source_images: bool = True  # save the judged source image beside each output
 
     def check(self) -> None:
@@ -69,11 +73,15 @@ class GEditConfig:
             raise ValueError(
                 f"gedit: unknown task type(s) {', '.join(bad)}; known: {', '.join(GEDIT_TASK_TYPES)}"
             )
-        if self.samples_per_type < 1 or self.max_samples < 0 or self.input_area < 0:
+        try:
+            PROTOCOLS.get(self.protocol)
+        except UnknownNameError as err:
+            raise ValueError(f"gedit: {err}") from err
+        if self.samples_per_type < 1 or self.max_samples < 0 or (self.input_area or 0) < 0:
             raise ValueError(
                 "gedit: samples_per_type must be >= 1, max_samples and input_area >= 0"
             )
-        if self.input_image not in IMAGE_FIELDS:
+        if self.input_image and self.input_image not in IMAGE_FIELDS:
             raise ValueError(f"gedit: input_image must be one of {', '.join(IMAGE_FIELDS)}")
 
 
@@ -102,6 +110,21 @@ class GEditSuite(Suite):
         self._judge = judge
         self._metrics = metrics
         self._data: GEditData | None = None
+        # The profile fills what the config leaves open; the config always wins.
+        self.protocol: GEditProtocol = PROTOCOLS.get(config.protocol)
+        p = self.protocol
+        self.judge_name = config.judge or (SHAPES if config.source == SHAPES else p.judge)
+        defaults = p.judge_options if self.judge_name == p.judge else {}
+        self.judge_options = {**defaults, **config.judge_options}
+        self.input_field = config.input_image or p.input_image
+        self.input_area = p.input_area if config.input_area is None else config.input_area
+        self.judge_comparable, self.judge_standing = judge_standing(
+            self.judge_name, self.judge_options
+        )
+
+    def protocol_card(self) -> ProtocolCard:
+        """The profile and whether the numbers compare with BAGEL's published ones."""
+        return protocol_card(self.protocol, self.config, self.judge_name, self.judge_options)
 
     # ---- samples ---------------------------------------------------------------------
     def groups(self) -> tuple[str, ...]:
@@ -169,9 +192,9 @@ class GEditSuite(Suite):
             from hbench.baselines.shapes.world import render
 
             return Image.fromarray(render(edit_from_dict(item.data["edit"]).source))
-        image = self.data().image(self._row(item), self.config.input_image)
-        if self.config.input_area:
-            image = image.resize(fit_area(*image.size, area=self.config.input_area))
+        image = self.data().image(self._row(item), self.input_field)
+        if self.input_area:
+            image = image.resize(fit_area(*image.size, area=self.input_area))
         return image
 
     def source_image(self, item: Item) -> Image.Image:
@@ -189,7 +212,7 @@ class GEditSuite(Suite):
     def judge(self) -> Judge:
         """The configured judge, built and loaded on first use."""
         if self._judge is None:
-            self._judge = make_judge(self.config.judge, self.config.judge_options)
+            self._judge = make_judge(self.judge_name, self.judge_options)
             self._judge.load()
         return self._judge
 
@@ -216,14 +239,16 @@ class GEditSuite(Suite):
         # GEdit-Bench judges the edited image resized to the source image's size.
         judged = edited if edited.size == source.size else edited.resize(source.size, Image.BICUBIC)
         metrics: dict[str, float] = {}
-        details: dict[str, Any] = {"judge": self.config.judge}
+        details: dict[str, Any] = {"judge": self.judge_name}
         try:
             scores = self.judge().judge(JudgeInput(source, judged, d["instruction"], d.get("edit")))
         except JudgeError as err:
+            details["judge_info"] = self._judge_info()
             details["judge_error"] = err.to_record()
             details["reason"] = f"judge error: {err}"
         else:
             metrics.update(SC=scores.sc, PQ=scores.pq, O=scores.overall)
+            details["judge_info"] = self._judge_info()
             details.update(sc_scores=scores.sc_scores, pq_scores=scores.pq_scores,
                            attempts=scores.attempts, reason=scores.reason or "judged")  # fmt: skip
             if scores.raw:
@@ -231,6 +256,10 @@ class GEditSuite(Suite):
         if self.config.metrics:
             metrics.update(self._auto_metrics(item, source, judged))
         return SampleResult(out, metrics, details)
+
+    def _judge_info(self) -> dict[str, Any]:
+        """Who judged this sample: identity, version, decoding, and its standing."""
+        return {**self.judge().identity(), "standing": self.judge_standing}
 
     def _auto_metrics(
         self, item: Item, source: Image.Image, edited: Image.Image
@@ -281,7 +310,14 @@ class GEditSuite(Suite):
             "errors": sum(1 for r in records if r.get("error")),
             "metrics": _metric_means(records, self.groups()),
             "metrics_unavailable": dict(self._metrics.unavailable) if self._metrics else {},
-            "judge": {"name": self.config.judge, "options": dict(self.config.judge_options)},
+            "judge": {
+                "name": self.judge_name,
+                "options": dict(self.judge_options),
+                "comparable": self.judge_comparable,
+                "standing": self.judge_standing,
+            },  # fmt: skip
+            "protocol": self.protocol.name,
+            "input_image": self.input_field,
         }
 
     def compare(

@@ -105,6 +105,10 @@ class Judge(ABC):
         """JSON-able settings for the run manifest and records."""
         return {"judge": self.name, **dataclasses.asdict(self.options)}
 
+    def identity(self) -> dict[str, Any]:
+        """Who judged the last sample: judge, model and version, decoding (per record)."""
+        return self.describe()
+
 
 class ChatJudge(Judge):
     """VIEScore through a chat model: subclasses implement :meth:`chat`."""

@@ -77,6 +77,21 @@ class VLMJudge(ChatJudge):
         ).to(opts.device)
         self.model.eval()
 
+    def identity(self) -> dict[str, Any]:
+        """The local model (from its config.json) and the decoding of each attempt."""
+        from ..protocols import local_model_identity
+
+        opts = self.options
+        return {
+            "judge": self.name,
+            **local_model_identity(opts.path),
+            "dtype": opts.dtype,
+            "decoding": {"attempt_1": "greedy", "max_new_tokens": opts.max_new_tokens,
+                         "retries": {"temperature": opts.retry_temperature, "top_p": 1.0,
+                                     "seed": f"{opts.seed} + attempt"},
+                         "max_attempts": opts.max_attempts},
+        }  # fmt: skip
+
     def messages(self, images: list[Image.Image], text: str) -> list[dict[str, Any]]:
         """One user turn: the images, then the prompt text."""
         content: list[dict[str, Any]] = [
