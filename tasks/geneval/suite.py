@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from hbench.harness import plugins
-from hbench.harness.protocol import STRICT, ProtocolCard
+from hbench.harness.protocol import STRICT, PreflightError, ProtocolCard
 from hbench.harness.registry import UnknownNameError
 from hbench.harness.suite import Artifacts, Item, SampleResult, Suite, sample_seed
 from hbench.harness.system import GENERATE, System, require
@@ -79,14 +79,6 @@ class GenEvalConfig:
             PROTOCOLS.get(self.protocol)
         except UnknownNameError as err:
             raise ValueError(str(err)) from err
-        if (
-            self.calibration not in (AUTO, SHAPES_RECIPE, NONE)
-            and not Path(self.calibration).is_dir()
-        ):
-            raise ValueError(
-                f"calibration: {self.calibration!r} is not auto, shapes, none or a folder "
-                "in the official layout"
-            )
         for key in ("calibration_min_recall", "calibration_min_color_accuracy"):
             if not 0.0 <= getattr(self, key) <= 1.0:
                 raise ValueError(f"{key} must be in [0, 1], got {getattr(self, key)}")
@@ -164,6 +156,11 @@ class GenEvalSuite(Suite):
             source = SHAPES_RECIPE if shapes_world else NONE
         if source == NONE:
             return {"checked": False, "why": "no calibration set (set calibration: <folder>)"}
+        if source != SHAPES_RECIPE and not Path(source).is_dir():
+            raise PreflightError(
+                f"calibration {source!r} is not auto, shapes, none or a folder in the official "
+                "layout (NNNNN/metadata.jsonl + samples/*.png); set suites.<geneval>.calibration"
+            )
         cases = shapes_cases() if source == SHAPES_RECIPE else layout_cases(source)
         self._ensure_loaded()
         result = measure(self.detector, self.color_classifier, cases, self.thresholds)

@@ -14,6 +14,7 @@ from PIL import Image
 from hbench.baselines.shapes.world import Scene, ShapeObject, render
 from hbench.harness import plugins
 from hbench.harness.config import load_config
+from hbench.harness.protocol import PreflightError
 from hbench.harness.runner import RunError, execute
 from hbench.harness.store import read_records
 from hbench.tasks.geneval.calibration import shapes_cases
@@ -148,8 +149,8 @@ def test_no_calibration_for_a_real_detector_is_recorded_as_unchecked(broken_plug
     assert GenEvalSuite(cfg).preflight() == {
         "checked": False, "why": "no calibration set (set calibration: <folder>)",
     }  # fmt: skip
-    with pytest.raises(ValueError, match="calibration: 'nowhere' is not auto"):
-        GenEvalConfig(calibration="nowhere")
+    with pytest.raises(PreflightError, match="calibration 'nowhere' is not auto"):
+        GenEvalSuite(GenEvalConfig(prompts_per_tag=1, calibration="nowhere")).preflight()
 
 
 def test_transformers_mask2former_is_labelled_not_comparable():
