@@ -10,11 +10,12 @@ under both: it was checked against the official code.
 ``input_image`` as is (gen_images_gedit.py:418,429; BAGEL resizes it itself), the judge is
 GPT-4.1 pinned to ``gpt-4.1-2025-04-14`` (viescore/__init__.py:20, EVAL.md:82), one request per
 question with ``max_tokens`` 1400 and the server's default sampling
-(viescore/mllm_tools/openai.py:137-150). GEdit-Bench's local alternative is
-Qwen2.5-VL-72B-Instruct-AWQ (viescore/mllm_tools/qwen25vl_eval.py:46). Not reproduced:
-VIEScore's lenient answer parsing with a random score after a failed retry
-(viescore/__init__.py:57-67, viescore/utils.py:154-212); hbench parses strictly and leaves a
-sample it cannot parse out of the means (counted in ``judge_errors``).
+(viescore/mllm_tools/openai.py:137-150), and VIEScore's lenient answer parsing with a random
+score after a failed round (``parsing: viescore`` of the chat judges,
+:mod:`.viescore_lenient`; viescore/__init__.py:57-80, viescore/utils.py:154-235). GEdit-Bench's
+local alternative judge is Qwen2.5-VL-72B-Instruct-AWQ (viescore/mllm_tools/qwen25vl_eval.py:46).
+``strict`` parses strictly (exactly two scores in 0-10) and leaves a sample it cannot parse
+out of the means (counted in ``judge_errors``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class GEditProtocol:
     judge_options: dict[str, Any] = field(default_factory=dict)
     input_image: str = "input_image_raw"
     input_area: int = 512 * 512
+    parsing: str = "strict"  # judge-answer parsing of the chat judges (openai, vlm)
     follows: tuple[str, ...] = ()
 
 
@@ -63,10 +65,13 @@ PROTOCOLS.add(
         judge_options={"model": PINNED_GPT},
         input_image=OFFICIAL_INPUT,
         input_area=0,
+        parsing="viescore",
         follows=(
             "eval/gen/gedit/gen_images_gedit.py:418,429",
             "eval/gen/gedit/viescore/__init__.py:20",
             "eval/gen/gedit/viescore/mllm_tools/openai.py:137-150",
+            "eval/gen/gedit/viescore/__init__.py:57-80 (question loop, give-up guess)",
+            "eval/gen/gedit/viescore/utils.py:8-31,154-235 (lenient parsing)",
             "eval/gen/gedit/viescore/mllm_tools/qwen25vl_eval.py:46 (local alternative)",
             "EVAL.md:82",
         ),
@@ -137,6 +142,6 @@ def protocol_card(protocol: GEditProtocol, cfg: Any, judge: str, options: dict) 
         why = f"the editor gets {cfg.input_image!r}; BAGEL edits {OFFICIAL_INPUT!r}"
         return ProtocolCard(name, False, why, follows)
     ok, why = judge_standing(judge, options)
-    if ok:
-        why += "; judge answers that do not parse are left out (VIEScore would guess a score)"
+    if ok and options.get("parsing", "strict") != "viescore":
+        why += "; strict parsing leaves unparsed answers out (VIEScore would guess a score)"
     return ProtocolCard(name, ok, why, follows)

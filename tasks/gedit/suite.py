@@ -11,6 +11,7 @@ of the means, as the official pipeline leaves failed samples out of its csv.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,7 +115,9 @@ class GEditSuite(Suite):
         self.protocol: GEditProtocol = PROTOCOLS.get(config.protocol)
         p = self.protocol
         self.judge_name = config.judge or (SHAPES if config.source == SHAPES else p.judge)
-        defaults = p.judge_options if self.judge_name == p.judge else {}
+        defaults = dict(p.judge_options) if self.judge_name == p.judge else {}
+        if "parsing" in _option_names(self.judge_name):  # chat judges: the profile's parsing
+            defaults.setdefault("parsing", p.parsing)
         self.judge_options = {**defaults, **config.judge_options}
         self.input_field = config.input_image or p.input_image
         self.input_area = p.input_area if config.input_area is None else config.input_area
@@ -341,6 +344,15 @@ class GEditSuite(Suite):
         return write_official_csvs(
             self.score_rows(records), artifacts.path("gedit_csv"), model, self.groups()
         )
+
+
+def _option_names(judge: str) -> set[str]:
+    """Option names of a registered judge (empty for an unknown name: make_judge names it)."""
+    from hbench.harness.plugins import JUDGES
+
+    if judge not in JUDGES:
+        return set()
+    return {f.name for f in dataclasses.fields(JUDGES.get(judge).Options)}
 
 
 def _metric_means(records: list[dict[str, Any]], groups: tuple[str, ...]) -> dict[str, Any]:

@@ -38,6 +38,7 @@ class OpenAIJudgeOptions:
     timeout_s: float = 120.0
     max_attempts: int = 3
     image_format: str = "jpeg"  # jpeg (the official client's) | png
+    parsing: str = "strict"  # strict (hbench's) | viescore (official lenient loop, may guess)
 
 
 IMAGE_FORMATS = ("jpeg", "png")
@@ -133,5 +134,6 @@ class OpenAIJudge(ChatJudge):
             "model": opts.model,
             "served_model": self.served_model,
             "decoding": {"max_tokens": opts.max_tokens, "temperature": "server default",
-                         "image_format": opts.image_format, "max_attempts": opts.max_attempts},
+                         "image_format": opts.image_format, "max_attempts": opts.max_attempts,
+                         "parsing": opts.parsing},
         }  # fmt: skip

@@ -30,6 +30,7 @@ class VLMJudgeOptions:
     max_attempts: int = 3
     retry_temperature: float = 0.7
     seed: int = 42  # the official Qwen judge seeds every call with 42
+    parsing: str = "strict"  # strict (hbench's) | viescore (official lenient loop, may guess)
     trust_remote_code: bool = False
 
 
@@ -89,7 +90,7 @@ class VLMJudge(ChatJudge):
             "decoding": {"attempt_1": "greedy", "max_new_tokens": opts.max_new_tokens,
                          "retries": {"temperature": opts.retry_temperature, "top_p": 1.0,
                                      "seed": f"{opts.seed} + attempt"},
-                         "max_attempts": opts.max_attempts},
+                         "max_attempts": opts.max_attempts, "parsing": opts.parsing},
         }  # fmt: skip
 
     def messages(self, images: list[Image.Image], text: str) -> list[dict[str, Any]]:

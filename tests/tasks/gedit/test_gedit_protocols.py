@@ -36,7 +36,8 @@ def _qwen_folder(tmp_path, hidden, layers):
 
 def test_official_defaults_follow_bagel(gedit_parquet):
     suite = GEditSuite(GEditConfig(source=str(gedit_parquet), protocol="official"))
-    assert (suite.judge_name, suite.judge_options) == ("openai", {"model": PINNED_GPT})
+    assert suite.judge_name == "openai"
+    assert suite.judge_options == {"model": PINNED_GPT, "parsing": "viescore"}
     assert (suite.input_field, suite.input_area) == ("input_image", 0)
     card = suite.protocol_card()
     assert card.comparable and PINNED_GPT in card.why
@@ -57,7 +58,7 @@ def test_config_wins_over_the_profile(gedit_parquet):
     cfg = GEditConfig(source=str(gedit_parquet), protocol="official", input_image="input_image_raw",
                       judge_options={"max_attempts": 5})  # fmt: skip
     suite = GEditSuite(cfg)
-    assert suite.judge_options == {"model": PINNED_GPT, "max_attempts": 5}
+    assert suite.judge_options == {"model": PINNED_GPT, "parsing": "viescore", "max_attempts": 5}
     assert suite.input_field == "input_image_raw"
     card = suite.protocol_card()
     assert not card.comparable and "input_image_raw" in card.why
@@ -102,3 +103,43 @@ def test_judge_identity_is_recorded_per_sample(tmp_path, monkeypatch, gedit_parq
     summary = suite.summarize([{"sample": item.sample, "output": res.output,
                                 "metrics": res.metrics, "details": res.details}])  # fmt: skip
     assert summary["judge"]["comparable"] is True and summary["protocol"] == "official"
+
+
+def test_official_parsing_reaches_local_judges_too(tmp_path, gedit_parquet):
+    path = _qwen_folder(tmp_path, 8192, 80)
+    official = GEditSuite(GEditConfig(source=str(gedit_parquet), protocol="official", judge="vlm",
+                                      judge_options={"path": path}))  # fmt: skip
+    assert official.judge_options == {"path": path, "parsing": "viescore"}
+    strict = GEditSuite(GEditConfig(source=str(gedit_parquet), judge="vlm",
+                                    judge_options={"path": path}))  # fmt: skip
+    assert strict.judge_options == {"path": path, "parsing": "strict"}
+
+
+def test_viescore_loop_asks_both_again_then_guesses(monkeypatch):
+    """Round 1: SC unparseable, PQ fine -> both asked again; round 2: SC still unparseable ->
+    VIEScore's random guess (seeded per sample), marked in the reason."""
+    from hbench.tasks.gedit.judges import JudgeInput, make_judge
+
+    monkeypatch.setenv("HB_TEST_KEY", "sk-local")
+    script = [(200, "no idea"), (200, '{"score": [9, 4, 7]}'),  # round 1: SC fails
+              (200, "still no idea"), (200, "[6, 5]")]  # round 2: both guessed  # fmt: skip
+    sample = JudgeInput(Image.new("RGB", (8, 8)), Image.new("RGB", (8, 8)), "make it red")
+    with LocalChatServer(script) as srv:
+        judge = make_judge("openai", {"base_url": srv.url, "api_key_env": "HB_TEST_KEY",
+                                      "parsing": "viescore"})  # fmt: skip
+        scores = judge.judge(sample)
+    assert len(srv.requests) == 4
+    # VIEScore's quirk: on a give-up round a bare "[6, 5]" is not read but guessed as well.
+    assert len(scores.sc_scores) == len(scores.pq_scores) == 1
+    assert 0 <= scores.sc <= 10 and 0 <= scores.pq <= 10
+    assert scores.attempts == {"sc": 2, "pq": 2}
+    assert "guessed a random SC/PQ score" in scores.reason
+    with LocalChatServer(script) as srv:  # the same sample guesses the same score
+        again = make_judge("openai", {"base_url": srv.url, "api_key_env": "HB_TEST_KEY",
+                                      "parsing": "viescore"}).judge(sample)  # fmt: skip
+    assert (again.sc_scores, again.pq_scores) == (scores.sc_scores, scores.pq_scores)
+    script = [(200, "no idea"), (200, "[9, 4]"), (200, '{"score": 3}'), (200, '{"score": [8]}')]
+    with LocalChatServer(script) as srv:
+        parsed = make_judge("openai", {"base_url": srv.url, "api_key_env": "HB_TEST_KEY",
+                                       "parsing": "viescore"}).judge(sample)  # fmt: skip
+    assert (parsed.sc_scores, parsed.pq_scores, parsed.reason) == ([3.0], [8.0], "")
