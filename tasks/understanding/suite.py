@@ -2,7 +2,9 @@
 
 Benchmarks: ``shapes-caption`` and ``shapes-vqa`` (generated from the shapes world, held-out
 seeds), ``mme``, ``mmbench`` and ``mmmu`` (read from local files in their public formats,
-see :mod:`.loaders`). Decoding is greedy with BAGEL's per-benchmark max new tokens unless
+see :mod:`.loaders`). Prompts, image preprocessing and answer extraction come from the
+configured protocol profile (:mod:`.protocols`: ``strict`` or BAGEL's ``official``; under
+``official`` MMBench is asked in every rotation and scored by CircularEval). Decoding is greedy with BAGEL's per-benchmark max new tokens unless
 ``max_new_tokens`` is set. ``compare`` is the lossless check: token-by-token agreement of two
 variants per sample and, with ``repeats > 1``, a chi-square test of their output
 distributions over repeated seeds (meaningful when the variants sample).
