@@ -62,7 +62,8 @@ DETECTORS.add(
 DETECTORS.add(
     "hf-detection",
     "hbench.tasks.geneval.hf_detection:HFDetector",
-    "transformers Mask2Former / DETR / OWLv2 from a local folder, labels mapped to GenEval classes",
+    "transformers Mask2Former / DETR / OWLv2 from a local folder, labels mapped to GenEval classes "
+    "(equivalence to mmdet not measured)",
 )
 DETECTORS.add(
     "mmdet",

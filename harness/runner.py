@@ -28,6 +28,7 @@ from .config import RunConfig, SuiteSpec
 from .config_fingerprint import config_fingerprint, describe_change, differing_keys
 from .metrics_pass import build_metrics, run_metrics
 from .profiler import profile_sample
+from .protocol import PreflightError
 from .provenance import dependency_versions, git_info
 from .scoring import score_run
 from .store import (
@@ -296,7 +297,14 @@ def _execute_locked(
                     man["config_forced"] = old["config_forced"]
             if forced:
                 man.setdefault("config_forced", []).append({"at": now(), "keys": forced})
+            man["protocols"] = {
+                name: card.to_dict()
+                for name, card in ((n, s.protocol_card()) for n, s in suites.items())
+                if card is not None
+            }
             store.write_json(MANIFEST, man)
+        # 2b. Suite self-checks (e.g. GenEval's detector calibration): recorded, may refuse.
+        preflight(suites, store, dist)
         # 3. Kernel backend, then weights.
         kernel_dispatch.set_backend(config.kernels)
         kernel_dispatch.reset_report()
@@ -323,6 +331,27 @@ def _execute_locked(
     man["finished"] = now()
     store.write_json(MANIFEST, man)
     return scores
+
+
+def preflight(suites: dict[str, Suite], store: RunStore, dist: Distributed) -> None:
+    """Run every suite's :meth:`~.suite.Suite.preflight`; record the results in the manifest
+    (main rank) and stop with a one-line :class:`RunError` when a suite refuses."""
+    results: dict[str, Any] = {}
+    refusal = None
+    for name, suite in suites.items():
+        try:
+            result = suite.preflight()
+        except PreflightError as err:
+            result = {**err.record, "passed": False, "message": str(err)}
+            refusal = refusal or f"suite {name!r}: {err}"
+        if result is not None:
+            results[name] = result
+    if results and dist.is_main:
+        man = store.read_json(MANIFEST) or {}
+        man["preflight"] = results
+        store.write_json(MANIFEST, man)
+    if refusal:
+        raise RunError(refusal)
 
 
 def _run_suite(

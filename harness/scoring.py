@@ -135,6 +135,9 @@ def score_run(
             "variants": {},
             "comparisons": {},
         }
+        card = suite.protocol_card()
+        if card is not None:  # reports print whether the numbers match the published ones
+            block["protocol"] = card.to_dict()
         for variant, recs in by_variant.items():
             ok = [r for r in recs if not r.get("error")]
             summary: dict[str, Any] = {"n": len(recs), "errors": len(recs) - len(ok)}

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from .protocol import ProtocolCard
 from .system import System
 
 
@@ -107,3 +108,13 @@ class Suite(ABC):
     ) -> dict[str, Any]:
         """Suite-specific paired comparison of two variants (beyond the generic deltas)."""
         return {}
+
+    def protocol_card(self) -> ProtocolCard | None:
+        """The protocol profile this suite runs under and whether its numbers are comparable
+        with the published ones (None: the suite has no published counterpart)."""
+        return None
+
+    def preflight(self) -> dict[str, Any] | None:
+        """A check run before any sample (e.g. a detector self-check); its JSON-able result
+        goes into the manifest. Raise :class:`~.protocol.PreflightError` to refuse the run."""
+        return None

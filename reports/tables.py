@@ -11,6 +11,7 @@ import numpy as np
 from hbench.harness import statistics as st
 
 from . import data, roles
+from .comparability import comparability_note, comparable_cell
 from .run import NoData, Run
 from .table import Table, fmt, fmt_interval, fmt_seconds, fmt_share
 
@@ -99,6 +100,7 @@ def summary_table(runs: list[Run]) -> Table:
                         fmt_seconds(v.seconds_median),
                         fmt_share(v.overhead_share),
                         memory,
+                        comparable_cell(run, suite),
                     )
                 )
     if not rows:
@@ -115,13 +117,15 @@ def summary_table(runs: list[Run]) -> Table:
         "Seconds / sample (median)",
         "Overhead share",
         "Peak memory",
+        "Comparable to published",
     )
-    align = ("l", "l", *("l" for _ in _run_cols(runs))) + ("r",) * 8
+    align = ("l", "l", *("l" for _ in _run_cols(runs))) + ("r",) * 8 + ("l",)
     notes = (
         "Score: the suite's headline (GenEval and GEdit overall = unweighted mean of the "
         "per-tag / per-task-type means). Overhead share: harness time outside the model's "
         "forwards / total time.",
         DEFINITIONS[0],
+        comparability_note(runs),
     )
     return Table("summary", "Summary per suite and variant", columns, tuple(rows), align, notes)
 
@@ -178,7 +182,7 @@ def speedup_table(runs: list[Run]) -> Table:
         columns,
         tuple(rows),
         align,
-        DEFINITIONS[1:3],
+        (*DEFINITIONS[1:3], comparability_note(runs, sorted({r[0].split(":")[0] for r in rows}))),
     )
 
 
@@ -271,7 +275,8 @@ def latency_table(runs: list[Run]) -> Table:
         "Total (median)",
     )
     align = ("l", "l", "l", *("l" for _ in _run_cols(runs))) + ("r",) * 5
-    return Table("latency", "Latency breakdown per sample", columns, tuple(rows), align)
+    notes = (comparability_note(runs, sorted({r[0] for r in rows})),)
+    return Table("latency", "Latency breakdown per sample", columns, tuple(rows), align, notes)
 
 
 def tau_interval(values: list[float]) -> data.Estimate | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import data, roles, text
+from .comparability import comparability_note
 from .run import NoData, Run
 from .table import Table, fmt, fmt_interval, fmt_signed
 from .tables import DEFINITIONS, _est, _run_cell, _run_cols, _union_variants, tau_interval
@@ -51,6 +52,7 @@ def group_table(runs: list[Run], suite: str, metric: str, key: str, title: str) 
         "overall: unweighted mean of the group means; Δ overall is the difference of the "
         "overall scores. all samples (paired): mean paired Δ over every sample.",
         DEFINITIONS[2],
+        comparability_note(have, [suite]),
     )
     align = ("l", *("l" for _ in _run_cols(runs))) + ("r",) * (
         len(columns) - 1 - len(_run_cols(runs))
@@ -159,7 +161,7 @@ def exact_match_table(runs: list[Run]) -> Table:
         columns,
         tuple(rows),
         align,
-        (DEFINITIONS[4], DEFINITIONS[3]),
+        (DEFINITIONS[4], DEFINITIONS[3], comparability_note(runs, sorted({r[0] for r in rows}))),
     )
 
 
@@ -212,6 +214,7 @@ def divergence_table(runs: list[Run]) -> Table:
         notes += (f"No divergence: all {compared} compared outputs are identical.",)
     if total > len(rows):
         notes += (f"{total - len(rows)} more divergent samples not shown.",)
+    notes += (comparability_note(runs, text_suites(runs)),)
     return Table("divergences", "First divergences", columns, tuple(rows), align, notes)
 
 

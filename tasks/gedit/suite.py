@@ -11,6 +11,7 @@ of the means, as the official pipeline leaves failed samples out of its csv.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from hbench.harness.protocol import STRICT, ProtocolCard
+from hbench.harness.registry import UnknownNameError
 from hbench.harness.suite import Artifacts, Item, SampleResult, Suite, sample_seed
 from hbench.harness.system import EDIT, System, require
 
@@ -26,6 +29,7 @@ from .aggregate import ScoreRow, aggregate, write_official_csvs
 from .judges.base import Judge, JudgeError, JudgeInput, make_judge
 from .loader import GEDIT_TASK_TYPES, IMAGE_FIELDS, GEditData, GEditRow, fit_area
 from .metrics import EditMetrics, MetricsConfig
+from .protocols import PROTOCOLS, GEditProtocol, judge_standing, protocol_card
 from .shapes_source import (
     COVERED_TYPES,
     NOT_COVERED_TYPES,
@@ -50,13 +54,14 @@ class GEditConfig:
     task_types: tuple[str, ...] = ()  # empty: every type the source has
     languages: tuple[str, ...] = ()  # empty: every language the source has
     max_samples: int = 0  # 0: all; else the first N items (smoke runs)
-    judge: str = SHAPES  # a JUDGES name: shapes | vlm | openai
-    judge_options: dict[str, Any] = field(default_factory=dict)
+    protocol: str = STRICT  # a PROTOCOLS name: official | strict (fills the empty fields below)
+    judge: str = ""  # a JUDGES name: shapes | vlm | openai ("": the profile's)
+    judge_options: dict[str, Any] = field(default_factory=dict)  # over the profile's
     intersection: bool = True  # also report the Intersection_exist subset
     metrics: bool = True  # automatic metrics beside the judge
     metrics_options: dict[str, Any] = field(default_factory=dict)  # MetricsConfig fields
-    input_image: str = "input_image_raw"  # GEdit-Bench column fed to the editor
-    input_area: int = 512 * 512  # resize the input to about this area (0: keep its size)
+    input_image: str = ""  # GEdit-Bench column fed to the editor ("": the profile's)
+    input_area: int | None = None  # resize the input to about this area (0: keep; None: profile)
     save_source_images: bool = True  # save the judged source image beside each output
 
     def check(self) -> None:
@@ -70,13 +75,17 @@ class GEditConfig:
             raise ValueError(
                 f"gedit: unknown task type(s) {', '.join(bad)}; known: {', '.join(GEDIT_TASK_TYPES)}"
             )
-        if self.samples_per_type < 1 or self.max_samples < 0 or self.input_area < 0:
+        try:
+            PROTOCOLS.get(self.protocol)
+        except UnknownNameError as err:
+            raise ValueError(f"gedit: {err}") from err
+        if self.samples_per_type < 1 or self.max_samples < 0 or (self.input_area or 0) < 0:
             raise ValueError(
                 "gedit: samples_per_type must be >= 1, max_samples and input_area >= 0"
             )
         if self.samples_per_type > MAX_SAMPLES_PER_TYPE:  # the edits are drawn up front
             raise ValueError(f"gedit: samples_per_type must be <= {MAX_SAMPLES_PER_TYPE}")
-        if self.input_image not in IMAGE_FIELDS:
+        if self.input_image and self.input_image not in IMAGE_FIELDS:
             raise ValueError(f"gedit: input_image must be one of {', '.join(IMAGE_FIELDS)}")
 
 
@@ -105,6 +114,23 @@ class GEditSuite(Suite):
         self._judge = judge
         self._metrics = metrics
         self._data: GEditData | None = None
+        # The profile fills what the config leaves open; the config always wins.
+        self.protocol: GEditProtocol = PROTOCOLS.get(config.protocol)
+        p = self.protocol
+        self.judge_name = config.judge or (SHAPES if config.source == SHAPES else p.judge)
+        defaults = dict(p.judge_options) if self.judge_name == p.judge else {}
+        if "parsing" in _option_names(self.judge_name):  # chat judges: the profile's parsing
+            defaults.setdefault("parsing", p.parsing)
+        self.judge_options = {**defaults, **config.judge_options}
+        self.input_field = config.input_image or p.input_image
+        self.input_area = p.input_area if config.input_area is None else config.input_area
+        self.judge_comparable, self.judge_standing = judge_standing(
+            self.judge_name, self.judge_options
+        )
+
+    def protocol_card(self) -> ProtocolCard:
+        """The profile and whether the numbers compare with BAGEL's published ones."""
+        return protocol_card(self.protocol, self.config, self.judge_name, self.judge_options)
 
     # ---- samples ---------------------------------------------------------------------
     def groups(self) -> tuple[str, ...]:
@@ -172,9 +198,9 @@ class GEditSuite(Suite):
             from hbench.baselines.shapes.world import render
 
             return Image.fromarray(render(edit_from_dict(item.data["edit"]).source))
-        image = self.data().image(self._row(item), self.config.input_image)
-        if self.config.input_area:
-            image = image.resize(fit_area(*image.size, area=self.config.input_area))
+        image = self.data().image(self._row(item), self.input_field)
+        if self.input_area:
+            image = image.resize(fit_area(*image.size, area=self.input_area))
         return image
 
     def source_image(self, item: Item) -> Image.Image:
@@ -192,7 +218,7 @@ class GEditSuite(Suite):
     def judge(self) -> Judge:
         """The configured judge, built and loaded on first use."""
         if self._judge is None:
-            self._judge = make_judge(self.config.judge, self.config.judge_options)
+            self._judge = make_judge(self.judge_name, self.judge_options)
             self._judge.load()
         return self._judge
 
@@ -219,14 +245,16 @@ class GEditSuite(Suite):
         # GEdit-Bench judges the edited image resized to the source image's size.
         judged = edited if edited.size == source.size else edited.resize(source.size, Image.BICUBIC)
         metrics: dict[str, float] = {}
-        details: dict[str, Any] = {"judge": self.config.judge}
+        details: dict[str, Any] = {"judge": self.judge_name}
         try:
             scores = self.judge().judge(JudgeInput(source, judged, d["instruction"], d.get("edit")))
         except JudgeError as err:
+            details["judge_info"] = self._judge_info()
             details["judge_error"] = err.to_record()
             details["reason"] = f"judge error: {err}"
         else:
             metrics.update(SC=scores.sc, PQ=scores.pq, O=scores.overall)
+            details["judge_info"] = self._judge_info()
             details.update(sc_scores=scores.sc_scores, pq_scores=scores.pq_scores,
                            attempts=scores.attempts, reason=scores.reason or "judged")  # fmt: skip
             if scores.raw:
@@ -234,6 +262,10 @@ class GEditSuite(Suite):
         if self.config.metrics:
             metrics.update(self._auto_metrics(item, source, judged))
         return SampleResult(out, metrics, details)
+
+    def _judge_info(self) -> dict[str, Any]:
+        """Who judged this sample: identity, version, decoding, and its standing."""
+        return {**self.judge().identity(), "standing": self.judge_standing}
 
     def _auto_metrics(
         self, item: Item, source: Image.Image, edited: Image.Image
@@ -286,7 +318,14 @@ class GEditSuite(Suite):
             # From the config and files, not from what this process happened to load, so a
             # resume that runs no sample scores the same as the uninterrupted run.
             "metrics_unavailable": self.metrics().availability() if self.config.metrics else {},
-            "judge": {"name": self.config.judge, "options": dict(self.config.judge_options)},
+            "judge": {
+                "name": self.judge_name,
+                "options": dict(self.judge_options),
+                "comparable": self.judge_comparable,
+                "standing": self.judge_standing,
+            },  # fmt: skip
+            "protocol": self.protocol.name,
+            "input_image": self.input_field,
         }
 
     def compare(
@@ -310,6 +349,15 @@ class GEditSuite(Suite):
         return write_official_csvs(
             self.score_rows(records), artifacts.path("gedit_csv"), model, self.groups()
         )
+
+
+def _option_names(judge: str) -> set[str]:
+    """Option names of a registered judge (empty for an unknown name: make_judge names it)."""
+    from hbench.harness.plugins import JUDGES
+
+    if judge not in JUDGES:
+        return set()
+    return {f.name for f in dataclasses.fields(JUDGES.get(judge).Options)}
 
 
 def _metric_means(records: list[dict[str, Any]], groups: tuple[str, ...]) -> dict[str, Any]:

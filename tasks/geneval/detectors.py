@@ -75,8 +75,10 @@ class ShapesDetector:
     Options: ClassVar[type] = ShapesDetectorOptions
 
     def __init__(self, options: ShapesDetectorOptions | None = None) -> None:
-        from hbench.baselines.shapes.world.detect import DetectorConfig
+        # One import of the shapes world (world data, DESIGN.md) serves both methods.
+        from hbench.baselines.shapes.world.detect import DetectorConfig, detect
 
+        self._detect = detect
         self.options = options or ShapesDetectorOptions()
         self._cfg = DetectorConfig(
             max_color_dist=self.options.max_color_dist, min_pixels=self.options.min_pixels
@@ -86,9 +88,7 @@ class ShapesDetector:
         """Nothing to load."""
 
     def __call__(self, image: Any) -> dict[str, list[Detection]]:
-        from hbench.baselines.shapes.world.detect import detect
-
-        found = detect(np.asarray(image.convert("RGB")), self._cfg)
+        found = self._detect(np.asarray(image.convert("RGB")), self._cfg)
         return {
             cls: [Detection(d.box, d.score, d.mask) for d in dets] for cls, dets in found.items()
         }

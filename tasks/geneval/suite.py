@@ -15,12 +15,16 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from hbench.harness import plugins
+from hbench.harness.protocol import STRICT, PreflightError, ProtocolCard
+from hbench.harness.registry import UnknownNameError
 from hbench.harness.suite import Artifacts, Item, SampleResult, Suite, sample_seed
 from hbench.harness.system import GENERATE, System, require
 
+from .calibration import AUTO, NONE, SHAPES_RECIPE, check, layout_cases, measure, shapes_cases
 from .detectors import load_plugin
 from .layout import save_sample
 from .metadata import generate_metadata, load_metadata, write_metadata
+from .protocols import PROTOCOLS, protocol_card
 from .rules import Thresholds, score_image
 from .summary import prompt_agreement, summary_scores, write_results
 
@@ -55,6 +59,13 @@ class GenEvalConfig:
     tie_order: Literal["official", "stable"] = "official"
     write_layout: bool = True
     warmup: int = 1
+    protocol: str = STRICT  # official | strict: the standard for comparability (same rules)
+    # Detector self-check before scoring: "auto" (the shapes recipe for the shapes detector
+    # or shapes prompts, else none), "shapes", "none", or an official-layout folder of images known to satisfy
+    # their metadata. Below either bound the run refuses.
+    calibration: str = AUTO
+    calibration_min_recall: float = 0.9
+    calibration_min_color_accuracy: float = 0.9
 
     def __post_init__(self) -> None:
         if self.samples_per_prompt < 1:
@@ -77,6 +88,13 @@ class GenEvalConfig:
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit must be >= 1 or null, got {self.limit}")
         self.thresholds()  # validates the threshold fields
+        try:
+            PROTOCOLS.get(self.protocol)
+        except UnknownNameError as err:
+            raise ValueError(str(err)) from err
+        for key in ("calibration_min_recall", "calibration_min_color_accuracy"):
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise ValueError(f"{key} must be in [0, 1], got {getattr(self, key)}")
 
     def thresholds(self) -> Thresholds:
         """The evaluator options as a :class:`Thresholds`."""
@@ -137,6 +155,32 @@ class GenEvalSuite(Suite):
             "colour classifier",
         )
         self._loaded = False
+
+    def protocol_card(self) -> ProtocolCard:
+        """The profile and whether the numbers compare with the published ones."""
+        return protocol_card(PROTOCOLS.get(self.config.protocol), self.config, len(self.records))
+
+    def preflight(self) -> dict[str, Any]:
+        """Detector and colour self-check on the calibration set (refuses below the bounds)."""
+        cfg: GenEvalConfig = self.config
+        source = cfg.calibration
+        if source == AUTO:
+            shapes_world = cfg.detector == "shapes" or cfg.prompts == "shapes"
+            source = SHAPES_RECIPE if shapes_world else NONE
+        if source == NONE:
+            return {"checked": False, "why": "no calibration set (set calibration: <folder>)"}
+        if source != SHAPES_RECIPE and not Path(source).is_dir():
+            raise PreflightError(
+                f"calibration {source!r} is not auto, shapes, none or a folder in the official "
+                "layout (NNNNN/metadata.jsonl + samples/*.png); set suites.<geneval>.calibration"
+            )
+        cases = shapes_cases() if source == SHAPES_RECIPE else layout_cases(source)
+        self._ensure_loaded()
+        result = measure(self.detector, self.color_classifier, cases, self.thresholds)
+        src = "the shapes recipe" if source == SHAPES_RECIPE else source
+        bounds = (cfg.calibration_min_recall, cfg.calibration_min_color_accuracy)
+        return {"checked": True, "detector": cfg.detector,
+                "color_classifier": cfg.color_classifier, **check(result, *bounds, src)}  # fmt: skip
 
     def items(self, run_seed: int) -> list[Item]:
         """``NNNNN/SSSS`` for every prompt and sample, seeds from (run seed, suite, sample id)."""

@@ -20,6 +20,7 @@ import ast
 import base64
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,9 @@ class Sample:
     error: str | None = None
     style: str = ""  # prompt template: mmbench | mmmu | "" (question as is)
     hint: str = ""
+    # Cells as the file holds them, for protocols that read a row their own way (MMBench:
+    # hint and option cells, language; MMMU: option list, question type, image slots).
+    raw: dict[str, Any] = field(default_factory=dict)
 
 
 def decode_image(ref: Any, where: str) -> Image.Image:
@@ -181,6 +185,7 @@ def load_mmbench(path: Path) -> list[Sample]:
     if not path.is_file():
         raise FileNotFoundError(f"MMBench TSV not found: {path}")
     out = []
+    typed = _default_typed_cells(path, ("hint", *MMBENCH_LETTERS))
     for i, row in enumerate(_rows(path), 1):
         where = f"{path.name} row {i}"
         idx = str(row.get("index", i))
@@ -206,8 +211,31 @@ def load_mmbench(path: Path) -> list[Sample]:
         s.answer = str(row["answer"]).strip()
         s.images = [row["image"]]
         s.hint = str(hint) if _present(hint) else ""
+        s.raw = dict(typed[i - 1]) if typed else {k: row.get(k) for k in ("hint", *MMBENCH_LETTERS)}
+        s.raw["language"] = mmbench_language(path)
         out.append(s)
     return out
+
+
+def _default_typed_cells(path: Path, columns: tuple[str, ...]) -> list[dict[str, Any]] | None:
+    """Cells of a TSV/CSV as pandas' *default* reader types them, as BAGEL's MMBench script
+    reads the file (an all-numeric option column becomes float: "4" is shown as "4.0")."""
+    suffix = path.suffix.lower()
+    if suffix not in (".tsv", ".csv"):
+        return None
+    import pandas as pd
+
+    sep = "\t" if suffix == ".tsv" else ","
+    header = pd.read_csv(path, sep=sep, nrows=0).columns
+    use = [c for c in columns if c in header]
+    if not use:
+        return None
+    return pd.read_csv(path, sep=sep, usecols=use).to_dict("records")
+
+
+def mmbench_language(path: Path) -> str:
+    """``cn`` for a Chinese MMBench file (``..._cn_...``, ``MMBench_DEV_CN``), else ``en``."""
+    return "cn" if re.search(r"(^|[_-])cn([_-]|$)", path.stem.lower()) else "en"
 
 
 def _present(v: Any) -> bool:
@@ -250,11 +278,9 @@ def load_mmmu(path: Path) -> list[Sample]:
         s.question = str(row["question"])
         ans = row["answer"]
         s.answer = ast.literal_eval(ans) if isinstance(ans, str) and ans.startswith("[") else ans
-        s.images = [
-            _mmmu_ref(row[k], path)
-            for k in sorted(row)
-            if k.startswith("image_") and _present_img(row[k])
-        ]
+        slots = [k for k in sorted(row) if k.startswith("image_") and _present_img(row[k])]
+        s.images = [_mmmu_ref(row[k], path) for k in slots]
+        s.raw = {"options": [str(o) for o in opts], "question_type": qtype, "image_slots": slots}
         if not s.images:
             s.error = f"{where}: no image_N field holds an image"
         out.append(s)

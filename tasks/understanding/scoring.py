@@ -6,10 +6,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from hbench.baselines.shapes.world import final_answer
-
-from .extraction import extract_option, extract_yes_no, normalize, open_answer_correct
 from .loaders import Sample
+from .protocols import strict_score
 
 MME_PERCEPTION = ("existence", "count", "position", "color", "posters", "celebrity", "scene",
                   "landmark", "artwork", "OCR")  # fmt: skip
@@ -22,27 +20,9 @@ MME_COGNITION = (
 
 
 def score_sample(sample: Sample, text: str) -> tuple[bool, str, str]:
-    """``(correct, extracted answer, reason)`` for one output."""
-    if sample.kind == "yes_no":
-        pred = extract_yes_no(text)
-        gold = str(sample.answer).strip().lower()
-        return pred == gold, pred, "" if pred != "other" else "no yes/no in the first 4 characters"
-    if sample.kind == "choice":
-        pred = extract_option(text, sample.options)
-        gold = sample.answer if isinstance(sample.answer, str) else str(sample.answer)
-        return (
-            pred == gold.strip(),
-            pred or "",
-            "" if pred else "no option letter or unique option text",
-        )
-    if sample.kind == "open":
-        return open_answer_correct(text, sample.answer), text.strip(), ""
-    if sample.kind == "vqa":  # shapes VQA: the response's last word (it may describe first)
-        pred = final_answer(normalize(text))
-        return pred == normalize(str(sample.answer)), pred, ""
-    # shapes caption: exact match after normalising spaces and case
-    pred = normalize(text)
-    return pred == normalize(str(sample.answer)), pred, ""
+    """``(correct, extracted answer, reason)`` for one output under the ``strict`` profile."""
+    v = strict_score(sample, text)
+    return v.correct, v.extracted, v.reason
 
 
 def mme_scores(
@@ -51,20 +31,28 @@ def mme_scores(
     """Official MME scoring: per subtask acc + acc+ (x100); perception and cognition totals.
 
     Args:
-        rows: ``{"category", "group" (image id), "correct"}`` per answered question.
+        rows: ``{"category", "group" (image id), "correct"}`` per answered question,
+            optionally ``"counted": False`` for an answer the official calculation skips (it
+            is left out of acc, and its image cannot count for acc+; calculation.py:198-220).
         failed: ``(category, group)`` of questions that errored: their image is never
             "both right" for acc+ (acc counts the answered questions only).
     """
     by_task: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
+    skipped: dict[str, int] = defaultdict(int)
     for r in rows:
-        by_task[r["category"]][r["group"]].append(bool(r["correct"]))
+        if r.get("counted", True):
+            by_task[r["category"]][r["group"]].append(bool(r["correct"]))
+        else:
+            by_task[r["category"]][r["group"]].append(False)
+            skipped[r["category"]] += 1
     broken: dict[str, set[str]] = defaultdict(set)
     for category, group in failed:
         broken[category].add(group)
     tasks = {}
     for task, groups in by_task.items():
         answers = [c for g in groups.values() for c in g]
-        acc = 100.0 * sum(answers) / len(answers)
+        counted = len(answers) - skipped[task]
+        acc = 100.0 * sum(answers) / counted if counted else 0.0
         images = set(groups) | broken.get(task, set())
         both = sum(1 for g in images if g not in broken.get(task, ()) and all(groups[g]))
         acc_plus = 100.0 * both / len(images)
@@ -74,6 +62,8 @@ def mme_scores(
             "score": acc + acc_plus,
             "questions": len(answers),
         }
+        if skipped[task]:
+            tasks[task]["skipped"] = skipped[task]
     return {
         "tasks": tasks,
         "perception": sum(tasks[t]["score"] for t in MME_PERCEPTION if t in tasks),

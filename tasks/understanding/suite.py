@@ -2,7 +2,9 @@
 
 Benchmarks: ``shapes-caption`` and ``shapes-vqa`` (generated from the shapes world, held-out
 seeds), ``mme``, ``mmbench`` and ``mmmu`` (read from local files in their public formats,
-see :mod:`.loaders`). Decoding is greedy with BAGEL's per-benchmark max new tokens unless
+see :mod:`.loaders`). Prompts, image preprocessing and answer extraction come from the
+configured protocol profile (:mod:`.protocols`: ``strict`` or BAGEL's ``official``; under
+``official`` MMBench is asked in every rotation and scored by CircularEval). Decoding is greedy with BAGEL's per-benchmark max new tokens unless
 ``max_new_tokens`` is set. ``compare`` is the lossless check: token-by-token agreement of two
 variants per sample and, with ``repeats > 1``, a chi-square test of their output
 distributions over repeated seeds (meaningful when the variants sample).
@@ -17,12 +19,15 @@ from typing import Any, ClassVar
 
 from PIL import Image
 
+from hbench.harness.protocol import STRICT, ProtocolCard
+from hbench.harness.registry import UnknownNameError
 from hbench.harness.suite import Artifacts, Item, SampleResult, Suite, sample_seed
 from hbench.harness.system import UNDERSTAND, System, TextOutput, require
 
 from .loaders import Sample, decode_image, load_mmbench, load_mme, load_mmmu
 from .lossless import distribution_test, lossless_summary
-from .scoring import circular_accuracy, mme_scores, per_category, score_sample
+from .protocols import PROTOCOLS, UnderstandingProtocol, circular_rows, protocol_card
+from .scoring import circular_accuracy, mme_scores, per_category
 from .shapes_tasks import shapes_caption_sample, shapes_vqa_sample
 
 SUITE_NAME = "understanding"
@@ -47,6 +52,9 @@ class UnderstandingConfig:
         samples: how many samples (shapes: generated; files: the first N; None: all rows).
         max_new_tokens: None uses ``DEFAULT_MAX_NEW_TOKENS[benchmark]``.
         repeats: each sample runs this many times with its own seed (sampling-mode check).
+        protocol: a profile of :data:`.protocols.PROTOCOLS`: ``strict`` (hbench's rules) or
+            ``official`` (BAGEL's eval/vlm prompts, extraction and scoring; MMBench asked in
+            every rotation of its options and scored by CircularEval).
     """
 
     benchmark: str = "shapes-caption"
@@ -54,8 +62,13 @@ class UnderstandingConfig:
     samples: int | None = 50
     max_new_tokens: int | None = None
     repeats: int = 1
+    protocol: str = STRICT
 
     def __post_init__(self) -> None:
+        try:
+            PROTOCOLS.get(self.protocol)
+        except UnknownNameError as err:
+            raise ValueError(str(err)) from err
         if self.benchmark not in BENCHMARKS:
             raise ValueError(
                 f"unknown benchmark {self.benchmark!r}; available: {', '.join(BENCHMARKS)}"
@@ -74,22 +87,6 @@ class UnderstandingConfig:
     @property
     def new_tokens(self) -> int:
         return self.max_new_tokens or DEFAULT_MAX_NEW_TOKENS[self.benchmark]
-
-
-def build_prompt(s: Sample) -> str:
-    """The text prompt of a sample (VLMEvalKit's MMBench and MMMU's official templates)."""
-    if s.kind == "choice" and s.options:
-        if s.style == "mmbench":
-            opts = "".join(f"{k}. {v}\n" for k, v in s.options.items())
-            head = f"Hint: {s.hint}\n" if s.hint else ""
-            return f"{head}Question: {s.question}\nOptions:\n{opts}Please select the correct answer from the options above."
-        opts = "".join(f"({k}) {v}\n" for k, v in s.options.items())
-        return (
-            f"{s.question}\n{opts}Answer with the option's letter from the given choices directly."
-        )
-    if s.kind == "open":
-        return f"{s.question}\nAnswer the question using a single word or phrase."
-    return s.question
 
 
 class UnderstandingSuite(Suite):
@@ -114,10 +111,24 @@ class UnderstandingSuite(Suite):
         super().__init__(config or UnderstandingConfig())
         cfg: UnderstandingConfig = self.config
         # Files are read (and a missing path fails) before any weights load.
+        self.protocol: UnderstandingProtocol = PROTOCOLS.get(cfg.protocol)
         self._rows: list[Sample] | None = None
         if cfg.benchmark in FILE_LOADERS:
             rows = FILE_LOADERS[cfg.benchmark](Path(cfg.path))
-            self._rows = rows[: cfg.samples] if cfg.samples else rows
+            rows = rows[: cfg.samples] if cfg.samples else rows
+            if self.protocol.circular and cfg.benchmark == "mmbench":
+                rows = circular_rows(rows)
+            self._rows = rows
+
+    def protocol_card(self) -> ProtocolCard:
+        """The profile and whether the numbers compare with BAGEL's published ones."""
+        cfg: UnderstandingConfig = self.config
+        subset = cfg.samples if cfg.benchmark in FILE_LOADERS else None
+        return protocol_card(self.protocol, cfg.benchmark, subset, cfg.max_new_tokens is None)
+
+    def prompt(self, s: Sample) -> str:
+        """The text prompt of a sample under the configured profile."""
+        return self.protocol.prompt(s)
 
     def items(self, run_seed: int) -> list[Item]:
         """Samples ``NNNNN`` (``NNNNN/rRR`` with repeats); shapes scenes come from the item seed."""
@@ -138,6 +149,15 @@ class UnderstandingSuite(Suite):
                 )
         return out
 
+    def _sample_only(self, item: Item) -> Sample:
+        """The sample without decoding its images (file rows; shapes samples are rendered)."""
+        if self._rows is None:
+            return self._sample(item)[0]
+        s = self._rows[item.data["index"]]
+        if s.error:
+            raise ValueError(s.error)
+        return s
+
     def _sample(self, item: Item) -> tuple[Sample, list[Image.Image]]:
         """The sample and its decoded images (ValueError naming the file and row on bad input)."""
         cfg: UnderstandingConfig = self.config
@@ -153,21 +173,22 @@ class UnderstandingSuite(Suite):
         s = self._rows[i]
         if s.error:
             raise ValueError(s.error)
-        return s, [decode_image(ref, s.where) for ref in s.images]
+        images = [decode_image(ref, s.where) for ref in s.images]
+        return s, self.protocol.images(s, images)
 
     def infer(self, system: System, item: Item) -> Any:
         """One ``understand`` call with the sample's images and prompt."""
         require(system, UNDERSTAND)
         s, images = self._sample(item)
-        return system.understand(images, build_prompt(s), self.config.new_tokens)
+        return system.understand(images, self.prompt(s), self.config.new_tokens)
 
     def evaluate(self, item: Item, output: Any, artifacts: Artifacts) -> SampleResult:
         """Extract the answer and score it; record text, token ids and decoding speed."""
         if not isinstance(output, TextOutput):
             raise TypeError(f"understand() must return TextOutput, got {type(output).__name__}")
-        s, _ = self._sample(item)
-        correct, extracted, reason = score_sample(s, output.text)
-        metrics = {"correct": float(correct), "new_tokens": float(len(output.token_ids))}
+        s = self._sample_only(item)
+        verdict = self.protocol.score(s, output.text)
+        metrics = {"correct": float(verdict.correct), "new_tokens": float(len(output.token_ids))}
         st = output.stats
         wall = float(st.get("prefill_s", 0.0)) + float(st.get("decode_s", 0.0))
         if wall > 0 and output.token_ids:
@@ -180,7 +201,7 @@ class UnderstandingSuite(Suite):
             output={
                 "text": output.text,
                 "token_ids": list(output.token_ids),
-                "prompt": build_prompt(s),
+                "prompt": self.prompt(s),
             },
             metrics=metrics,
             details={
@@ -189,8 +210,9 @@ class UnderstandingSuite(Suite):
                 "category": s.category,
                 "group": s.group or s.id,
                 "answer": s.answer if isinstance(s.answer, str | int | float) else str(s.answer),
-                "extracted": extracted,
-                "reason": reason,
+                "extracted": verdict.extracted,
+                "reason": verdict.reason,
+                "counted": verdict.counted,
                 "where": s.where,
                 "accept_per_position": st.get("accept_per_position"),
                 # the counts behind the rates, so a report can pool them over samples
@@ -210,15 +232,20 @@ class UnderstandingSuite(Suite):
                 "category": r["details"]["category"],
                 "group": r["details"]["group"],
                 "correct": r["metrics"]["correct"],
+                "counted": r["details"].get("counted", True),
             }
             for r in ok
         ]
+        counted = [r for r in rows if r["counted"]] or rows
         out: dict[str, Any] = {
             "n": len(ok),
             "errors": errors,
-            "accuracy": sum(r["correct"] for r in rows) / len(rows),
-            "per_category": per_category(rows),
+            "protocol": self.config.protocol,
+            "accuracy": sum(r["correct"] for r in counted) / len(counted),
+            "per_category": per_category(counted),
         }
+        if len(counted) < len(rows):
+            out["skipped_by_protocol"] = len(rows) - len(counted)
         for m in ("tokens_per_s", "decode_tokens_per_s", "acceptance_length", "new_tokens"):
             vals = [r["metrics"][m] for r in ok if m in r["metrics"]]
             if vals:
@@ -229,6 +256,9 @@ class UnderstandingSuite(Suite):
             circ = circular_accuracy(rows)
             if circ:
                 out.update(circ)
+                if self.protocol.circular:  # CircularEval is the benchmark's headline
+                    out["overall"] = circ["circular_accuracy"]
+                    out["headline"] = "circular_accuracy"
         return out
 
     def _failed_groups(self, records: list[dict[str, Any]]) -> list[tuple[str, str]]:

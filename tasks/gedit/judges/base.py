@@ -21,8 +21,14 @@ from typing import Any, ClassVar
 from PIL import Image
 
 from ..viescore import PQ_PROMPT, ScoreParseError, parse_scores, sc_prompt
+from ..viescore_lenient import parse_lenient, usable_scores
 
-RAW_KEEP = 2000  # characters of each raw judge answer kept in the record
+RAW_KEEP = 2000
+# Judge-answer parsing policies of chat judges (option ``parsing``) -> ChatJudge method.
+PARSING_POLICIES = {
+    "strict": "judge_strict",
+    "viescore": "judge_viescore",
+}  # characters of each raw judge answer kept in the record
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,10 @@ class Judge(ABC):
         """JSON-able settings for the run manifest and records."""
         return {"judge": self.name, **dataclasses.asdict(self.options)}
 
+    def identity(self) -> dict[str, Any]:
+        """Who judged the last sample: judge, model and version, decoding (per record)."""
+        return self.describe()
+
 
 class ChatJudge(Judge):
     """VIEScore through a chat model: subclasses implement :meth:`chat`."""
@@ -146,7 +156,55 @@ class ChatJudge(Judge):
         )
 
     def judge(self, sample: JudgeInput) -> JudgeScores:
-        """VIEScore: SC on ``[source, edited]``, PQ on ``[edited]``."""
+        """VIEScore: SC on ``[source, edited]``, PQ on ``[edited]``, parsed by the judge's
+        ``parsing`` policy (``strict``: hbench's; ``viescore``: the official lenient loop)."""
+        policy = getattr(self.options, "parsing", "strict")
+        if policy not in PARSING_POLICIES:
+            raise ValueError(
+                f"{self.name} judge: parsing must be one of {', '.join(PARSING_POLICIES)}, "
+                f"got {policy!r}"
+            )
+        return getattr(self, PARSING_POLICIES[policy])(sample)
+
+    def judge_viescore(self, sample: JudgeInput) -> JudgeScores:
+        """The official VIEScore loop (:mod:`..viescore_lenient`): both questions per round,
+        lenient parsing, a seeded random score for an unparsed answer from round 2 on."""
+        import random
+        import zlib
+
+        rng = random.Random(zlib.crc32(sample.instruction.encode("utf-8")))
+        images = {"sc": [sample.source, sample.edited], "pq": [sample.edited]}
+        texts = {"sc": sc_prompt(sample.instruction), "pq": PQ_PROMPT}
+        raw: dict[str, list[str]] = {"sc": [], "pq": []}
+        for round_ in range(self.max_attempts()):
+            got: dict[str, Any] = {}
+            for what in ("sc", "pq"):
+                try:
+                    answer = self.chat(images[what], texts[what], round_)
+                except OSError as err:
+                    raw[what].append(f"<transport error: {err}>")
+                    got[what] = None
+                    continue
+                raw[what].append(answer)
+                got[what] = parse_lenient(answer, give_up=round_ > 0, rng=rng)
+            sc, pq = usable_scores(got["sc"]), usable_scores(got["pq"])
+            if sc is not None and pq is not None:
+                guessed = [w for w in ("sc", "pq") if "guess_if_cannot_parse" in
+                           str((got[w] or {}).get("reasoning", ""))]  # fmt: skip
+                return JudgeScores(
+                    sc, pq, attempts={"sc": round_ + 1, "pq": round_ + 1},
+                    raw={k: [r[:RAW_KEEP] for r in v] for k, v in raw.items()},
+                    reason=f"VIEScore guessed a random {'/'.join(guessed).upper()} score"
+                    if guessed else "",
+                )  # fmt: skip
+        raise JudgeError(
+            f"{self.name} judge: no usable VIEScore answers after {self.max_attempts()} round(s)",
+            attempts=self.max_attempts(),
+            raw=raw["sc"] + raw["pq"],
+        )
+
+    def judge_strict(self, sample: JudgeInput) -> JudgeScores:
+        """hbench's rule: each question until exactly two scores in 0-10 parse."""
         sc, sc_n, sc_raw = self.ask(
             [sample.source, sample.edited], sc_prompt(sample.instruction), "SC"
         )

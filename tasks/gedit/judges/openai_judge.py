@@ -38,6 +38,7 @@ class OpenAIJudgeOptions:
     timeout_s: float = 120.0
     max_attempts: int = 3
     image_format: str = "jpeg"  # jpeg (the official client's) | png
+    parsing: str = "strict"  # strict (hbench's) | viescore (official lenient loop, may guess)
 
 
 IMAGE_FORMATS = ("jpeg", "png")
@@ -64,6 +65,7 @@ class OpenAIJudge(ChatJudge):
         super().__init__(options)
         self.url = ""
         self._key = ""
+        self.served_model: str | None = None  # the "model" field of the last reply
 
     def load(self) -> None:
         """Resolve the endpoint and key (raises if either is missing)."""
@@ -120,4 +122,18 @@ class OpenAIJudge(ChatJudge):
             raise OSError(
                 f"reply from {self.url} has no choices[0].message.content: {str(reply)[:300]}"
             ) from err
+        served = reply.get("model") if isinstance(reply, dict) else None
+        self.served_model = served if isinstance(served, str) else None
         return content if isinstance(content, str) else json.dumps(content)
+
+    def identity(self) -> dict[str, Any]:
+        """Requested and served model, and the decoding sent (no key, no URL secrets)."""
+        opts = self.options
+        return {
+            "judge": self.name,
+            "model": opts.model,
+            "served_model": self.served_model,
+            "decoding": {"max_tokens": opts.max_tokens, "temperature": "server default",
+                         "image_format": opts.image_format, "max_attempts": opts.max_attempts,
+                         "parsing": opts.parsing},
+        }  # fmt: skip

@@ -30,6 +30,7 @@ class VLMJudgeOptions:
     max_attempts: int = 3
     retry_temperature: float = 0.7
     seed: int = 42  # the official Qwen judge seeds every call with 42
+    parsing: str = "strict"  # strict (hbench's) | viescore (official lenient loop, may guess)
     trust_remote_code: bool = False
 
 
@@ -76,6 +77,21 @@ class VLMJudge(ChatJudge):
             opts.path, local_files_only=True, dtype=dtype, trust_remote_code=opts.trust_remote_code
         ).to(opts.device)
         self.model.eval()
+
+    def identity(self) -> dict[str, Any]:
+        """The local model (from its config.json) and the decoding of each attempt."""
+        from ..protocols import local_model_identity
+
+        opts = self.options
+        return {
+            "judge": self.name,
+            **local_model_identity(opts.path),
+            "dtype": opts.dtype,
+            "decoding": {"attempt_1": "greedy", "max_new_tokens": opts.max_new_tokens,
+                         "retries": {"temperature": opts.retry_temperature, "top_p": 1.0,
+                                     "seed": f"{opts.seed} + attempt"},
+                         "max_attempts": opts.max_attempts, "parsing": opts.parsing},
+        }  # fmt: skip
 
     def messages(self, images: list[Image.Image], text: str) -> list[dict[str, Any]]:
         """One user turn: the images, then the prompt text."""

@@ -55,8 +55,9 @@ def make_parquet(path, rows):
 class LocalChatServer:
     """OpenAI-style chat server on 127.0.0.1: scripted (status, content) replies; records requests."""
 
-    def __init__(self, script):
+    def __init__(self, script, model=None):
         self.script = list(script)
+        self.model = model  # the served model name replies carry (None: no "model" field)
         self.requests = []
         server = self
 
@@ -68,6 +69,8 @@ class LocalChatServer:
                 )
                 status, content = server.script.pop(0)
                 reply = {"choices": [{"message": {"role": "assistant", "content": content}}]}
+                if server.model:
+                    reply["model"] = server.model
                 data = json.dumps(
                     reply if status == 200 else {"error": {"message": content}}
                 ).encode()
