@@ -11,6 +11,8 @@ import os
 import platform
 import socket
 import sys
+import tempfile
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from hbench.kernels import dispatch as kernel_dispatch
 
 from . import plugins
 from .config import RunConfig, SuiteSpec
+from .estimate import Plan, PlanRow
 from .metrics_pass import build_metrics, run_metrics
 from .profiler import profile_sample
 from .provenance import dependency_versions, git_info
@@ -162,15 +165,19 @@ def execute(
     dist: Distributed = Distributed(),
     argv: list[str] | None = None,
     progress: bool = True,
+    limit: int | None = None,
+    calibrate: int = 0,
+    on_plan: Callable[[Plan], None] | None = None,
 ) -> dict[str, Any] | None:
-    """Run every suite of ``config`` into ``run_dir``; returns scores (main rank) or None."""
+    """Run every suite of ``config`` into ``run_dir``; returns scores (main rank) or None.
+
+    ``limit`` runs only the first N samples of each suite (smoke runs). With ``on_plan``, the
+    main rank calls it once the weights are loaded and before the first sample, with the
+    samples per suite and variant and, when ``calibrate`` > 0, an estimate timed on that many
+    samples of each suite (recorded like any other sample, so no work is lost).
+    """
     # 1. Check everything that can be checked before weights load.
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
-    systems = build_systems(config)  # missing checkouts/weights are named first
-    suites = {s.name: plugins.SUITES.get(s.kind)(s.params) for s in config.suites}
-    check_capabilities(config, systems, suites)
-    metrics = build_metrics(config)  # metric weight paths checked; nothing loaded yet
+    systems, suites, metrics = _prepare(config)
     store = RunStore(run_dir, resume=resume, rank=dist.rank, world_size=dist.world_size)
     if dist.barrier is not None:
         dist.barrier()  # every rank has checked the directory before any rank writes records
@@ -179,26 +186,27 @@ def execute(
         if dist.is_main:
             old = store.read_json(MANIFEST) if resume else None
             man = manifest(config, systems, dist, argv or sys.argv)
+            if limit is not None:
+                man["limit"] = limit  # a smoke run: the first N samples of each suite
             if old:
                 man["started"] = old.get("started", man["started"])
                 man["resumed"] = [*old.get("resumed", []), now()]
             store.write_json(MANIFEST, man)
         # 3. Kernel backend, then weights.
-        kernel_dispatch.set_backend(config.kernels)
-        kernel_dispatch.reset_report()
-        dtype = DTYPES[config.dtype]
-        for system in systems.values():
-            system.load(config.device, dtype)
-        # 4. Suites x items x variants, interleaved.
+        _load(config, systems)
+        # 4. The plan: samples per suite and variant, timed on a few of them (main rank).
+        if on_plan is not None and dist.is_main:
+            on_plan(_plan(config, systems, suites, store, dist, limit, calibrate, record=True))
+        # 5. Suites x items x variants, interleaved.
         for spec in config.suites:
-            _run_suite(suites[spec.name], spec, systems, store, config, dist, progress)
+            _run_suite(suites[spec.name], spec, systems, store, config, dist, progress, limit)
     finally:
         store.close()
     if dist.barrier is not None:
         dist.barrier()
     if not dist.is_main:
         return None
-    # 5. Image metrics over the recorded images (never timed), then scores from the store
+    # 6. Image metrics over the recorded images (never timed), then scores from the store
     #    alone, then close the manifest.
     if config.metrics:
         run_metrics(store.dir, config, metrics)
@@ -211,6 +219,113 @@ def execute(
     return scores
 
 
+def dry_run(config: RunConfig, *, limit: int | None = None, calibrate: int = 2) -> Plan:
+    """Check and load everything, time ``calibrate`` samples per suite, write nothing."""
+    systems, suites, _metrics = _prepare(config)
+    _load(config, systems)
+    with tempfile.TemporaryDirectory(prefix="hbench-dry-run-") as tmp:
+        store = RunStore(tmp)
+        try:
+            return _plan(config, systems, suites, store, Distributed(), limit, calibrate, False)
+        finally:
+            store.close()
+
+
+def _prepare(config: RunConfig) -> tuple[dict[str, System], dict[str, Suite], Any]:
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    systems = build_systems(config)  # missing checkouts/weights are named first
+    suites = {s.name: plugins.SUITES.get(s.kind)(s.params) for s in config.suites}
+    check_capabilities(config, systems, suites)
+    metrics = build_metrics(config)  # metric weight paths checked; nothing loaded yet
+    return systems, suites, metrics
+
+
+def _load(config: RunConfig, systems: dict[str, System]) -> None:
+    kernel_dispatch.set_backend(config.kernels)
+    kernel_dispatch.reset_report()
+    dtype = DTYPES[config.dtype]
+    for system in systems.values():
+        system.load(config.device, dtype)
+
+
+def _mine(suite: Suite, config: RunConfig, dist: Distributed, limit: int | None) -> list[Item]:
+    """This rank's items of a suite (the first ``limit`` of the suite when set)."""
+    items = suite.items(config.seed)[:limit]
+    if suite.shardable:
+        return items[dist.rank :: dist.world_size]
+    # timing suites: one process measures, so ranks do not compete for the device
+    return items if dist.is_main else []
+
+
+def _warm_up(suite: Suite, spec: SuiteSpec, systems: dict[str, System], seed: int) -> None:
+    for variant in spec.variants:
+        for warm in suite.warmup_items(seed):
+            suite.infer(systems[variant], warm)
+
+
+def _plan(
+    config: RunConfig,
+    systems: dict[str, System],
+    suites: dict[str, Suite],
+    store: RunStore,
+    dist: Distributed,
+    limit: int | None,
+    calibrate: int,
+    record: bool,
+) -> Plan:
+    """Count every suite's samples; time (and with ``record``, keep) a few of each."""
+    rows: list[PlanRow] = []
+    timed = 0
+    start = time.perf_counter()
+    for spec in config.suites:
+        suite = suites[spec.name]
+        items = _mine(suite, config, dist, limit)
+        pending = [
+            it
+            for it in items
+            if any(
+                not store.done(record_key(spec.name, it.sample, it.seed, v)) for v in spec.variants
+            )
+        ]
+        # Evenly spread over the list: suites like latency mix workloads of different cost.
+        n = min(calibrate, len(pending))
+        chosen = [pending[round(i * (len(pending) - 1) / max(n - 1, 1))] for i in range(n)]
+        seconds: dict[str, list[float]] = {v: [] for v in spec.variants}
+        kept: dict[str, int] = {v: 0 for v in spec.variants}
+        if chosen:
+            _warm_up(suite, spec, systems, config.seed)
+        for item in dict.fromkeys(chosen):
+            for variant in spec.variants:
+                if store.done(record_key(spec.name, item.sample, item.seed, variant)):
+                    continue
+                t0 = time.perf_counter()
+                rec = run_item(suite, spec, systems[variant], variant, item, store, config.device)
+                if rec["error"] is None:
+                    seconds[variant].append(time.perf_counter() - t0)
+                timed += 1
+                if record:
+                    store.append(rec)
+                    kept[variant] += 1
+        for variant in spec.variants:
+            done = sum(
+                store.done(record_key(spec.name, it.sample, it.seed, variant)) for it in items
+            )
+            times = seconds[variant]
+            rows.append(
+                PlanRow(
+                    suite=spec.name,
+                    variant=variant,
+                    total=len(items),
+                    done=done - kept[variant],
+                    seconds=sum(times) / len(times) if times else None,
+                    calibrated=kept[variant],
+                )
+            )
+    # Shardable suites split their samples over ranks: rank 0's share stands for each rank's.
+    return Plan(tuple(rows), timed=timed, calibration_seconds=time.perf_counter() - start)
+
+
 def _run_suite(
     suite: Suite,
     spec: SuiteSpec,
@@ -219,17 +334,14 @@ def _run_suite(
     config: RunConfig,
     dist: Distributed,
     progress: bool,
+    limit: int | None = None,
 ) -> None:
-    items = suite.items(config.seed)
-    if suite.shardable:
-        mine = items[dist.rank :: dist.world_size]
-    else:  # timing suites: one process measures, so ranks do not compete for the device
-        mine = items if dist.is_main else []
-        if dist.world_size > 1 and dist.is_main:
-            print(
-                f"hbench: suite {spec.name!r} runs on rank 0 only (timing is not sharded)",
-                file=sys.stderr,
-            )
+    mine = _mine(suite, config, dist, limit)
+    if not suite.shardable and dist.world_size > 1 and dist.is_main:
+        print(
+            f"hbench: suite {spec.name!r} runs on rank 0 only (timing is not sharded)",
+            file=sys.stderr,
+        )
     todo = [
         (it, v)
         for it in mine
@@ -238,9 +350,7 @@ def _run_suite(
     ]
     if not todo:
         return
-    for variant in spec.variants:
-        for warm in suite.warmup_items(config.seed):
-            suite.infer(systems[variant], warm)
+    _warm_up(suite, spec, systems, config.seed)
     desc = f"{spec.name}" + (f" [rank {dist.rank}]" if dist.world_size > 1 else "")
     for item, variant in tqdm(todo, desc=desc, unit="sample", disable=not progress, leave=False):
         store.append(run_item(suite, spec, systems[variant], variant, item, store, config.device))

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from hbench.harness.messages import print_error
+
 from .build import build_report
 from .run import RunStoreError
 from .summary import summary_text
@@ -51,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             index = build_report(args.runs, args.out)
             sys.stdout.write(f"report written: {index}\n")
     except RunStoreError as err:
-        sys.stderr.write(f"hbench report: error: {err}\n")
+        print_error(err)
         return 2
     return 0
 
