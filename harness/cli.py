@@ -24,7 +24,7 @@ from .estimate import Plan
 from .messages import not_a_run_directory, print_error
 
 DEMO_CONFIG = Path(__file__).with_name("demo.yaml")
-CALIBRATION = 2  # samples per suite timed for the estimate (kept in a real run)
+CALIBRATION = 3  # samples per suite timed for the estimate (kept in a real run)
 
 QUICK_CONFIG = "configs/shapes/quick.yaml"  # shipped examples (README "A config")
 FULL_CONFIG = "configs/shapes/full.yaml"
@@ -228,15 +228,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def next_steps(run_dir: Path) -> str:
-    """What a new user can do after the demo, with commands that work on its run."""
-    return (
-        "next steps:\n"
-        f"  hbench report {run_dir}                             HTML report "
-        f"({run_dir}/report/index.html): intervals, per-type tables, images\n"
-        f"  hbench gate {run_dir} --claims claims/shapes.yaml   check the shipped claims (CI gate)\n"
-        f"  hbench run {QUICK_CONFIG} --dry-run     your own config: samples and time first\n"
-        f"  hbench run {QUICK_CONFIG}               then run it ({FULL_CONFIG}: the full suite)"
+    """What a new user can do after the demo: commands that work on its run."""
+    quick = _shown(QUICK_CONFIG)
+    return "\n".join(
+        (
+            "next steps:",
+            f"  the HTML report (intervals, per-type tables, images) in {run_dir / 'report'}:",
+            f"    hbench report {run_dir}",
+            "  check the shipped claims (the CI gate; exit 0 only if all hold):",
+            f"    hbench gate {run_dir} --claims {_shown('claims/shapes.yaml')}",
+            f"  run a config of your own (start from a copy of {quick}):",
+            f"    hbench run {quick} --dry-run    # samples and estimated time first",
+            f"    hbench run {quick}",
+        )
     )
+
+
+def _shown(path: str) -> str:
+    """A repository file as the user can type it: relative from the checkout, else absolute."""
+    if Path(path).exists():
+        return path
+    in_checkout = Path(__file__).resolve().parents[1] / path
+    return str(in_checkout) if in_checkout.exists() else path
 
 
 def _print_summary(run_dir: Path) -> None:

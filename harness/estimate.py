@@ -2,8 +2,9 @@
 
 The runner fills a :class:`Plan` after a short calibration: a few samples of every
 (suite, variant), spread over the suite's sample list and timed after the suite's warm-up on
-this machine, with these weights and parameters. The estimate is the mean calibration time of
-a sample times the samples still to run; loading, warm-up and scoring come on top of it.
+this machine, with these weights and parameters. The estimate is the median calibration time
+of a sample (a first-call cost in one sample does not dominate) times the samples still to
+run; loading, warm-up and scoring come on top of it.
 ``hbench run CONFIG --dry-run`` prints the plan and stops; ``hbench run`` prints it before
 the long part starts.
 """

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import platform
 import socket
+import statistics
 import sys
 import tempfile
 import time
@@ -219,7 +220,7 @@ def execute(
     return scores
 
 
-def dry_run(config: RunConfig, *, limit: int | None = None, calibrate: int = 2) -> Plan:
+def dry_run(config: RunConfig, *, limit: int | None = None, calibrate: int = 3) -> Plan:
     """Check and load everything, time ``calibrate`` samples per suite, write nothing."""
     systems, suites, _metrics = _prepare(config)
     _load(config, systems)
@@ -318,7 +319,7 @@ def _plan(
                     variant=variant,
                     total=len(items),
                     done=done - kept[variant],
-                    seconds=sum(times) / len(times) if times else None,
+                    seconds=statistics.median(times) if times else None,
                     calibrated=kept[variant],
                 )
             )
