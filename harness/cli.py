@@ -1,7 +1,8 @@
 """The ``hbench`` command line: a thin layer over the library.
 
-Subcommands: ``demo``, ``run``, ``list``, ``report``, ``gate``, ``geneval``, ``kernels``,
-``bench``. Errors a user can cause (bad config, unknown names, an occupied run directory,
+Subcommands: ``demo``, ``run``, ``list``, ``report`` and the delegated ones in
+:data:`DELEGATED` (``gate``, ``geneval``, ``gedit``, ``lm-eval``, ``metrics``, ``kernels``,
+``bench``), whose ``--help`` starts with hbench's usage and examples. Errors a user can cause (bad config, unknown names, an occupied run directory,
 missing files) print one line ``hbench: error: ...`` and exit with status 2.
 """
 

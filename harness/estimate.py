@@ -105,8 +105,9 @@ class Plan:
             lines.append(f"not timed (every calibration sample failed): {names}")
         if self.estimate >= LONG_RUN_SECONDS:
             lines.append(
-                f"warning: this config runs for hours ({format_duration(self.estimate)}); "
-                "--limit N runs the first N samples of each suite, --dry-run only estimates"
+                f"warning: this config runs for more than an hour ({format_duration(self.estimate)}"
+                " of samples); --limit N runs the first N samples of each suite, --dry-run only "
+                "estimates"
             )
         return "\n".join(lines) + "\n"
 

@@ -27,7 +27,7 @@ def test_hours_long_config_says_so():
     plan = _plan(LONG_RUN_SECONDS / 50)
     assert plan.estimate >= LONG_RUN_SECONDS
     last = plan.text().splitlines()[-1]
-    assert last.startswith("warning: this config runs for hours (")
+    assert last.startswith("warning: this config runs for more than an hour (")
     assert "--limit N" in last and "--dry-run" in last
 
 
