@@ -1,44 +1,122 @@
 """The ``hbench`` command line: a thin layer over the library.
 
-Subcommands: ``demo``, ``run``, ``list``, ``report``, ``gate``, ``geneval``, ``kernels``,
-``bench``. Errors a user can cause (bad config, unknown names, an occupied run directory,
-missing files) print one line ``hbench: error: ...`` and exit with status 2.
+Subcommands: ``demo``, ``run``, ``list``, ``report`` and the delegated ones in
+:data:`DELEGATED` (``gate``, ``geneval``, ``gedit``, ``lm-eval``, ``metrics``, ``kernels``,
+``bench``, ``store``), whose ``--help`` starts with hbench's usage and examples. Errors a
+user can cause (bad config, unknown names, an occupied run directory, missing files) print one line ``hbench: error: ...`` and exit with status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
 import os
 import sys
+import textwrap
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from hbench import __version__
 
-DEMO_CONFIG = Path(__file__).with_name("demo.yaml")
+from .estimate import Plan
+from .messages import not_a_run_directory, print_error
 
-# Subcommands whose arguments belong to a module's own ``main(argv)``.
-DELEGATED: dict[str, tuple[str, str]] = {
-    "gate": ("hbench.harness.gate", "check a run against a claims file (CI gate)"),
-    "store": (
+DEMO_CONFIG = Path(__file__).with_name("demo.yaml")
+CALIBRATION = 3  # samples per suite timed for the estimate (kept in a real run)
+
+QUICK_CONFIG = "configs/shapes/quick.yaml"  # shipped examples (README "A config")
+FULL_CONFIG = "configs/shapes/full.yaml"
+
+
+@dataclass(frozen=True)
+class Delegated:
+    """A subcommand whose arguments belong to a module's own ``main(argv)``.
+
+    ``usage`` and ``examples`` open its ``--help``, before the module's own options, so
+    every subcommand's help starts the same way (lm-eval's own help names ``lm-eval``).
+    """
+
+    module: str
+    help: str
+    usage: str
+    examples: tuple[str, ...]
+    notes: str = ""
+    help_argv: tuple[str, ...] = ("--help",)  # how the module prints its options
+
+
+DELEGATED: dict[str, Delegated] = {
+    "gate": Delegated(
+        "hbench.harness.gate",
+        "check a run against a claims file (CI gate)",
+        "hbench gate RUN [RUN ...] --claims CLAIMS [--junit FILE] [--summary FILE] "
+        "[--allow-partial]",
+        ("hbench gate runs/demo --claims claims/shapes.yaml",),
+        "Exit status: 0 every claim holds, 1 a claim fails, 2 a claim cannot be evaluated, "
+        "3 the run is unfinished or incomplete (gate it anyway with --allow-partial).",
+    ),
+    "store": Delegated(
         "hbench.harness.store_cli",
         "check or repair a run directory (duplicates, torn lines)",
+        "hbench store {check,repair} RUN",
+        ("hbench store check runs/demo", "hbench store repair runs/demo"),
+        "repair keeps the first record per key and saves every line it drops under RUN/repair/.",
     ),
-    "geneval": (
+    "geneval": Delegated(
         "hbench.tasks.geneval.cli",
         "GenEval tools: score an image folder in the official layout",
+        "hbench geneval {score,prompts,check,summary,export} ...",
+        (
+            "hbench geneval score runs/demo/artifacts/geneval/baseline --outfile results.jsonl",
+            "hbench geneval summary results.jsonl",
+        ),
     ),
-    "gedit": (
+    "gedit": Delegated(
         "hbench.tasks.gedit.cli",
         "GEdit tools: official csv, statistics, score an image folder",
+        "hbench gedit {export,stats,score} ...",
+        ("hbench gedit export runs/demo", "hbench gedit stats DIR --model baseline"),
     ),
-    "lm-eval": ("hbench.harness.lm_eval_bridge", "run lm-eval tasks through a system variant"),
-    "metrics": ("hbench.tasks.metrics.cli", "image metrics of a run: show, or recompute"),
-    "kernels": ("hbench.kernels.bench", "kernel correctness checks and microbenchmarks"),
-    "bench": (
+    "lm-eval": Delegated(
+        "hbench.harness.lm_eval_bridge",
+        "run lm-eval tasks through a system variant",
+        "hbench lm-eval run --model hbench --model_args system=FAMILY[,variant=V,KEY=VALUE...] "
+        "--tasks TASKS [--device cpu] [lm-eval options]",
+        (
+            "hbench lm-eval run --model hbench --model_args system=shapes,variant=spec "
+            "--tasks my_task --include_path tasks_dir --device cpu",
+        ),
+        "--model hbench is the system variant. --model_args keys: system (a family of "
+        "`hbench list`), variant (default: the family's reference), dtype (float32, "
+        "bfloat16, float16); every other key is an option of the family (checked: a wrong key "
+        "names the allowed ones). The device is lm-eval's --device, not a model_args key: "
+        "lm-eval's default is cuda:0, so on a machine without CUDA pass --device cpu. "
+        "lm-eval's own options follow; its usage says `lm-eval`, type `hbench lm-eval`.",
+        ("run", "--help"),
+    ),
+    "metrics": Delegated(
+        "hbench.tasks.metrics.cli",
+        "image metrics of a run: show, or recompute",
+        "hbench metrics RUN [--config CONFIG | --rerun]",
+        ("hbench metrics runs/demo", "hbench metrics runs/demo --rerun"),
+    ),
+    "kernels": Delegated(
+        "hbench.kernels.bench",
+        "kernel correctness checks and microbenchmarks",
+        "hbench kernels {bench,check} ...",
+        ("hbench kernels check", "hbench kernels bench --out runs/kernels"),
+        "Timing needs CUDA; on a CPU the bench runs the correctness checks only.",
+    ),
+    "bench": Delegated(
         "hbench.baselines.runtime.bench",
         "speculative decoding vs plain greedy and HF peers",
+        "hbench bench (--shapes | --tiny | --target DIR [--draft DIR] [--head FILE]) [options]",
+        (
+            "hbench bench --shapes --samples 20 --out runs/spec-shapes",
+            "hbench bench --tiny --out runs/spec-tiny",
+        ),
     ),
 }
 
@@ -92,25 +170,48 @@ def cmd_run(args: argparse.Namespace) -> int:
     from . import plugins
     from .config import load_config
     from .distributed import init_distributed
-    from .runner import execute, failed_suites
+    from .runner import dry_run, execute, failed_suites
 
     plugins.load_entry_point_plugins()
     config = load_config(args.config, plugins.SYSTEMS, plugins.SUITES)
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit: expected a positive number of samples, got {args.limit}")
     if args.show_config:
         import yaml
 
         print(yaml.safe_dump(config.to_dict(), sort_keys=False), end="")
-        return 0
+        if not args.dry_run:
+            return 0
     if args.check:
         return _check_paths(config)
+    if args.dry_run:
+        print(
+            f"dry run of {args.config}: nothing is written; timing {CALIBRATION} samples per suite"
+        )
+        print(dry_run(config, limit=args.limit, calibrate=CALIBRATION).text(), end="")
+        return 0
     out = Path(args.out or config.out or _default_out())
     if args.force_config and not args.resume:
         raise UserError("--force-config only applies with --resume")
     dist = init_distributed()
+
+    def announce(plan: Plan) -> None:
+        if args.resume:
+            print(plan.resume_line())
+        print(plan.text(), end="", flush=True)
+
     scores = execute(
-        config, out, resume=args.resume, dist=dist, argv=sys.argv, progress=not args.quiet,
+        config,
+        out,
+        resume=args.resume,
+        dist=dist,
+        argv=sys.argv,
+        progress=not args.quiet,
         force_config=args.force_config,
-    )  # fmt: skip
+        limit=args.limit,
+        calibrate=CALIBRATION,
+        on_plan=announce,
+    )
     if scores is None:
         return 0
     print(f"run directory: {out}")
@@ -119,28 +220,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     failed = failed_suites(out, config)
     if failed:
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
-        print(
-            f"hbench: error: {failed[0]}{more}; scores are in {out / 'scores.json'}; "
-            f"set suites.<name>.allow_errors: true in {config.source} to accept",
-            file=sys.stderr,
+        print_error(
+            f"{failed[0]}{more}; scores are in {out / 'scores.json'}; "
+            f"set suites.<name>.allow_errors: true in {config.source} to accept"
         )
         return 1
-    return 0
-
-
-def _check_paths(config) -> int:
-    """``run --check``: every missing path on its own line (stderr), status 2; else status 0."""
-    from . import plugins
-    from .paths import missing_paths, required_paths
-
-    missing = missing_paths(config, plugins.SYSTEMS, plugins.SUITES)
-    for line in missing:
-        print(f"hbench: missing: {line}", file=sys.stderr)
-    if missing:
-        print(f"hbench: error: {len(missing)} missing path(s) in {config.source}", file=sys.stderr)
-        return 2
-    n = len(required_paths(config, plugins.SYSTEMS, plugins.SUITES))
-    print(f"{config.source}: no missing paths ({n} checked)")
+    if args.command == "demo":
+        print(next_steps(out))
     return 0
 
 
@@ -159,11 +245,53 @@ def _print_warnings(run_dir: Path) -> None:
         )
 
 
+def _check_paths(config) -> int:
+    """``run --check``: every missing path on its own line (stderr), status 2; else status 0."""
+    from . import plugins
+    from .paths import missing_paths, required_paths
+
+    missing = missing_paths(config, plugins.SYSTEMS, plugins.SUITES)
+    for line in missing:
+        print(f"hbench: missing: {line}", file=sys.stderr)
+    if missing:
+        print(f"hbench: error: {len(missing)} missing path(s) in {config.source}", file=sys.stderr)
+        return 2
+    n = len(required_paths(config, plugins.SYSTEMS, plugins.SUITES))
+    print(f"{config.source}: no missing paths ({n} checked)")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     args.config = str(DEMO_CONFIG)
     args.show_config = False
     args.check = False
+    args.dry_run = False
     return cmd_run(args)
+
+
+def next_steps(run_dir: Path) -> str:
+    """What a new user can do after the demo: commands that work on its run."""
+    quick = _shown(QUICK_CONFIG)
+    return "\n".join(
+        (
+            "next steps:",
+            f"  the HTML report (intervals, per-type tables, images) in {run_dir / 'report'}:",
+            f"    hbench report {run_dir}",
+            "  check the shipped claims (the CI gate; exit 0 only if all hold):",
+            f"    hbench gate {run_dir} --claims {_shown('claims/shapes.yaml')}",
+            f"  run a config of your own (start from a copy of {quick}):",
+            f"    hbench run {quick} --dry-run    # samples and estimated time first",
+            f"    hbench run {quick}",
+        )
+    )
+
+
+def _shown(path: str) -> str:
+    """A repository file as the user can type it: relative from the checkout, else absolute."""
+    if Path(path).exists():
+        return path
+    in_checkout = Path(__file__).resolve().parents[1] / path
+    return str(in_checkout) if in_checkout.exists() else path
 
 
 def _print_summary(run_dir: Path) -> None:
@@ -181,6 +309,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     plugins.load_entry_point_plugins()
     for title, registry in plugins.ALL.items():
+        if not registry.names():
+            continue  # nothing registered of this kind (no plugin adds one yet)
         print(f"{title}:")
         for name in registry:
             print(f"  {name:<18} {registry.help(name)}")
@@ -206,7 +336,7 @@ def _delegate(module: str, argv: list[str]) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     for run in args.runs:
         if not (Path(run) / "manifest.json").exists():
-            raise UserError(f"{run} is not a run directory (no manifest.json)")
+            raise UserError(not_a_run_directory(run))
     argv = (
         [*args.runs]
         + (["--out", args.out] if args.out else [])
@@ -253,12 +383,20 @@ def build_parser() -> argparse.ArgumentParser:
             help="with --resume: continue even though the config differs from the manifest's",
         )
         p.add_argument("--quiet", action="store_true", help="no progress bars")
+        p.add_argument(
+            "--limit",
+            type=int,
+            metavar="N",
+            help="only the first N samples of each suite (smoke run)",
+        )
 
     p = sub.add_parser(
         "demo",
         help="run the embedded shapes-world demo (CPU, minutes)",
-        description="Run every shapes-world suite over the shapes family's variants.\n"
-        "Example: hbench demo --out runs/demo",
+        description="Run every shapes-world suite over the shapes family's variants "
+        f"({DEMO_CONFIG.name} in the package), then print a summary and the next steps.",
+        epilog="examples:\n  hbench demo --out runs/demo\n  hbench demo --out runs/demo --resume",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run_flags(p)
     p.set_defaults(func=cmd_demo)
@@ -266,9 +404,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "run",
         help="run a config file",
-        description="Example: hbench run configs/shapes.yaml --out runs/x",
+        description="Run a config: prints the samples per suite and variant and an estimated "
+        f"time (timed on {CALIBRATION} samples per suite) before the long part starts.",
+        epilog="examples:\n"
+        f"  hbench run {QUICK_CONFIG} --dry-run    samples and estimated time, nothing written\n"
+        f"  hbench run {QUICK_CONFIG} --out runs/quick\n"
+        f"  hbench run {FULL_CONFIG} --show-config\n"
+        f"  hbench run {FULL_CONFIG} --limit 2 --out runs/smoke   first 2 samples of each suite",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("config", help="run config (YAML)")
+    p.add_argument("config", help=f"run config (YAML), e.g. {QUICK_CONFIG}")
     run_flags(p)
     p.add_argument("--show-config", action="store_true", help="print the resolved config and exit")
     p.add_argument(
@@ -276,6 +421,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check every checkout, weights file and data path the config names, list all "
         "that are missing, and exit (nothing loads)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="load the systems, time a few samples, print samples and estimated time; write nothing",
     )
     p.set_defaults(func=cmd_run)
 
@@ -296,24 +446,57 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style", default="screen", help="figure style: screen or paper")
     p.set_defaults(func=cmd_report)
 
-    for name, (_module, help_text) in DELEGATED.items():
+    for name, delegated in DELEGATED.items():
         # Parsed by the module's own main(); listed here for --help.
-        sub.add_parser(name, help=help_text, add_help=False)
+        sub.add_parser(name, help=delegated.help, add_help=False)
     return parser
+
+
+def _commands() -> list[str]:
+    return ["demo", "run", "list", "report", *DELEGATED]
+
+
+def check_command(argv: list[str]) -> None:
+    """Raise a did-you-mean :class:`UserError` for an unknown subcommand."""
+    if not argv or argv[0].startswith("-") or argv[0] in _commands():
+        return
+    from .registry import unknown_name_message
+
+    raise UserError(unknown_name_message("command", argv[0], _commands()))
+
+
+def delegated_help(name: str) -> str:
+    """hbench's usage and examples of a delegated subcommand, then the module's own help."""
+    d = DELEGATED[name]
+    head = [f"usage: {d.usage}", "", d.help[0].upper() + d.help[1:] + ".", "", "examples:"]
+    head += [f"  {e}" for e in d.examples]
+    if d.notes:
+        head += ["", *textwrap.wrap(d.notes, 88)]
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer), contextlib.suppress(SystemExit):
+        _delegate(d.module, list(d.help_argv))
+    own = buffer.getvalue()
+    if own.startswith("usage: hbench"):  # the module's usage repeats ours: keep its options
+        own = own.split("\n\n", 1)[-1]
+    return "\n".join(head) + f"\n\noptions of hbench {name} ({d.module}):\n\n" + own
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``hbench`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        check_command(argv)
         if argv and argv[0] in DELEGATED:
-            return _delegate(DELEGATED[argv[0]][0], argv[1:])
+            if argv[1:] in (["-h"], ["--help"]):
+                print(delegated_help(argv[0]), end="")
+                return 0
+            return _delegate(DELEGATED[argv[0]].module, argv[1:])
         args = build_parser().parse_args(argv)
         return args.func(args)
     except _user_errors() as err:
         if os.environ.get("HBENCH_DEBUG"):
             raise
-        print(f"hbench: error: {_one_line(err)}", file=sys.stderr)
+        print_error(_one_line(err))
         return 2
     except KeyboardInterrupt:
         print(

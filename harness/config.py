@@ -342,6 +342,18 @@ def coerce(value: Any, tp: Any, path: tuple[str, ...], loc: _Located) -> Any:
     return value
 
 
+def unknown_key(
+    loc: _Located, path: tuple[str, ...], key: str, allowed: typing.Iterable[str]
+) -> ConfigError:
+    """The error for an unknown key at any level: a did-you-mean and the allowed keys."""
+    import difflib
+
+    allowed = sorted(allowed)
+    close = difflib.get_close_matches(key, allowed, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return loc.error((*path, key), f"unknown key.{hint} Allowed: {', '.join(allowed)}")
+
+
 def build_dataclass(cls: type, values: Any, path: tuple[str, ...], loc: _Located) -> Any:
     """Instantiate dataclass ``cls`` from a mapping, rejecting unknown keys."""
     if values is None:
@@ -352,12 +364,7 @@ def build_dataclass(cls: type, values: Any, path: tuple[str, ...], loc: _Located
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(values) - set(fields))
     if unknown:
-        import difflib
-
-        k = unknown[0]
-        close = difflib.get_close_matches(k, fields, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise loc.error((*path, k), f"unknown key.{hint} Allowed: {', '.join(sorted(fields))}")
+        raise unknown_key(loc, path, unknown[0], fields)
     kwargs = {k: coerce(v, hints[k], (*path, k), loc) for k, v in values.items()}
     missing = [
         n
@@ -408,7 +415,7 @@ def build_config(
         raise loc.error((), "a config must be a mapping with keys system and suites")
     for key in data:
         if key not in _TOP_KEYS:
-            raise loc.error((key,), f"unknown key. Allowed: {', '.join(sorted(_TOP_KEYS))}")
+            raise unknown_key(loc, (), key, _TOP_KEYS)
     for key in ("system", "suites"):
         if key not in data:
             raise loc.error((), f"missing required key {key!r}")
@@ -463,7 +470,7 @@ def _build_system(data: Any, loc: _Located, systems: Registry) -> SystemSpec:
     allowed = {"family", "variants", "reference", "options"}
     for key in data:
         if key not in allowed:
-            raise loc.error((*path, key), f"unknown key. Allowed: {', '.join(sorted(allowed))}")
+            raise unknown_key(loc, path, key, allowed)
     if "family" not in data:
         raise loc.error(path, "missing required key 'family'")
     family = _lookup(systems, data["family"], (*path, "family"), loc)

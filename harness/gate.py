@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +47,7 @@ from .claims import Claim, ClaimsError, ClaimsFile, load_claims
 from .gate_precheck import precheck
 from .gate_report import write_junit, write_summary
 from .gate_runs import ClaimError, RunView, record_field, unknown_name
+from .messages import print_error
 from .scoring import paired
 from .store import RunStoreError
 
@@ -353,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         claims = load_claims(args.claims)
         results = check_claims(claims, args.runs)
     except (ClaimsError, RunStoreError) as err:
-        print(f"hbench gate: {err}", file=sys.stderr)
+        print_error(err)
         return 2
     for result in results:
         print(result.line())

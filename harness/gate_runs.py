@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .claims import Claim
+from .messages import not_a_run_directory
 from .store import MANIFEST, SCORES, RunStoreError, read_records
 
 
@@ -63,7 +64,7 @@ class RunView:
 
     def _add(self, run: Path) -> None:
         if not run.is_dir():
-            raise RunStoreError(f"{run}: not a run directory")
+            raise RunStoreError(not_a_run_directory(run))
         records = read_records(run)
         scores, manifest = _read_json(run / SCORES), _read_json(run / MANIFEST)
         reference = scores.get("reference") or manifest.get("system", {}).get("reference")

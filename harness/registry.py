@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -15,6 +15,18 @@ class UnknownNameError(KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
+
+
+def unknown_name_message(kind: str, name: str, names: Iterable[str]) -> str:
+    """``Unknown <kind> 'x'. Did you mean: y? Available: ...`` (the one did-you-mean wording).
+
+    >>> unknown_name_message("suite", "gen_eval", ["geneval", "gedit"])
+    "Unknown suite 'gen_eval'. Did you mean: geneval? Available: gedit, geneval"
+    """
+    names = sorted(names)
+    close = difflib.get_close_matches(name, names, n=3)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    return f"Unknown {kind} {name!r}.{hint} Available: {', '.join(names)}"
 
 
 class Registry(Generic[T]):
@@ -56,9 +68,7 @@ class Registry(Generic[T]):
         return obj  # type: ignore[return-value]
 
     def unknown_message(self, name: str) -> str:
-        close = difflib.get_close_matches(name, self._entries, n=3)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        return f"Unknown {self.kind} {name!r}.{hint} Available: {', '.join(sorted(self._entries))}"
+        return unknown_name_message(self.kind, name, self._entries)
 
     def help(self, name: str) -> str:
         return self._help.get(name, "")

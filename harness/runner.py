@@ -11,7 +11,10 @@ import errno
 import os
 import platform
 import socket
+import statistics
 import sys
+import tempfile
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +29,7 @@ from hbench.kernels import dispatch as kernel_dispatch
 from . import plugins
 from .config import RunConfig, SuiteSpec
 from .config_fingerprint import config_fingerprint, describe_change, differing_keys
+from .estimate import Plan, PlanRow
 from .metrics_pass import build_metrics, run_metrics
 from .profiler import profile_sample
 from .protocol import PreflightError
@@ -225,6 +229,9 @@ def execute(
     argv: list[str] | None = None,
     progress: bool = True,
     force_config: bool = False,
+    limit: int | None = None,
+    calibrate: int = 0,
+    on_plan: Callable[[Plan], None] | None = None,
 ) -> dict[str, Any] | None:
     """Run every suite of ``config`` into ``run_dir``; returns scores (main rank) or None.
 
@@ -232,23 +239,142 @@ def execute(
     before the store opens until the manifest is closed. With ``resume``, the config must
     match the manifest's (see :mod:`hbench.harness.config_fingerprint`) unless
     ``force_config``.
+
+    ``limit`` runs only the first N samples of each suite (smoke runs). With ``on_plan``, the
+    main rank calls it once the weights are loaded and before the first sample, with the
+    samples per suite and variant and, when ``calibrate`` > 0, an estimate timed on that many
+    samples of each suite (recorded like any other sample, so no work is lost).
     """
     # 1. Check everything that can be checked before weights load.
+    systems, suites, metrics = _prepare(config)
+    lock = RunLock(run_dir).acquire() if dist.is_main else None
+    try:
+        return _execute_locked(
+            config, Path(run_dir), systems, suites, metrics, resume, dist, argv, progress,
+            force_config, _PlanRequest(limit, calibrate, on_plan),
+        )  # fmt: skip
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+@dataclass(frozen=True)
+class _PlanRequest:
+    limit: int | None
+    calibrate: int
+    on_plan: Callable[[Plan], None] | None
+
+
+def dry_run(config: RunConfig, *, limit: int | None = None, calibrate: int = 3) -> Plan:
+    """Check and load everything, time ``calibrate`` samples per suite, write nothing."""
+    systems, suites, _metrics = _prepare(config)
+    _load(config, systems)
+    with tempfile.TemporaryDirectory(prefix="hbench-dry-run-") as tmp:
+        store = RunStore(tmp)
+        try:
+            return _plan(config, systems, suites, store, Distributed(), limit, calibrate, False)
+        finally:
+            store.close()
+
+
+def _prepare(config: RunConfig) -> tuple[dict[str, System], dict[str, Suite], Any]:
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     systems = build_systems(config)  # missing checkouts/weights are named first
     suites = build_suites(config)
     check_capabilities(config, systems, suites)
     metrics = build_metrics(config)  # metric weight paths checked; nothing loaded yet
-    lock = RunLock(run_dir).acquire() if dist.is_main else None
+    return systems, suites, metrics
+
+
+def _load(config: RunConfig, systems: dict[str, System]) -> None:
+    kernel_dispatch.set_backend(config.kernels)
+    kernel_dispatch.reset_report()
+    dtype = DTYPES[config.dtype]
+    for system in systems.values():
+        system.load(config.device, dtype)
+
+
+def _mine(
+    suite: Suite, spec: SuiteSpec, config: RunConfig, dist: Distributed, limit: int | None
+) -> list[Item]:
+    """This rank's items of a suite (the first ``limit`` of the suite when set)."""
     try:
-        return _execute_locked(
-            config, Path(run_dir), systems, suites, metrics, resume, dist, argv, progress,
-            force_config,
-        )  # fmt: skip
-    finally:
-        if lock is not None:
-            lock.release()
+        items = suite.items(config.seed)[:limit]
+    except SUITE_INPUT_ERRORS as err:
+        raise _suite_error(config, spec, err) from err
+    if suite.shardable:
+        return items[dist.rank :: dist.world_size]
+    # timing suites: one process measures, so ranks do not compete for the device
+    return items if dist.is_main else []
+
+
+def _warm_up(suite: Suite, spec: SuiteSpec, systems: dict[str, System], seed: int) -> None:
+    for variant in spec.variants:
+        for warm in suite.warmup_items(seed):
+            suite.infer(systems[variant], warm)
+
+
+def _plan(
+    config: RunConfig,
+    systems: dict[str, System],
+    suites: dict[str, Suite],
+    store: RunStore,
+    dist: Distributed,
+    limit: int | None,
+    calibrate: int,
+    record: bool,
+) -> Plan:
+    """Count every suite's samples; time (and with ``record``, keep) a few of each."""
+    rows: list[PlanRow] = []
+    timed = 0
+    start = time.perf_counter()
+    for spec in config.suites:
+        suite = suites[spec.name]
+        items = _mine(suite, spec, config, dist, limit)
+        pending = [
+            it
+            for it in items
+            if any(
+                not store.done(record_key(spec.name, it.sample, it.seed, v)) for v in spec.variants
+            )
+        ]
+        # Evenly spread over the list: suites like latency mix workloads of different cost.
+        n = min(calibrate, len(pending))
+        chosen = [pending[round(i * (len(pending) - 1) / max(n - 1, 1))] for i in range(n)]
+        seconds: dict[str, list[float]] = {v: [] for v in spec.variants}
+        kept: dict[str, int] = {v: 0 for v in spec.variants}
+        if chosen:
+            _warm_up(suite, spec, systems, config.seed)
+        for item in dict.fromkeys(chosen):
+            for variant in spec.variants:
+                if store.done(record_key(spec.name, item.sample, item.seed, variant)):
+                    continue
+                t0 = time.perf_counter()
+                rec = run_item(suite, spec, systems[variant], variant, item, store, config.device)
+                if rec["error"] is None:
+                    seconds[variant].append(time.perf_counter() - t0)
+                timed += 1
+                if record:
+                    store.append(rec)
+                    kept[variant] += 1
+        for variant in spec.variants:
+            done = sum(
+                store.done(record_key(spec.name, it.sample, it.seed, variant)) for it in items
+            )
+            times = seconds[variant]
+            rows.append(
+                PlanRow(
+                    suite=spec.name,
+                    variant=variant,
+                    total=len(items),
+                    done=done - kept[variant],
+                    seconds=statistics.median(times) if times else None,
+                    calibrated=kept[variant],
+                )
+            )
+    # Shardable suites split their samples over ranks: rank 0's share stands for each rank's.
+    return Plan(tuple(rows), timed=timed, calibration_seconds=time.perf_counter() - start)
 
 
 def check_resume_config(
@@ -280,7 +406,9 @@ def _execute_locked(
     argv: list[str] | None,
     progress: bool,
     force_config: bool,
+    plan: _PlanRequest,
 ) -> dict[str, Any] | None:
+    limit = plan.limit
     old = read_json_file(run_dir / MANIFEST) if resume and dist.is_main else None
     forced = check_resume_config(run_dir, old, config, force_config)
     store = RunStore(run_dir, resume=resume, rank=dist.rank, world_size=dist.world_size)
@@ -290,6 +418,8 @@ def _execute_locked(
         # 2. Manifest (kept from the first start when resuming).
         if dist.is_main:
             man = manifest(config, systems, dist, argv or sys.argv)
+            if limit is not None:
+                man["limit"] = limit  # a smoke run: the first N samples of each suite
             if old:
                 man["started"] = old.get("started", man["started"])
                 man["resumed"] = [*old.get("resumed", []), now()]
@@ -306,21 +436,22 @@ def _execute_locked(
         # 2b. Suite self-checks (e.g. GenEval's detector calibration): recorded, may refuse.
         preflight(suites, store, dist)
         # 3. Kernel backend, then weights.
-        kernel_dispatch.set_backend(config.kernels)
-        kernel_dispatch.reset_report()
-        dtype = DTYPES[config.dtype]
-        for system in systems.values():
-            system.load(config.device, dtype)
-        # 4. Suites x items x variants, interleaved.
+        _load(config, systems)
+        # 4. The plan: samples per suite and variant, timed on a few of them (main rank).
+        if plan.on_plan is not None and dist.is_main:
+            plan.on_plan(
+                _plan(config, systems, suites, store, dist, limit, plan.calibrate, record=True)
+            )
+        # 5. Suites x items x variants, interleaved.
         for spec in config.suites:
-            _run_suite(suites[spec.name], spec, systems, store, config, dist, progress)
+            _run_suite(suites[spec.name], spec, systems, store, config, dist, progress, limit)
     finally:
         store.close()
     if dist.barrier is not None:
         dist.barrier()
     if not dist.is_main:
         return None
-    # 5. Image metrics over the recorded images (never timed), then scores from the store
+    # 6. Image metrics over the recorded images (never timed), then scores from the store
     #    alone, then close the manifest.
     if config.metrics:
         run_metrics(store.dir, config, metrics)
@@ -362,20 +493,14 @@ def _run_suite(
     config: RunConfig,
     dist: Distributed,
     progress: bool,
+    limit: int | None = None,
 ) -> None:
-    try:
-        items = suite.items(config.seed)
-    except SUITE_INPUT_ERRORS as err:
-        raise _suite_error(config, spec, err) from err
-    if suite.shardable:
-        mine = items[dist.rank :: dist.world_size]
-    else:  # timing suites: one process measures, so ranks do not compete for the device
-        mine = items if dist.is_main else []
-        if dist.world_size > 1 and dist.is_main:
-            print(
-                f"hbench: suite {spec.name!r} runs on rank 0 only (timing is not sharded)",
-                file=sys.stderr,
-            )
+    mine = _mine(suite, spec, config, dist, limit)
+    if not suite.shardable and dist.world_size > 1 and dist.is_main:
+        print(
+            f"hbench: suite {spec.name!r} runs on rank 0 only (timing is not sharded)",
+            file=sys.stderr,
+        )
     todo = [
         (it, v)
         for it in mine
@@ -384,9 +509,7 @@ def _run_suite(
     ]
     if not todo:
         return
-    for variant in spec.variants:
-        for warm in suite.warmup_items(config.seed):
-            suite.infer(systems[variant], warm)
+    _warm_up(suite, spec, systems, config.seed)
     desc = f"{spec.name}" + (f" [rank {dist.rank}]" if dist.world_size > 1 else "")
     for item, variant in tqdm(todo, desc=desc, unit="sample", disable=not progress, leave=False):
         store.append(run_item(suite, spec, systems[variant], variant, item, store, config.device))

@@ -266,7 +266,7 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
     try:
         run = open_run(args.out)
     except FileExistsError as err:
-        print(f"hbench kernels bench: {err}", file=sys.stderr)
+        print(f"hbench: error: {err}", file=sys.stderr)  # kernels import no hbench layer
         return 2
     dispatch.reset_report()
     if not timing:

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from hbench.harness.messages import print_error
+
 from .build import build_report
 from .figure_io import STYLES
 from .model import Options
@@ -79,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             what = "figures" if args.figures_only else "report"
             sys.stdout.write(f"{what} written: {index}\n")
     except RunStoreError as err:
-        sys.stderr.write(f"hbench report: error: {err}\n")
+        print_error(err)
         return 2
     return 0
 

@@ -60,7 +60,7 @@ DEFAULT_PROMPTS = (
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hbench bench spec", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="hbench bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--target", help="target model folder (transformers save_pretrained)")
     p.add_argument("--draft", help="draft model folder (same tokenizer)")
     p.add_argument("--head", help="EAGLE head .safetensors (runtime/eagle.py format)")

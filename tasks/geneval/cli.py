@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 import yaml
 
 from hbench.harness import plugins
+from hbench.harness.messages import print_error
 from hbench.harness.registry import UnknownNameError
 
 from .detectors import load_plugin
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "export":
             return _export(args)
     except (ValueError, OSError, ImportError, UnknownNameError) as err:
-        print(f"hbench geneval {args.command}: error: {err}", file=sys.stderr)
+        print_error(f"geneval {args.command}: {err}")
         return 2
     raise AssertionError(f"unhandled command {args.command}")
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
+
+from hbench.harness.messages import not_a_run_directory, print_error
 
 
 def rescore(run_dir: Path, config_path: str) -> None:
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     run_dir = Path(args.run)
     if not (run_dir / "manifest.json").is_file():
-        print(f"hbench metrics: error: {run_dir} is not a run directory", file=sys.stderr)
+        print_error(not_a_run_directory(run_dir))
         return 2
     config = args.config
     if args.rerun and not config:
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             rescore(run_dir, config)
         table = metrics_table(run_dir)
     except (ValueError, FileNotFoundError, UnknownNameError) as err:  # ConfigError: ValueError
-        print(f"hbench metrics: error: {err}", file=sys.stderr)
+        print_error(err)
         return 2
     print(table or f"{run_dir}: no image metrics (add a metrics: block to the config)")
     return 0

@@ -14,16 +14,16 @@ from pathlib import Path
 from typing import Any
 
 
-def _num(x: Any, digits: int = 4) -> str:
+def _num(x: Any, digits: int = 3) -> str:
     return "–" if not isinstance(x, (int, float)) else f"{x:.{digits}g}"
 
 
 def _interval(est: Any, lo: Any, hi: Any, signed: bool = False) -> str:
     if not isinstance(est, (int, float)):
         return "–"
-    head = f"{est:+.4g}" if signed else f"{est:.4g}"
+    head = f"{est:+.3g}" if signed else f"{est:.3g}"
     if isinstance(lo, (int, float)) and isinstance(hi, (int, float)):
-        return f"{head} [{lo:.4g}, {hi:.4g}]"
+        return f"{head} [{lo:.3g}, {hi:.3g}]"
     return head
 
 

@@ -36,7 +36,12 @@ def test_good_config_resolves_defaults(tmp_path, count_suite):
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (GOOD.replace("seed: 3", "sede: 3"), ":1: sede: unknown key"),
+        (GOOD.replace("seed: 3", "sede: 3"), ":1: sede: unknown key. Did you mean 'seed'?"),
+        (GOOD.replace("system:", "sytem:"), ":2: sytem: unknown key. Did you mean 'system'?"),
+        (
+            GOOD.replace("  family:", "  famly:"),
+            ":3: system.famly: unknown key. Did you mean 'family'? Allowed: family, options,",
+        ),
         (
             GOOD.replace("family: shapes", "family: shapez"),
             ":3: system.family: Unknown system family 'shapez'. Did you mean: shapes?",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +127,11 @@ def test_summary_counts_errors_and_shows_nfe_and_time(demo_run: Path) -> None:
     out = summary_text(demo_run)
     for needle in ("geneval", "gedit", "understanding", "latency", "nfe6", "7/8", "100.0", "×"):
         assert needle in out
+    assert max(len(line) for line in out.splitlines()) <= 100  # a terminal; the report has more
+    assert "overhead: share of a sample's time spent outside the model's forward passes" in out
+    # latency: one speedup per workload, each on its own line under the variant's row
+    lat = [line for line in out.splitlines() if re.search(r"^\s+\S+ [\d.]+×$", line)]
+    assert lat, out
 
 
 def test_two_runs_side_by_side(tmp_path: Path) -> None:
