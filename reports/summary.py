@@ -91,7 +91,7 @@ def summary_text(run_dir: str | PathLike[str], claims: str | PathLike[str] | Non
         claims_file = claims_table.load(claims)
         margins = verdict.margins_from_claims(claims_file)
     try:
-        head.append(to_text(verdict.verdict_table([run], margins)))
+        head.append(to_text(verdict.verdict_text_table(run, margins)))
     except NoData:
         pass
     if claims is not None:

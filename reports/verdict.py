@@ -266,6 +266,39 @@ def verdict_table(runs: list[Run], margins: dict[str, float] | None = None) -> T
     return Table("verdict", title, columns, tuple(rows), align, notes)
 
 
+def _compact_quality(c: Comparison, margins: dict[str, float]) -> str:
+    if c.exact is not None:
+        return f"exact {c.exact.matches}/{c.exact.n}"
+    parts = []
+    for m, d in c.diffs.items():
+        sure = d.low is not None and d.high is not None and (d.low > 0 or d.high < 0)
+        parts.append(f"Δ{m} {fmt_signed(d.value, 2)}{'*' if sure else ''}")
+    return ", ".join(parts) or "–"
+
+
+def _compact_cost(c: Comparison) -> str:
+    ref, var = c.nfe
+    if ref and var:
+        return f"NFE {ref:g}→{var:g}"
+    return f"τ {c.tau:.2f}" if c.tau is not None else "–"
+
+
+def verdict_text_table(run: Run, margins: dict[str, float] | None = None) -> Table:
+    """The verdict block for a terminal (fits 100 columns): the same rows and words as
+    :func:`verdict_table`, point estimates only (``*``: the Δ's interval excludes 0)."""
+    all_margins = {**DEFAULT_MARGINS, **(margins or {})}
+    rows = tuple(
+        (word, c.variant, c.suite, _compact_quality(c, all_margins),
+         "–" if c.speedup is None else f"{c.speedup.value:.2f}×", _compact_cost(c))
+        for c, _quality, _speed, _cost, word in verdict_rows(run, margins)
+    )  # fmt: skip
+    if not rows:
+        raise NoData("no accelerated variant has a comparison with the reference")
+    columns = ("verdict", "variant", "suite", "quality vs reference", "speedup", "cost")
+    notes = ("verdict words, intervals and margins: the report's Verdict section",)
+    return Table("verdict_text", "Verdict", columns, rows, ("l",) * 4 + ("r", "l"), notes)
+
+
 def margins_from_claims(claims: object) -> dict[str, float]:
     """Non-inferiority margins from a claims file's ``check: diff_ci_low, op: >=, value: -m``
     claims, keyed ``"suite/metric"``."""

@@ -210,7 +210,7 @@ CASES: list[dict[str, Any]] = [
     dict(id="geneval-score-16bit", run=True, prepare=_png16, files={}, argv=["geneval", "score", "{run}/artifacts/geneval/oracle/layout"], exit=0, err=None, stdout_re=r"Total images: 6"),
     dict(id="geneval-score-truncated", run=True, prepare=_truncate_png, files={}, argv=["geneval", "score", "{run}/artifacts/geneval/oracle/layout"], exit=2, err=r"samples/0000\.png: cannot decode image: .*truncated", subprocess=True),
     dict(id="geneval-score-non-utf8-metadata", run=True, prepare=_latin1_metadata, files={}, argv=["geneval", "score", "{run}/artifacts/geneval/oracle/layout"], exit=2, err=r"00000/metadata\.jsonl: prompt metadata is not UTF-8 text \(byte offset \d+: 0xf6\)"),
-    dict(id="report-not-a-run", files={}, argv=["report", "{tmp}"], exit=2, err=r"is not a run directory \(no manifest\.json\)"),
+    dict(id="report-not-a-run", files={}, argv=["report", "{tmp}"], exit=2, err=r": not a run directory \(no manifest\.json\)"),
 ]
 # fmt: on
 
