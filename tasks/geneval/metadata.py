@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hbench.baselines.shapes.world.geneval_format import (
+from hbench.worlds.shapes.geneval_format import (
     GENEVAL_COLORS,
     RELATIONS,
     TAGS,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hbench.baselines.shapes.world import (
+from hbench.worlds.shapes import (
     CAPTION_PROMPT,
     caption,
     caption_scene,

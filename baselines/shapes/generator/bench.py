@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hbench.baselines.shapes.world import EDIT_KINDS, render, sample_edit
-from hbench.baselines.shapes.world.geneval_format import shapes_metadata_set
+from hbench.worlds.shapes import EDIT_KINDS, render, sample_edit
+from hbench.worlds.shapes.geneval_format import shapes_metadata_set
 
 from . import build_image_engine
 

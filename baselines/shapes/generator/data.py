@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from hbench.baselines.shapes.world import (
+from hbench.worlds.shapes import (
     COLORS,
     EDIT_KINDS,
     SHAPES,
@@ -21,7 +21,7 @@ from hbench.baselines.shapes.world import (
     sample_edit,
     scene_for_metadata,
 )
-from hbench.baselines.shapes.world.geneval_format import make_metadata
+from hbench.worlds.shapes.geneval_format import make_metadata
 
 # Share of each GenEval tag among text-to-image samples.
 TAG_WEIGHTS: dict[str, float] = {

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hbench.baselines.shapes.world import EDIT_KINDS, TAGS, check_edit, detect, render, sample_edit
-from hbench.baselines.shapes.world.geneval_format import shapes_metadata_set
+from hbench.worlds.shapes import EDIT_KINDS, TAGS, check_edit, detect, render, sample_edit
+from hbench.worlds.shapes.geneval_format import shapes_metadata_set
 
 POSITION_THRESHOLD = 0.1
 

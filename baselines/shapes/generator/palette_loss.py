@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from hbench.baselines.shapes.world.scene import BACKGROUNDS, COLORS, PALETTE
+from hbench.worlds.shapes.scene import BACKGROUNDS, COLORS, PALETTE
 
 _REFS = [PALETTE[c] for c in COLORS] + list(BACKGROUNDS.values())
 REFERENCE_COLORS = torch.tensor(_REFS, dtype=torch.float32) / 127.5 - 1.0  # (R, 3) in [-1, 1]

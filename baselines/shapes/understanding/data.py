@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from hbench.baselines.shapes.world import (
+from hbench.worlds.shapes import (
     CAPTION_PROMPT,
     COLORS,
     QA,

@@ -7,7 +7,7 @@ from pathlib import Path
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
-from hbench.baselines.shapes.world import vocabulary
+from hbench.worlds.shapes import vocabulary
 
 PAD, UNK, BOS, EOS, SEP = "<pad>", "<unk>", "<bos>", "<eos>", "<sep>"
 SPECIALS: tuple[str, ...] = (PAD, UNK, BOS, EOS, SEP)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hbench.baselines.shapes.world import final_answer
+from hbench.worlds.shapes import final_answer
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import VQA_RESPONSES, caption_example, collate, sample_example, vqa_example

@@ -175,7 +175,7 @@ def test_target_training_resumes_exactly(tmp_path):
 
 def test_probe_maps_mark_each_object_centre_with_its_shape_and_colour():
     from hbench.baselines.shapes.understanding.data import collate
-    from hbench.baselines.shapes.world import COLORS, SHAPES
+    from hbench.worlds.shapes import COLORS, SHAPES
 
     tok = build_tokenizer()
     examples = [caption_example(np.random.default_rng(i)) for i in range(4)]
@@ -212,7 +212,7 @@ def test_probes_train_but_are_never_exported(tmp_path):
 
 
 def test_vqa_response_formats_end_with_the_answer():
-    from hbench.baselines.shapes.world import final_answer
+    from hbench.worlds.shapes import final_answer
 
     for i in range(20):
         word = vqa_example(np.random.default_rng(i))
@@ -230,8 +230,8 @@ def test_keyed_responses_answer_by_copying_what_follows_the_key_in_the_list():
     the key's singular in it; for relations the key names both objects with their cells.
     """
     from hbench.baselines.shapes.understanding.data import QA_KINDS, keyed_response
-    from hbench.baselines.shapes.world import QA, final_answer
-    from hbench.baselines.shapes.world.scene import NUMBER_WORDS
+    from hbench.worlds.shapes import QA, final_answer
+    from hbench.worlds.shapes.scene import NUMBER_WORDS
 
     seen = set()
     for i in range(60):
@@ -271,7 +271,7 @@ def test_keyed_responses_answer_by_copying_what_follows_the_key_in_the_list():
 
 def test_marked_responses_mark_exactly_the_queried_objects_and_repeat_them():
     from hbench.baselines.shapes.understanding.data import QA_KINDS
-    from hbench.baselines.shapes.world import final_answer
+    from hbench.worlds.shapes import final_answer
 
     for i in range(60):
         kind = QA_KINDS[i % len(QA_KINDS)]
@@ -302,7 +302,7 @@ def test_flagged_responses_flag_the_queried_objects_after_their_key_and_copy_wha
     response,
 ):
     from hbench.baselines.shapes.understanding.data import QA_KINDS
-    from hbench.baselines.shapes.world import final_answer
+    from hbench.worlds.shapes import final_answer
 
     flagged_kinds = {"color", "shape", "relation"} if response == "flagged" else {"color", "shape"}
     for i in range(60):

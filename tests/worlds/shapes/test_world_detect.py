@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hbench.baselines.shapes.world import (
+from hbench.worlds.shapes import (
     BACKGROUNDS,
     background_of,
     classify_color,
@@ -13,7 +13,7 @@ from hbench.baselines.shapes.world import (
     render,
     sample_scene,
 )
-from hbench.baselines.shapes.world.detect import flat_objects
+from hbench.worlds.shapes.detect import flat_objects
 
 
 @pytest.mark.parametrize("seed", range(4))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hbench.baselines.shapes.world import (
+from hbench.worlds.shapes import (
     CAPTION_PROMPT,
     EDIT_KINDS,
     TAGS,
@@ -20,7 +20,7 @@ from hbench.baselines.shapes.world import (
     shapes_metadata_set,
     vqa_scene,
 )  # fmt: skip
-from hbench.baselines.shapes.world.parse import (
+from hbench.worlds.shapes.parse import (
     answer,
     parse_geneval_prompt,
     parse_instruction,
