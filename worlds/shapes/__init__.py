@@ -18,10 +18,12 @@ from .geneval_format import TAGS, make_metadata_set, scene_for_metadata, shapes_
 from .language import (
     CAPTION_PROMPT,
     QA,
+    QA_KINDS,
     caption,
     caption_scene,
     final_answer,
     questions,
+    sample_vqa,
     vocabulary,
     vqa_scene,
 )
@@ -39,10 +41,10 @@ from .scene import (
 )
 
 __all__ = [
-    "BACKGROUNDS", "CAPTION_PROMPT", "CELLS", "COLORS", "EDIT_KINDS", "IMAGE_SIZE", "PALETTE", "QA",
+    "BACKGROUNDS", "CAPTION_PROMPT", "CELLS", "COLORS", "EDIT_KINDS", "IMAGE_SIZE", "PALETTE", "QA", "QA_KINDS",
     "SHAPES", "TAGS", "UNCOVERED_GEDIT_TYPES", "Detection", "DetectorConfig", "Edit", "EditCheck",
     "Scene", "ShapeObject", "background_of", "caption", "caption_scene", "check_edit",
     "classify_color", "detect", "final_answer", "make_edit", "make_metadata_set", "object_mask", "questions",
-    "render", "sample_edit", "sample_scene", "scene_for_metadata", "shapes_metadata_set",
+    "render", "sample_edit", "sample_vqa", "sample_scene", "scene_for_metadata", "shapes_metadata_set",
     "vocabulary", "vqa_scene",
 ]  # fmt: skip

@@ -18,6 +18,7 @@ from .scene import COLORS, NUMBER_WORDS, SHAPES, Scene, sample_scene
 
 CAPTION_PROMPT = "describe the image ."
 CAPTION_MARGIN = 1.5  # px: caption scenes keep centres this far from grid-cell borders
+QA_KINDS: tuple[str, ...] = ("count", "color", "shape", "relation")
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,23 @@ def vqa_scene(rng: np.random.Generator, min_objects: int = 1, max_objects: int =
     """A scene for the VQA task: 1-4 objects, repeats allowed (so counts go above one)."""
     n = int(rng.integers(min_objects, max_objects + 1))
     return sample_scene(rng, n, distinct=False)
+
+
+def sample_vqa(rng: np.random.Generator, kind: str | None = None) -> tuple[Scene, QA]:
+    """A VQA scene and the first of its shuffled questions of ``kind``.
+
+    Draws scenes until one allows a question of ``kind``; ``kind`` None picks a kind
+    uniformly among :data:`QA_KINDS` on each draw, after the scene's questions. The
+    understanding suite and the shapes models' training both sample through this, so the
+    same seed gives the same question to both.
+    """
+    while True:
+        scene = vqa_scene(rng)
+        qs = questions(scene, rng)
+        want = kind or QA_KINDS[int(rng.integers(len(QA_KINDS)))]
+        hits = [q for q in qs if q.kind == want]
+        if hits:
+            return scene, hits[0]
 
 
 def _horizontal(a, b) -> str | None:

@@ -17,12 +17,9 @@ from hbench.worlds.shapes import (
     ShapeObject,
     caption,
     caption_scene,
-    questions,
     render,
-    vqa_scene,
+    sample_vqa,
 )
-
-QA_KINDS: tuple[str, ...] = ("count", "color", "shape", "relation")
 
 
 @dataclass(frozen=True)
@@ -213,17 +210,10 @@ def vqa_example(
     ``response`` names the trained response format (:data:`VQA_RESPONSES`).
     """
     respond = VQA_RESPONSES[response]
-    while True:
-        scene = vqa_scene(rng)
-        qs = questions(scene, rng)
-        want = kind or QA_KINDS[int(rng.integers(len(QA_KINDS)))]
-        hits = [q for q in qs if q.kind == want]
-        if hits:
-            q = hits[0]
-            return Example(
-                render(scene), q.question, q.answer, q.kind, _objects(scene),
-                response=respond(scene, q),
-            )  # fmt: skip
+    scene, q = sample_vqa(rng, kind)
+    return Example(
+        render(scene), q.question, q.answer, q.kind, _objects(scene), response=respond(scene, q)
+    )
 
 
 def sample_example(

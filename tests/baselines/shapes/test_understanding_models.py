@@ -229,8 +229,8 @@ def test_keyed_responses_answer_by_copying_what_follows_the_key_in_the_list():
     For count questions the list names each object's shape and the answer is the count of
     the key's singular in it; for relations the key names both objects with their cells.
     """
-    from hbench.baselines.shapes.understanding.data import QA_KINDS, keyed_response
-    from hbench.worlds.shapes import QA, final_answer
+    from hbench.baselines.shapes.understanding.data import keyed_response
+    from hbench.worlds.shapes import QA, QA_KINDS, final_answer
     from hbench.worlds.shapes.scene import NUMBER_WORDS
 
     seen = set()
@@ -270,8 +270,7 @@ def test_keyed_responses_answer_by_copying_what_follows_the_key_in_the_list():
 
 
 def test_marked_responses_mark_exactly_the_queried_objects_and_repeat_them():
-    from hbench.baselines.shapes.understanding.data import QA_KINDS
-    from hbench.worlds.shapes import final_answer
+    from hbench.worlds.shapes import QA_KINDS, final_answer
 
     for i in range(60):
         kind = QA_KINDS[i % len(QA_KINDS)]
@@ -301,8 +300,7 @@ def test_marked_responses_mark_exactly_the_queried_objects_and_repeat_them():
 def test_flagged_responses_flag_the_queried_objects_after_their_key_and_copy_what_follows(
     response,
 ):
-    from hbench.baselines.shapes.understanding.data import QA_KINDS
-    from hbench.worlds.shapes import final_answer
+    from hbench.worlds.shapes import QA_KINDS, final_answer
 
     flagged_kinds = {"color", "shape", "relation"} if response == "flagged" else {"color", "shape"}
     for i in range(60):
@@ -398,7 +396,7 @@ def test_committed_weights_verify_and_spec_is_exact():
 
 
 def test_flagged_axis_flags_lookups_with_a_word_no_question_has_and_reduces_relation_cells():
-    from hbench.baselines.shapes.understanding.data import QA_KINDS
+    from hbench.worlds.shapes import QA_KINDS
 
     rank = {"top": 0, "left": 0, "center": 1, "bottom": 2, "right": 2}
     for i in range(80):
