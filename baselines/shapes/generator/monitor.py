@@ -19,32 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from hbench.worlds.geneval import relative_position
 from hbench.worlds.shapes import EDIT_KINDS, TAGS, check_edit, detect, render, sample_edit
 from hbench.worlds.shapes.geneval_format import shapes_metadata_set
 
 POSITION_THRESHOLD = 0.1
-
-
-def _relations(a: tuple, b: tuple) -> set[str]:
-    """Relations of box ``a`` relative to box ``b`` by the centre-offset rule (threshold 0.1)."""
-    ca = np.array([(a[0] + a[2]) / 2, (a[1] + a[3]) / 2])
-    cb = np.array([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2])
-    dims = np.array([a[2] - a[0] + b[2] - b[0], a[3] - a[1] + b[3] - b[1]])
-    off = ca - cb
-    rev = np.maximum(np.abs(off) - POSITION_THRESHOLD * dims, 0) * np.sign(off)
-    if np.all(np.abs(rev) < 1e-3):
-        return set()
-    dx, dy = rev / np.linalg.norm(off)
-    rels = set()
-    if dx < -0.5:
-        rels.add("left of")
-    if dx > 0.5:
-        rels.add("right of")
-    if dy < -0.5:
-        rels.add("above")
-    if dy > 0.5:
-        rels.add("below")
-    return rels
 
 
 def geneval_check(meta: dict, image: np.ndarray) -> tuple[bool, int]:
@@ -68,7 +47,7 @@ def geneval_check(meta: dict, image: np.ndarray) -> tuple[bool, int]:
                 ok = False
             for d in top:
                 for r in groups[ref]:
-                    if rel not in _relations(d.box, r.box):
+                    if rel not in relative_position(d.box, r.box, POSITION_THRESHOLD):
                         ok = False
         groups.append(top)
     for req in meta.get("exclude", []):
