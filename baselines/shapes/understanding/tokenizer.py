@@ -42,3 +42,8 @@ def _wrap(core: Tokenizer) -> PreTrainedTokenizerFast:
         eos_token=EOS,
         sep_token=SEP,
     )
+
+
+def prompt_ids(tok, prompt: str) -> list[int]:
+    """``<bos> prompt <sep>`` token ids (the model answers after ``<sep>``)."""
+    return [tok.bos_token_id, *tok.encode(prompt, add_special_tokens=False), tok.sep_token_id]

@@ -139,7 +139,7 @@ def test_shipped_weights_verify_and_fit_the_budget():
 
 
 def test_speed_bench_reports_each_variant_against_each_reference(weights_dir, capsys):
-    from hbench.baselines.shapes.generator import bench
+    from hbench.baselines.shapes.training.generator import bench
 
     argv = ["--kinds", "nfe6,teacher-batched", "--references", "teacher,teacher-batched"]
     assert bench.main([*argv, "--n", "1", "--weights-dir", str(weights_dir)]) == 0

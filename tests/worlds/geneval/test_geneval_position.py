@@ -5,7 +5,7 @@ from __future__ import annotations
 import doctest
 
 import hbench.worlds.geneval.position as position
-from hbench.baselines.shapes.generator import monitor
+from hbench.baselines.shapes.training.generator import monitor
 from hbench.tasks.geneval import rules
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hbench.baselines.shapes.understanding.data import vqa_example
+from hbench.baselines.shapes.training.understanding.data import vqa_example
 from hbench.tasks.understanding.shapes_tasks import shapes_vqa_sample
 from hbench.worlds.shapes import QA_KINDS, questions, render, sample_vqa, vqa_scene
 

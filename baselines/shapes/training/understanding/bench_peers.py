@@ -8,7 +8,7 @@ One process, batch 1, one torch thread unless ``--threads``: the committed targe
 held-out scenes (``bench_speed``'s sample stream, the same samples for every method), every
 method interleaved per sample after warm-up. Measurement, summary (Spec-Bench tokens/s, median
 paired speedup with bootstrap CI, tau from target-forward hooks, exact match against our
-greedy) and the run store are :mod:`hbench.baselines.runtime.bench`'s. transformers is given
+greedy) and the run store are :mod:`hbench.baselines.bench.measure`'s. transformers is given
 the image through :mod:`.hf_peer` (``generate(inputs_embeds=..., assistant_model=...)`` does
 not run in transformers 5.23; see there); ``hf-greedy-embeds`` is the plain
 ``generate(inputs_embeds=...)`` path, for comparison.
@@ -25,23 +25,24 @@ from typing import Any
 import numpy as np
 import torch
 
-from hbench.baselines.runtime.bench import measure, print_summary, summarize, write_run
-from hbench.baselines.runtime.bench_methods import REFERENCE, assistant_settings
+from hbench.baselines.bench.measure import measure, print_summary, summarize, write_run
+from hbench.baselines.bench.methods import REFERENCE, assistant_settings
 from hbench.baselines.runtime.decoding import DecodeConfig
 from hbench.baselines.runtime.drafters import TargetDrafter
 from hbench.baselines.runtime.lean import make_target
 from hbench.baselines.runtime.speculative import speculative_decode
 from hbench.baselines.runtime.target import Prompt
 from hbench.baselines.shapes.family import ShapesOptions
+from hbench.baselines.shapes.understanding.engine import ShapesTextEngine
+from hbench.baselines.shapes.understanding.hf_peer import PrefixLlama, hf_decode, prefix_lm
+from hbench.baselines.shapes.understanding.loading import load_assistant, load_target
+from hbench.baselines.shapes.understanding.model import ShapesVLM, image_tensor
+from hbench.baselines.shapes.understanding.tokenizer import prompt_ids
+from hbench.baselines.shapes.understanding.weights import ASSISTANT_FILE, WEIGHTS_DIR, read_manifest
 
 from .bench_speed import BENCH_SEED
-from .data import Example, caption_example, prompt_ids
-from .engine import ShapesTextEngine
-from .hf_peer import PrefixLlama, hf_decode, prefix_lm
-from .loading import load_assistant, load_target
-from .model import ShapesVLM, image_tensor
+from .data import Example, caption_example
 from .reference_decode import hf_greedy
-from .weights import ASSISTANT_FILE, WEIGHTS_DIR, read_manifest
 
 SUITE = "specbench-shapes"
 FIRST_SAMPLE = 3  # bench_speed's timed samples start after its 3 warm-up samples

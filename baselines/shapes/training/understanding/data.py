@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from hbench.baselines.shapes.understanding.tokenizer import prompt_ids
 from hbench.worlds.shapes import (
     CAPTION_PROMPT,
     COLORS,
@@ -222,11 +223,6 @@ def sample_example(
     if rng.random() < caption_frac:
         return caption_example(rng)
     return vqa_example(rng, response=vqa_response)
-
-
-def prompt_ids(tok, prompt: str) -> list[int]:
-    """``<bos> prompt <sep>`` token ids (the model answers after ``<sep>``)."""
-    return [tok.bos_token_id, *tok.encode(prompt, add_special_tokens=False), tok.sep_token_id]
 
 
 def collate(tok, examples: list[Example], prefix_len: int) -> dict[str, torch.Tensor]:

@@ -2,7 +2,7 @@
 
 Run (seeded, resumable: rerun the same command to continue from the last checkpoint)::
 
-    python -m hbench.baselines.shapes.generator.train --out /work/train-logs/gen-teacher
+    python -m hbench.baselines.shapes.training.generator.train --out /work/train-logs/gen-teacher
 
 The EMA weights are exported as fp16 safetensors to ``baselines/shapes/weights`` with a
 manifest entry (sha256, command, git revision, date, wall time, metrics).
@@ -23,12 +23,12 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from hbench.baselines.runtime.flow import shift_times
+from hbench.baselines.shapes.generator.network import GeneratorConfig, ShapesDenoiser
+from hbench.baselines.shapes.generator.tokens import WordTokenizer
+from hbench.baselines.shapes.generator.weights import WEIGHTS_DIR, save_weights
 
 from .checkpoint import ema_update, load_state, save_state
 from .data import make_batch, parse_tag_weights
-from .network import GeneratorConfig, ShapesDenoiser
-from .tokens import WordTokenizer
-from .weights import WEIGHTS_DIR, save_weights
 
 TEACHER_NAME = "generator_teacher"
 
@@ -89,7 +89,7 @@ def lr_at(
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="python -m hbench.baselines.shapes.generator.train")
+    ap = argparse.ArgumentParser(prog="python -m hbench.baselines.shapes.training.generator.train")
     ap.add_argument("--out", type=Path, required=True, help="checkpoint + log directory")
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--batch", type=int, default=48)
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     wall = time.time() - t_run
     if not args.no_export:
-        cmd = "python -m hbench.baselines.shapes.generator.train " + " ".join(
+        cmd = "python -m hbench.baselines.shapes.training.generator.train " + " ".join(
             sys.argv[1:] if argv is None else argv
         )
         entry = {

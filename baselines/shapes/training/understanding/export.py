@@ -1,6 +1,6 @@
 """Export a trained target checkpoint as committed fp16 weights + tokenizer + manifest entry.
 
-    python -m hbench.baselines.shapes.understanding.export --ckpt /work/train-logs/understanding/target \
+    python -m hbench.baselines.shapes.training.understanding.export --ckpt /work/train-logs/understanding/target \
         --command "<the training command>"
 """
 
@@ -12,13 +12,19 @@ from pathlib import Path
 
 import torch
 
+from hbench.baselines.shapes.understanding.model import AUX_PREFIXES, ShapesVLM, TargetConfig
+from hbench.baselines.shapes.understanding.tokenizer import build_tokenizer, save_tokenizer
+from hbench.baselines.shapes.understanding.weights import (
+    TARGET_FILE,
+    TOKENIZER_FILE,
+    WEIGHTS_DIR,
+    save_tensors,
+    write_entry,
+)
 from hbench.harness.provenance import code_revision
 
 from .checkpoint import _dedupe_shared
-from .model import AUX_PREFIXES, ShapesVLM, TargetConfig
-from .tokenizer import build_tokenizer, save_tokenizer
 from .train_target import evaluate
-from .weights import TARGET_FILE, TOKENIZER_FILE, WEIGHTS_DIR, save_tensors, write_entry
 
 
 def main(argv: list[str] | None = None) -> int:

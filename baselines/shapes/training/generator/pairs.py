@@ -17,8 +17,9 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from hbench.baselines.shapes.generator.tokens import WordTokenizer
+
 from .data import make_batch
-from .tokens import WordTokenizer
 
 # (noise, source, is_edit, tokens) -> the sampler's x0 from that noise.
 Sampler = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]

@@ -6,7 +6,7 @@ the teacher (BAGEL's loop, one forward per CFG branch) and, on request, ``teache
 
 Run::
 
-    python -m hbench.baselines.shapes.generator.bench --kinds nfe6,nfe1,euler6 --n 12 \
+    python -m hbench.baselines.shapes.training.generator.bench --kinds nfe6,nfe1,euler6 --n 12 \
         --references teacher,teacher-batched
 """
 
@@ -21,10 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hbench.baselines.shapes.generator import build_image_engine
 from hbench.worlds.shapes import EDIT_KINDS, render, sample_edit
 from hbench.worlds.shapes.geneval_format import shapes_metadata_set
-
-from . import build_image_engine
 
 
 def _time(fn) -> float:
@@ -35,7 +34,7 @@ def _time(fn) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     """Print per-kind median paired speedups against each reference, T2I and editing (batch 1)."""
-    ap = argparse.ArgumentParser(prog="python -m hbench.baselines.shapes.generator.bench")
+    ap = argparse.ArgumentParser(prog="python -m hbench.baselines.shapes.training.generator.bench")
     ap.add_argument("--kinds", default="nfe6,nfe1,euler6")
     ap.add_argument("--references", default="teacher", help="comma-separated reference kinds")
     ap.add_argument("--n", type=int, default=12, help="items per task")

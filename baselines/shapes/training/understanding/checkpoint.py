@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from .weights import WEIGHTS_DIR
+from hbench.baselines.shapes.understanding.weights import WEIGHTS_DIR
 
 
 def save_checkpoint(

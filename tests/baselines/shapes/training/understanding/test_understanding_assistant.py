@@ -12,14 +12,14 @@ import shutil
 import pytest
 import torch
 
-from hbench.baselines.runtime.bench import main as bench_main
-from hbench.baselines.runtime.bench_methods import assistant_settings
-from hbench.baselines.shapes.understanding.bench_peers import DEFAULT_K, caption_samples
-from hbench.baselines.shapes.understanding.data import prompt_ids
+from hbench.baselines.bench.methods import assistant_settings
+from hbench.baselines.bench.spec import main as bench_main
+from hbench.baselines.shapes.training.understanding.bench_peers import DEFAULT_K, caption_samples
+from hbench.baselines.shapes.training.understanding.train_assistant import main as train_main
 from hbench.baselines.shapes.understanding.hf_peer import PrefixLlama
 from hbench.baselines.shapes.understanding.loading import load_assistant, load_target
 from hbench.baselines.shapes.understanding.model import image_tensor
-from hbench.baselines.shapes.understanding.train_assistant import main as train_main
+from hbench.baselines.shapes.understanding.tokenizer import prompt_ids
 from hbench.baselines.shapes.understanding.weights import (
     ASSISTANT_FILE,
     MANIFEST,

@@ -1,6 +1,6 @@
 """Train the shapes understanding target (caption + VQA), resumable and seeded.
 
-    python -m hbench.baselines.shapes.understanding.train_target --out /work/train-logs/understanding/target
+    python -m hbench.baselines.shapes.training.understanding.train_target --out /work/train-logs/understanding/target
 
 Data is drawn on the fly from the shapes world with ``SeedSequence([seed, step])``, so a
 resumed run sees exactly the batches an uninterrupted run would. Held-out evaluation uses
@@ -17,15 +17,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hbench.baselines.shapes.understanding.loading import load_target
+from hbench.baselines.shapes.understanding.model import ShapesVLM, TargetConfig
+from hbench.baselines.shapes.understanding.tokenizer import build_tokenizer
 from hbench.worlds.shapes import final_answer
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import VQA_RESPONSES, caption_example, collate, sample_example, vqa_example
-from .loading import load_target
-from .model import ShapesVLM, TargetConfig
 from .phases import Settings, check_phases, parse_phases, settings_at
 from .reference_decode import hf_greedy, strip_eos
-from .tokenizer import build_tokenizer
 
 EVAL_SEED = 7_000_003
 # A long VQA response (reasoned, restated: a description of <= 35 words; keyed: <= 29 words)

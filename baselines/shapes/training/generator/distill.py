@@ -2,8 +2,8 @@
 
 Stages (seeded, resumable: rerun the same command to continue from the last checkpoint)::
 
-    python -m hbench.baselines.shapes.generator.distill --stage nfe6 --out /work/train-logs/gen-nfe6
-    python -m hbench.baselines.shapes.generator.distill --stage nfe1 --out /work/train-logs/gen-nfe1
+    python -m hbench.baselines.shapes.training.generator.distill --stage nfe6 --out /work/train-logs/gen-nfe6
+    python -m hbench.baselines.shapes.training.generator.distill --stage nfe1 --out /work/train-logs/gen-nfe1
 
 * ``nfe6``: trajectory-segment distillation on the student's own rollouts. Each step picks
   a segment ``[t_k, t_k+1]`` of the 6-step shifted grid, rolls the student (no grad) from
@@ -35,16 +35,21 @@ import torch
 import torch.nn.functional as F
 
 from hbench.baselines.runtime.flow import FlowSchedule, sample_euler
+from hbench.baselines.shapes.generator.engines import (
+    BATCHED_EDIT,
+    BATCHED_T2I,
+    SPECS,
+    _BranchVelocity,
+)
+from hbench.baselines.shapes.generator.network import GeneratorConfig, ShapesDenoiser
+from hbench.baselines.shapes.generator.tokens import WordTokenizer
+from hbench.baselines.shapes.generator.weights import WEIGHTS_DIR, load_verified, save_weights
 
 from .adversarial import AdversarialTerm
 from .checkpoint import ema_update, load_state, save_state
 from .data import make_batch
-from .engines import BATCHED_EDIT, BATCHED_T2I, SPECS, _BranchVelocity
-from .network import GeneratorConfig, ShapesDenoiser
 from .pairs import teacher_pairs
 from .palette_loss import palette_loss
-from .tokens import WordTokenizer
-from .weights import WEIGHTS_DIR, load_verified, save_weights
 
 STUDENT_GRID = FlowSchedule(7, 3.0)
 
@@ -108,7 +113,9 @@ def _unshift(t: float, shift: float = 3.0) -> float:
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="python -m hbench.baselines.shapes.generator.distill")
+    ap = argparse.ArgumentParser(
+        prog="python -m hbench.baselines.shapes.training.generator.distill"
+    )
     ap.add_argument("--stage", choices=("nfe6", "nfe1"), required=True)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--steps", type=int, default=400)
@@ -268,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     wall = time.time() - t_run
     entry = {"role": args.stage, "config": cfg.to_dict(),
-             "command": "python -m hbench.baselines.shapes.generator.distill " + " ".join(argv),
+             "command": "python -m hbench.baselines.shapes.training.generator.distill " + " ".join(argv),
              "train_seconds": round(wall, 1), "steps": args.steps, "batch": args.batch, "seed": args.seed,
              "distilled_from": {"file": source_name + ".safetensors", "sha256": t_entry["sha256"]},
              "metrics": {}}  # fmt: skip

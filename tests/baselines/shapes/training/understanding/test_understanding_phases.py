@@ -6,7 +6,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from hbench.baselines.shapes.understanding.phases import (
+from hbench.baselines.shapes.training.understanding.phases import (
     Settings,
     check_phases,
     lr_at,
@@ -52,7 +52,7 @@ def test_bad_phases_name_the_phase_and_key(text, match):
 
 def test_one_command_with_phases_equals_resumed_segments(tmp_path):
     """The shipped target came from resumed segments with changed flags; --phases replays them."""
-    from hbench.baselines.shapes.understanding.train_target import main
+    from hbench.baselines.shapes.training.understanding.train_target import main
 
     common = ["--batch", "3", "--hidden", "32", "--layers", "1", "--ffn", "64", "--eval-n", "1",
               "--eval-every", "1000", "--warmup", "2", "--lr", "3e-3"]  # fmt: skip
@@ -74,7 +74,7 @@ def test_one_command_with_phases_equals_resumed_segments(tmp_path):
 
 
 def test_bad_phases_flag_is_a_usage_error(tmp_path, capsys):
-    from hbench.baselines.shapes.understanding.train_target import main
+    from hbench.baselines.shapes.training.understanding.train_target import main
 
     with pytest.raises(SystemExit):
         main(["--out", str(tmp_path / "x"), "--phases", "10:vqa_response=essay"])

@@ -8,8 +8,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from hbench.baselines.shapes.generator import build_image_engine, distill, train
+from hbench.baselines.shapes.generator import build_image_engine
 from hbench.baselines.shapes.generator.weights import MANIFEST
+from hbench.baselines.shapes.training.generator import distill, train
 
 TINY = ["--channels", "8,16,32", "--text-dim", "32", "--batch", "4"]
 
@@ -69,7 +70,10 @@ def test_nfe1_from_teacher_pairs_with_palette_term(tmp_path):
 
 
 def test_palette_loss_prefers_pure_colours():
-    from hbench.baselines.shapes.generator.palette_loss import REFERENCE_COLORS, palette_loss
+    from hbench.baselines.shapes.training.generator.palette_loss import (
+        REFERENCE_COLORS,
+        palette_loss,
+    )
 
     target = REFERENCE_COLORS[torch.arange(16) % len(REFERENCE_COLORS)].T.reshape(1, 3, 4, 4)
     blend = 0.5 * target + 0.5 * target.roll(1, dims=-1)
@@ -89,7 +93,7 @@ def test_nfe1_only_options_are_refused_for_nfe6(tmp_path, capsys):
 def test_tag_weights_override_the_t2i_mix_and_name_bad_items(capsys):
     import numpy as np
 
-    from hbench.baselines.shapes.generator.data import (
+    from hbench.baselines.shapes.training.generator.data import (
         TAG_WEIGHTS,
         make_batch,
         parse_tag_weights,

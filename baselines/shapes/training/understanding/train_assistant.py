@@ -1,6 +1,6 @@
 """Distil a small Llama assistant for transformers' assisted generation (seeded, resumable).
 
-    python -m hbench.baselines.shapes.understanding.train_assistant \\
+    python -m hbench.baselines.shapes.training.understanding.train_assistant \\
         --out /work/train-logs/understanding/assistant-l1 --layers 1
 
 Stage 1 (data): greedy answers of the committed target for caption and VQA scenes of the
@@ -25,14 +25,14 @@ import time
 import torch
 from safetensors.torch import load_file, save_file
 
+from hbench.baselines.shapes.understanding.hf_peer import PrefixLlama
+from hbench.baselines.shapes.understanding.loading import load_target
+from hbench.baselines.shapes.understanding.model import ShapesVLM
+from hbench.baselines.shapes.understanding.weights import ASSISTANT_FILE, save_tensors, write_entry
 from hbench.harness.provenance import code_revision
 
 from .checkpoint import _dedupe_shared, load_checkpoint, save_checkpoint, training_parser
-from .hf_peer import PrefixLlama
-from .loading import load_target
-from .model import ShapesVLM
 from .train_head import make_data, make_features
-from .weights import ASSISTANT_FILE, save_tensors, write_entry
 
 ASSISTANT_SEED = 6_000_029
 

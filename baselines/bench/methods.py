@@ -15,13 +15,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from .decoding import DecodeConfig
-from .drafters import DraftModelDrafter, EagleHeadDrafter
-from .eagle import EagleHead
-from .greedy import plain_decode
-from .lean import make_target
-from .speculative import speculative_decode
-from .target import Prompt
+from hbench.baselines.runtime.decoding import DecodeConfig
+from hbench.baselines.runtime.drafters import DraftModelDrafter, EagleHeadDrafter
+from hbench.baselines.runtime.eagle import EagleHead
+from hbench.baselines.runtime.greedy import plain_decode
+from hbench.baselines.runtime.lean import make_target
+from hbench.baselines.runtime.speculative import speculative_decode
+from hbench.baselines.runtime.target import Prompt
 
 REFERENCE = "greedy"
 METHODS: dict[str, str] = {

@@ -1,6 +1,6 @@
 """Train the EAGLE-style draft head on the target's own greedy outputs (resumable, seeded).
 
-    python -m hbench.baselines.shapes.understanding.train_head --out /work/train-logs/understanding/head
+    python -m hbench.baselines.shapes.training.understanding.train_head --out /work/train-logs/understanding/head
 
 Stage 1 (data): greedy answers of the committed target for seeded caption and VQA scenes,
 stored as safetensors in ``--out`` (skipped when present). Stage 2 (train): the head reads
@@ -23,12 +23,13 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from hbench.baselines.runtime.eagle import EagleHead, EagleHeadConfig
+from hbench.baselines.shapes.understanding.loading import load_target
+from hbench.baselines.shapes.understanding.tokenizer import prompt_ids
+from hbench.baselines.shapes.understanding.weights import HEAD_FILE, write_entry
 from hbench.harness.provenance import code_revision
 
 from .checkpoint import load_checkpoint, save_checkpoint, training_parser
-from .data import caption_example, prompt_ids, vqa_example
-from .loading import load_target
-from .weights import HEAD_FILE, write_entry
+from .data import caption_example, vqa_example
 
 HEAD_SEED = 5_000_011
 FEATURE_LAYERS = (-1,)

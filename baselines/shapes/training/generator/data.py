@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from hbench.baselines.shapes.generator.pixels import to_tensor
 from hbench.worlds.shapes import (
     COLORS,
     EDIT_KINDS,
@@ -39,18 +40,6 @@ class Batch:
     source: torch.Tensor
     texts: list[str]
     is_edit: torch.Tensor
-
-
-def to_tensor(images: list[np.ndarray] | np.ndarray) -> torch.Tensor:
-    """uint8 ``(B,32,32,3)`` -> float ``(B,3,32,32)`` in [-1, 1]."""
-    arr = np.asarray(images, dtype=np.float32)
-    return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous() / 127.5 - 1.0
-
-
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """float ``(B,3,32,32)`` in [-1, 1] -> uint8 ``(B,32,32,3)``."""
-    y = ((x.float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
-    return y.permute(0, 2, 3, 1).cpu().numpy()
 
 
 def parse_tag_weights(spec: str) -> dict[str, float]:
@@ -122,8 +111,6 @@ __all__ = [
     "Batch",
     "make_batch",
     "parse_tag_weights",
-    "to_tensor",
-    "to_uint8",
     "t2i_sample",
     "edit_sample",
 ]

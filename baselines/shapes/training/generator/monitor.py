@@ -6,7 +6,7 @@ plus edit success with the world's exact edit checker. The official-rule scorer 
 
 Run::
 
-    python -m hbench.baselines.shapes.generator.monitor --kind teacher --n-per-tag 16 --n-edits 8
+    python -m hbench.baselines.shapes.training.generator.monitor --kind teacher --n-per-tag 16 --n-edits 8
 """
 
 from __future__ import annotations
@@ -136,7 +136,9 @@ def paired_difference(a: list[bool], b: list[bool], n_boot: int = 2000, seed: in
 
 def main(argv: list[str] | None = None) -> int:
     """Evaluate one engine kind (optionally from a training checkpoint) and print JSON."""
-    ap = argparse.ArgumentParser(prog="python -m hbench.baselines.shapes.generator.monitor")
+    ap = argparse.ArgumentParser(
+        prog="python -m hbench.baselines.shapes.training.generator.monitor"
+    )
     ap.add_argument("--kind", default="teacher", help="engine kind, or several comma-separated")
     ap.add_argument("--weights-dir", type=Path, default=None)
     ap.add_argument(
@@ -153,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(sys.argv[1:] if argv is None else argv)
     import torch
 
-    from . import build_image_engine
+    from hbench.baselines.shapes.generator import build_image_engine
+
     from .state_engine import load_from_state, override_spec
 
     torch.set_num_threads(1)
@@ -177,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         res["seconds"] = round(time.time() - t0, 1)
         results[kind] = res
         if args.record and args.state is None and not args.set:
-            from .weights import record_metrics
+            from hbench.baselines.shapes.generator.weights import record_metrics
 
             shown = {k: round(v, 4) for k, v in res.items() if k.startswith(("geneval/", "edit/"))}
             record_metrics(engine.spec.weights, {f"monitor/{kind}": {

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from safetensors.torch import load_file
 
-from .engines import ShapesImageEngine
-from .network import GeneratorConfig, ShapesDenoiser
+from hbench.baselines.shapes.generator.engines import ShapesImageEngine
+from hbench.baselines.shapes.generator.network import GeneratorConfig, ShapesDenoiser
 
 
 def load_from_state(engine: ShapesImageEngine, state_path: Path, prefix: str = "ema.") -> None:

@@ -7,15 +7,15 @@ import json
 import pytest
 import torch
 
-from hbench.baselines.shapes.generator import distill, train
-from hbench.baselines.shapes.generator.adversarial import (
+from hbench.baselines.shapes.generator.weights import MANIFEST
+from hbench.baselines.shapes.training.generator import distill, train
+from hbench.baselines.shapes.training.generator.adversarial import (
     AdversarialTerm,
     ShapesDiscriminator,
     adaptive_weight,
     discriminator_loss,
     generator_loss,
 )
-from hbench.baselines.shapes.generator.weights import MANIFEST
 
 TINY = ["--channels", "8,16,32", "--text-dim", "32", "--batch", "4"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .data import prompt_ids
-from .model import ShapesVLM, image_tensor
+from hbench.baselines.shapes.understanding.model import ShapesVLM, image_tensor
+from hbench.baselines.shapes.understanding.tokenizer import prompt_ids
 
 
 @torch.inference_mode()

@@ -6,8 +6,8 @@ import json
 
 import torch
 
+from hbench.baselines.bench.spec import main
 from hbench.baselines.hf.tiny import build_tiny_draft, build_tiny_head, build_tiny_lm
-from hbench.baselines.runtime.bench import main
 
 
 def test_bench_writes_run_store(tmp_path, capsys):

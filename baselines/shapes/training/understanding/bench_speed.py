@@ -1,6 +1,6 @@
 """Speed of speculative vs plain greedy decoding on held-out shapes captions (batch 1).
 
-    python -m hbench.baselines.shapes.understanding.bench_speed --n 50 --ks 3,4,5 --out speed.json
+    python -m hbench.baselines.shapes.training.understanding.bench_speed --n 50 --ks 3,4,5 --out speed.json
 
 Per DESIGN.md: variants interleaved per sample (greedy, spec k=..., greedy, ...) in one
 process after warm-up; tokens/s is the mean over samples of new tokens / time (Spec-Bench);
@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import build_text_engine
+from hbench.baselines.shapes.understanding import build_text_engine
+
 from .data import caption_example
 
 BENCH_SEED = 9_000_017
