@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hbench.harness.textio import InputFileError, read_utf8
 from hbench.worlds.shapes.geneval_format import (
     GENEVAL_COLORS,
     RELATIONS,
@@ -25,7 +26,6 @@ from hbench.worlds.shapes.geneval_format import (
     make_metadata_set,
     shapes_metadata_set,
 )
-from hbench.harness.textio import InputFileError, read_utf8
 
 __all__ = [
     "GENEVAL_COLORS",
