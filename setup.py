@@ -1,12 +1,12 @@
 """Package discovery for the ``hbench.*`` namespace mapping (see DESIGN.md).
 
-The top-level folders harness/, tasks/, baselines/, kernels/ and reports/ install as
+The top-level folders harness/, worlds/, tasks/, baselines/, kernels/ and reports/ install as
 ``hbench.<folder>``; setuptools' ``find`` cannot prefix names, so subpackages are listed here.
 """
 
 from setuptools import find_packages, setup
 
-LAYERS = ("harness", "tasks", "baselines", "kernels", "reports")
+LAYERS = ("harness", "worlds", "tasks", "baselines", "kernels", "reports")
 
 packages = ["hbench"]
 package_dir = {"hbench": "hbench"}

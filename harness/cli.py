@@ -110,7 +110,7 @@ DELEGATED: dict[str, Delegated] = {
         "Timing needs CUDA; on a CPU the bench runs the correctness checks only.",
     ),
     "bench": Delegated(
-        "hbench.baselines.runtime.bench",
+        "hbench.baselines.bench.spec",
         "speculative decoding vs plain greedy and HF peers",
         "hbench bench (--shapes | --tiny | --target DIR [--draft DIR] [--head FILE]) [options]",
         (

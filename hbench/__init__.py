@@ -1,6 +1,6 @@
 """hbench: evaluation harness for accelerated unified multimodal models.
 
-The layer folders (harness/, tasks/, baselines/, kernels/, reports/) sit at the top of the
+The layer folders (harness/, worlds/, tasks/, baselines/, kernels/, reports/) sit at the top of the
 repository and install as ``hbench.<layer>``. They have no ``__init__.py`` on purpose: a
 process started from the repository root has the root on ``sys.path``, and a regular package
 named ``kernels`` or ``tasks`` there would shadow installed distributions of the same name
@@ -9,7 +9,7 @@ portions they never win over an installed regular package.
 
 In an installed wheel the layers are folders inside this package and import natively. In a
 source checkout (editable install, or ``python -m hbench`` from the root) they are siblings
-of this folder; :class:`_SourceLayerFinder` binds exactly those five, on first import, as
+of this folder; :class:`_SourceLayerFinder` binds exactly those six, on first import, as
 ``hbench.<layer>``.
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 __version__ = "0.1.0"
 
-LAYERS = ("harness", "tasks", "baselines", "kernels", "reports")
+LAYERS = ("harness", "worlds", "tasks", "baselines", "kernels", "reports")
 
 
 class _SourceLayerFinder(importlib.abc.MetaPathFinder):

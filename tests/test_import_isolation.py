@@ -17,7 +17,7 @@ import pytest
 import hbench
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = ("harness", "tasks", "baselines", "kernels", "reports")
+LAYERS = ("harness", "worlds", "tasks", "baselines", "kernels", "reports")
 
 CHILD = """
 import importlib.util, json, sys

@@ -13,10 +13,14 @@ import numpy as np
 import torch
 
 from hbench.harness.system import TextOutput
-
-from .world.geneval_format import scene_for_metadata
-from .world.parse import answer, parse_geneval_prompt, parse_instruction, scene_from_image
-from .world.render import render
+from hbench.worlds.shapes.geneval_format import scene_for_metadata
+from hbench.worlds.shapes.parse import (
+    answer,
+    parse_geneval_prompt,
+    parse_instruction,
+    scene_from_image,
+)
+from hbench.worlds.shapes.render import render
 
 
 class OracleTextEngine:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from hbench.baselines.shapes.world import (
+from hbench.worlds.shapes import (
     EDIT_KINDS,
     IMAGE_SIZE,
     UNCOVERED_GEDIT_TYPES,

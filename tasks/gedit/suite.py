@@ -195,7 +195,7 @@ class GEditSuite(Suite):
     def input_image(self, item: Item) -> Image.Image:
         """The image the editor receives."""
         if "edit" in item.data:
-            from hbench.baselines.shapes.world import render
+            from hbench.worlds.shapes import render
 
             return Image.fromarray(render(edit_from_dict(item.data["edit"]).source))
         image = self.data().image(self._row(item), self.input_field)

@@ -46,7 +46,7 @@ class Case:
 
 def shapes_cases() -> list[Case]:
     """The fixed recipe: each shape in each palette colour, 11 px, centred, grey background."""
-    from hbench.baselines.shapes.world import COLORS, SHAPES, Scene, ShapeObject, render
+    from hbench.worlds.shapes import COLORS, SHAPES, Scene, ShapeObject, render
 
     cases = []
     for shape in SHAPES:

@@ -77,7 +77,7 @@ class ShapesColorClassifier:
         """Nothing to load."""
 
     def __call__(self, image: Any, objects: Sequence[Detection], classname: str) -> list[str]:
-        from hbench.baselines.shapes.world.detect import DetectorConfig, classify_color
+        from hbench.worlds.shapes.detect import DetectorConfig, classify_color
 
         cfg = DetectorConfig(max_color_dist=self.options.max_color_dist)
         pixels = np.asarray(image.convert("RGB"))

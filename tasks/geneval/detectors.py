@@ -63,7 +63,7 @@ def load_plugin(registry: Any, name: str, options: Mapping[str, Any] | None, wha
 
 @dataclass(frozen=True)
 class ShapesDetectorOptions:
-    """Thresholds of the exact shapes-world detector (see ``shapes.world.detect``)."""
+    """Thresholds of the exact shapes-world detector (see ``hbench.worlds.shapes.detect``)."""
 
     max_color_dist: float = 80.0
     min_pixels: int = 10
@@ -76,7 +76,7 @@ class ShapesDetector:
 
     def __init__(self, options: ShapesDetectorOptions | None = None) -> None:
         # One import of the shapes world (world data, DESIGN.md) serves both methods.
-        from hbench.baselines.shapes.world.detect import DetectorConfig, detect
+        from hbench.worlds.shapes.detect import DetectorConfig, detect
 
         self._detect = detect
         self.options = options or ShapesDetectorOptions()

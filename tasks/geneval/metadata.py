@@ -18,14 +18,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hbench.baselines.shapes.world.geneval_format import (
+from hbench.harness.textio import InputFileError, read_utf8
+from hbench.worlds.shapes.geneval_format import (
     GENEVAL_COLORS,
     RELATIONS,
     TAGS,
     make_metadata_set,
     shapes_metadata_set,
 )
-from hbench.harness.textio import InputFileError, read_utf8
 
 __all__ = [
     "GENEVAL_COLORS",

@@ -33,6 +33,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from hbench.worlds.geneval import relative_position
+
 from .metadata import GENEVAL_COLORS
 
 Box = tuple[float, float, float, float]
@@ -153,36 +155,6 @@ def select_objects(
         if chosen:
             out[cls] = chosen
     return out
-
-
-def relative_position(
-    box_a: Sequence[float], box_b: Sequence[float], threshold: float = 0.1
-) -> set[str]:
-    """Relations of box A to box B by the official centre-offset rule.
-
-    >>> sorted(relative_position((0, 0, 10, 10), (20, 0, 30, 10)))
-    ['left of']
-    >>> relative_position((0, 0, 10, 10), (1, 0, 11, 10))
-    set()
-    """
-    a = np.asarray(box_a[:4], dtype=np.float64).reshape(2, 2)
-    b = np.asarray(box_b[:4], dtype=np.float64).reshape(2, 2)
-    offset = a.mean(axis=0) - b.mean(axis=0)
-    dims = np.abs(a[1] - a[0]) + np.abs(b[1] - b[0])
-    revised = np.maximum(np.abs(offset) - threshold * dims, 0) * np.sign(offset)
-    if np.all(np.abs(revised) < 1e-3):
-        return set()
-    dx, dy = revised / np.linalg.norm(offset)
-    rels = set()
-    if dx < -0.5:
-        rels.add("left of")
-    if dx > 0.5:
-        rels.add("right of")
-    if dy < -0.5:
-        rels.add("above")
-    if dy > 0.5:
-        rels.add("below")
-    return rels
 
 
 def _color_reason(group: Mapping[str, Any], colors: list[str]) -> str:

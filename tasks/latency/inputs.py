@@ -37,7 +37,7 @@ def shapes_inputs(
 ) -> list[dict[str, Any]]:
     """``count`` inputs for ``workload`` drawn from the shapes world with ``seed``."""
     # Imported here: the shapes world is world data, needed only by this source.
-    from hbench.baselines.shapes.world import (
+    from hbench.worlds.shapes import (
         CAPTION_PROMPT,
         EDIT_KINDS,
         caption_scene,
@@ -45,7 +45,7 @@ def shapes_inputs(
         sample_edit,
         shapes_metadata_set,
     )
-    from hbench.baselines.shapes.world.scene import PlacementError
+    from hbench.worlds.shapes.scene import PlacementError
 
     rng = np.random.default_rng(seed)
     if workload == "understanding":

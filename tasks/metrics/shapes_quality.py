@@ -27,7 +27,7 @@ from typing import ClassVar
 import numpy as np
 from PIL import Image
 
-from hbench.baselines.shapes.world.detect import nearest_colors
+from hbench.worlds.shapes.detect import nearest_colors
 
 from .base import MetricOptions, SampleMetric, to_rgb
 

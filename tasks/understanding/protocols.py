@@ -17,9 +17,9 @@ from typing import Any
 
 from PIL import Image
 
-from hbench.baselines.shapes.world import final_answer
 from hbench.harness.protocol import OFFICIAL, STRICT, ProtocolCard
 from hbench.harness.registry import Registry
+from hbench.worlds.shapes import final_answer
 
 from . import official as off
 from .extraction import extract_option, extract_yes_no, normalize, open_answer_correct

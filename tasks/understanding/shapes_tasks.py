@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from hbench.baselines.shapes.world import (
+from hbench.worlds.shapes import (
     CAPTION_PROMPT,
+    QA_KINDS,
     caption,
     caption_scene,
-    questions,
     render,
-    vqa_scene,
+    sample_vqa,
 )
 
 from .loaders import Sample
-
-QA_KINDS: tuple[str, ...] = ("count", "color", "shape", "relation")
 
 
 def shapes_caption_sample(sample_id: str, seed: int) -> tuple[Sample, np.ndarray]:
@@ -37,14 +35,6 @@ def shapes_caption_sample(sample_id: str, seed: int) -> tuple[Sample, np.ndarray
 
 def shapes_vqa_sample(sample_id: str, seed: int, index: int) -> tuple[Sample, np.ndarray]:
     """A VQA question; kinds rotate with ``index`` so the four kinds are balanced."""
-    rng = np.random.default_rng(seed)
-    want = QA_KINDS[index % len(QA_KINDS)]
-    while True:
-        scene = vqa_scene(rng)
-        hits = [q for q in questions(scene, rng) if q.kind == want]
-        if hits:
-            q = hits[0]
-            s = Sample(
-                id=sample_id, question=q.question, answer=q.answer, category=q.kind, kind="vqa"
-            )
-            return s, render(scene)
+    scene, q = sample_vqa(np.random.default_rng(seed), QA_KINDS[index % len(QA_KINDS)])
+    s = Sample(id=sample_id, question=q.question, answer=q.answer, category=q.kind, kind="vqa")
+    return s, render(scene)

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from hbench.baselines.shapes.world import COLORS, SHAPES
 from hbench.harness import plugins
 from hbench.harness.suite import Item, SampleResult, Suite, sample_seed
 from hbench.harness.system import GENERATE
+from hbench.worlds.shapes import COLORS, SHAPES
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class ShapesCountSuite(Suite):
         return system.generate(item.data["prompt"], item.seed)
 
     def evaluate(self, item, output, artifacts):
-        from hbench.baselines.shapes.world import detect
+        from hbench.worlds.shapes import detect
 
         path = artifacts.save_image(item, output)
         dets = detect(np.asarray(output))

@@ -149,7 +149,7 @@ def test_every_delegated_help_starts_with_hbench_usage_and_examples(capsys):
 
 
 def test_bench_usage_is_what_the_parser_accepts(capsys):
-    from hbench.baselines.runtime.bench import _parser
+    from hbench.baselines.bench.spec import _parser
 
     assert main(["bench", "--help"]) == 0
     first = capsys.readouterr().out.splitlines()[0]

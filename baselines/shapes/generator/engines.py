@@ -28,8 +28,8 @@ from hbench.baselines.runtime.flow import (
     sample_euler,
 )
 
-from .data import to_tensor, to_uint8
 from .network import GeneratorConfig, ShapesDenoiser, TextContext
+from .pixels import to_tensor, to_uint8
 from .tokens import WordTokenizer, null_tokens_like
 from .weights import WEIGHTS_DIR, WeightsError, load_verified
 

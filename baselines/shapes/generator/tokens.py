@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from hbench.baselines.shapes.world import vocabulary
+from hbench.worlds.shapes import vocabulary
 
 PAD, BOS = 0, 1
 SPECIALS: tuple[str, ...] = ("<pad>", "<bos>")

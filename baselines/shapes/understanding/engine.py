@@ -21,9 +21,9 @@ from hbench.baselines.runtime.speculative import speculative_decode
 from hbench.baselines.runtime.target import Prompt
 from hbench.harness.system import DRAFTER, LANGUAGE_MODEL, TextOutput
 
-from .data import prompt_ids
 from .loading import load_head, load_target
 from .model import image_tensor
+from .tokenizer import prompt_ids
 from .weights import HEAD_FILE, TARGET_FILE, WEIGHTS_DIR, read_manifest
 
 KINDS: tuple[str, ...] = ("greedy", "spec")

@@ -22,8 +22,8 @@ from transformers import LlamaForCausalLM
 
 from hbench.baselines.runtime.kv_cache import passed_cache
 
-from .data import prompt_ids
 from .model import ShapesVLM, image_tensor
+from .tokenizer import prompt_ids
 
 
 class PrefixLlama(LlamaForCausalLM):

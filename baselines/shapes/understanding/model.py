@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from hbench.baselines.shapes.world import COLORS, SHAPES
+from hbench.worlds.shapes import COLORS, SHAPES
 
 AUX_PREFIXES = ("aux_shape.", "aux_color.")  # state-dict keys of the training-only probes
 

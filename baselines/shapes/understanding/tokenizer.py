@@ -7,7 +7,7 @@ from pathlib import Path
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
-from hbench.baselines.shapes.world import vocabulary
+from hbench.worlds.shapes import vocabulary
 
 PAD, UNK, BOS, EOS, SEP = "<pad>", "<unk>", "<bos>", "<eos>", "<sep>"
 SPECIALS: tuple[str, ...] = (PAD, UNK, BOS, EOS, SEP)
@@ -42,3 +42,8 @@ def _wrap(core: Tokenizer) -> PreTrainedTokenizerFast:
         eos_token=EOS,
         sep_token=SEP,
     )
+
+
+def prompt_ids(tok, prompt: str) -> list[int]:
+    """``<bos> prompt <sep>`` token ids (the model answers after ``<sep>``)."""
+    return [tok.bos_token_id, *tok.encode(prompt, add_special_tokens=False), tok.sep_token_id]

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hbench.baselines.shapes.world import COLORS, DetectorConfig, background_of, check_edit, detect
-from hbench.baselines.shapes.world.detect import flat_objects, nearest_colors
+from hbench.worlds.shapes import COLORS, DetectorConfig, background_of, check_edit, detect
+from hbench.worlds.shapes.detect import flat_objects, nearest_colors
 
 from ..shapes_source import edit_from_dict
 from .base import Judge, JudgeError, JudgeInput, JudgeScores

@@ -13,7 +13,7 @@ from hbench.baselines.shapes.generator.engines import SPECS
 from hbench.baselines.shapes.generator.network import GeneratorConfig, ShapesDenoiser
 from hbench.baselines.shapes.generator.tokens import WordTokenizer
 from hbench.baselines.shapes.generator.weights import MANIFEST, WeightsError, save_weights
-from hbench.baselines.shapes.world import render, sample_scene
+from hbench.worlds.shapes import render, sample_scene
 
 TINY = GeneratorConfig(vocab_size=WordTokenizer().size, channels=(8, 16, 32), text_dim=32, heads=2)
 NAMES = ("generator_teacher", "generator_nfe6", "generator_nfe1")
@@ -139,7 +139,7 @@ def test_shipped_weights_verify_and_fit_the_budget():
 
 
 def test_speed_bench_reports_each_variant_against_each_reference(weights_dir, capsys):
-    from hbench.baselines.shapes.generator import bench
+    from hbench.baselines.shapes.training.generator import bench
 
     argv = ["--kinds", "nfe6,teacher-batched", "--references", "teacher,teacher-batched"]
     assert bench.main([*argv, "--n", "1", "--weights-dir", str(weights_dir)]) == 0

@@ -6,7 +6,7 @@ import json
 
 import torch
 
-from hbench.baselines.shapes.generator import build_image_engine, train
+from hbench.baselines.shapes.generator import build_image_engine
 from hbench.baselines.shapes.generator.network import (
     Attention,
     GeneratorConfig,
@@ -15,6 +15,7 @@ from hbench.baselines.shapes.generator.network import (
 )
 from hbench.baselines.shapes.generator.tokens import WordTokenizer
 from hbench.baselines.shapes.generator.weights import MANIFEST
+from hbench.baselines.shapes.training.generator import train
 
 
 def _attention_pos(net: ShapesDenoiser) -> list[str]:

@@ -14,17 +14,18 @@ from hbench.baselines.runtime.decoding import DecodeConfig
 from hbench.baselines.runtime.drafters import EagleHeadDrafter
 from hbench.baselines.runtime.eagle import EagleHead, EagleHeadConfig
 from hbench.baselines.runtime.target import HFCausalLMTarget, Prompt
+from hbench.baselines.shapes.training.understanding.data import caption_example, vqa_example
+from hbench.baselines.shapes.training.understanding.reference_decode import hf_greedy
+from hbench.baselines.shapes.training.understanding.train_head import unrolled_hidden
 from hbench.baselines.shapes.understanding import build_text_engine
-from hbench.baselines.shapes.understanding.data import caption_example, prompt_ids, vqa_example
 from hbench.baselines.shapes.understanding.model import ShapesVLM, TargetConfig, image_tensor
-from hbench.baselines.shapes.understanding.reference_decode import hf_greedy
 from hbench.baselines.shapes.understanding.tokenizer import (
     UNK,
     build_tokenizer,
     load_tokenizer,
+    prompt_ids,
     save_tokenizer,
 )
-from hbench.baselines.shapes.understanding.train_head import unrolled_hidden
 from hbench.baselines.shapes.understanding.weights import (
     HEAD_FILE,
     TARGET_FILE,
@@ -147,7 +148,7 @@ def test_unrolled_training_matches_what_the_drafter_computes(weights):
 
 
 def test_target_training_resumes_exactly(tmp_path):
-    from hbench.baselines.shapes.understanding.train_target import main
+    from hbench.baselines.shapes.training.understanding.train_target import main
 
     common = [
         "--batch",
@@ -174,8 +175,8 @@ def test_target_training_resumes_exactly(tmp_path):
 
 
 def test_probe_maps_mark_each_object_centre_with_its_shape_and_colour():
-    from hbench.baselines.shapes.understanding.data import collate
-    from hbench.baselines.shapes.world import COLORS, SHAPES
+    from hbench.baselines.shapes.training.understanding.data import collate
+    from hbench.worlds.shapes import COLORS, SHAPES
 
     tok = build_tokenizer()
     examples = [caption_example(np.random.default_rng(i)) for i in range(4)]
@@ -190,9 +191,9 @@ def test_probe_maps_mark_each_object_centre_with_its_shape_and_colour():
 
 def test_probes_train_but_are_never_exported(tmp_path):
     """``--aux-shape`` / ``--aux-color`` add losses; the exported target has no probe tensors."""
-    from hbench.baselines.shapes.understanding import export
+    from hbench.baselines.shapes.training.understanding import export
+    from hbench.baselines.shapes.training.understanding.train_target import main
     from hbench.baselines.shapes.understanding.loading import load_target
-    from hbench.baselines.shapes.understanding.train_target import main
 
     common = ["--batch", "3", "--hidden", "32", "--layers", "1", "--ffn", "64",
               "--eval-n", "1", "--eval-every", "1000", "--steps", "1"]  # fmt: skip
@@ -212,7 +213,7 @@ def test_probes_train_but_are_never_exported(tmp_path):
 
 
 def test_vqa_response_formats_end_with_the_answer():
-    from hbench.baselines.shapes.world import final_answer
+    from hbench.worlds.shapes import final_answer
 
     for i in range(20):
         word = vqa_example(np.random.default_rng(i))
@@ -229,9 +230,9 @@ def test_keyed_responses_answer_by_copying_what_follows_the_key_in_the_list():
     For count questions the list names each object's shape and the answer is the count of
     the key's singular in it; for relations the key names both objects with their cells.
     """
-    from hbench.baselines.shapes.understanding.data import QA_KINDS, keyed_response
-    from hbench.baselines.shapes.world import QA, final_answer
-    from hbench.baselines.shapes.world.scene import NUMBER_WORDS
+    from hbench.baselines.shapes.training.understanding.data import keyed_response
+    from hbench.worlds.shapes import QA, QA_KINDS, final_answer
+    from hbench.worlds.shapes.scene import NUMBER_WORDS
 
     seen = set()
     for i in range(60):
@@ -270,8 +271,7 @@ def test_keyed_responses_answer_by_copying_what_follows_the_key_in_the_list():
 
 
 def test_marked_responses_mark_exactly_the_queried_objects_and_repeat_them():
-    from hbench.baselines.shapes.understanding.data import QA_KINDS
-    from hbench.baselines.shapes.world import final_answer
+    from hbench.worlds.shapes import QA_KINDS, final_answer
 
     for i in range(60):
         kind = QA_KINDS[i % len(QA_KINDS)]
@@ -301,8 +301,7 @@ def test_marked_responses_mark_exactly_the_queried_objects_and_repeat_them():
 def test_flagged_responses_flag_the_queried_objects_after_their_key_and_copy_what_follows(
     response,
 ):
-    from hbench.baselines.shapes.understanding.data import QA_KINDS
-    from hbench.baselines.shapes.world import final_answer
+    from hbench.worlds.shapes import QA_KINDS, final_answer
 
     flagged_kinds = {"color", "shape", "relation"} if response == "flagged" else {"color", "shape"}
     for i in range(60):
@@ -334,8 +333,8 @@ def test_flagged_responses_flag_the_queried_objects_after_their_key_and_copy_wha
 
 
 def test_answer_weight_targets_the_answer_word_of_reasoned_responses():
-    from hbench.baselines.shapes.understanding.data import collate
-    from hbench.baselines.shapes.understanding.train_target import weighted_loss
+    from hbench.baselines.shapes.training.understanding.data import collate
+    from hbench.baselines.shapes.training.understanding.train_target import weighted_loss
 
     tok = build_tokenizer()
     exs = [vqa_example(np.random.default_rng(3), response="reasoned"),
@@ -359,8 +358,8 @@ def test_answer_weight_targets_the_answer_word_of_reasoned_responses():
 
 def test_target_fine_tunes_from_a_weights_folder(weights, tmp_path):
     """``--init-from`` starts from the committed target (not a random init), any response format."""
+    from hbench.baselines.shapes.training.understanding.train_target import main
     from hbench.baselines.shapes.understanding.loading import load_target
-    from hbench.baselines.shapes.understanding.train_target import main
 
     out = tmp_path / "ft"
     args = ["--init-from", str(weights), "--vqa-response", "reasoned", "--batch", "2",
@@ -398,7 +397,7 @@ def test_committed_weights_verify_and_spec_is_exact():
 
 
 def test_flagged_axis_flags_lookups_with_a_word_no_question_has_and_reduces_relation_cells():
-    from hbench.baselines.shapes.understanding.data import QA_KINDS
+    from hbench.worlds.shapes import QA_KINDS
 
     rank = {"top": 0, "left": 0, "center": 1, "bottom": 2, "right": 2}
     for i in range(80):

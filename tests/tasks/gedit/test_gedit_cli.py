@@ -3,7 +3,6 @@
 from gedit_data_helpers import LocalChatServer, gedit_rows
 from PIL import Image
 
-from hbench.baselines.shapes.world import render
 from hbench.harness.config import SuiteSpec
 from hbench.harness.runner import run_item
 from hbench.harness.store import RunStore
@@ -11,6 +10,7 @@ from hbench.harness.system import EDIT
 from hbench.tasks.gedit.cli import main
 from hbench.tasks.gedit.shapes_source import edit_from_dict
 from hbench.tasks.gedit.suite import GEditConfig, GEditSuite
+from hbench.worlds.shapes import render
 
 
 class _Unchanged:

@@ -7,9 +7,9 @@ import pytest
 import torch
 from PIL import Image
 
-from hbench.baselines.shapes.world import render
 from hbench.tasks.gedit.metrics import EditMetrics, MetricsConfig, lpips_weights_file
 from hbench.tasks.gedit.shapes_source import edited_region, scene_caption, shapes_edits
+from hbench.worlds.shapes import render
 
 EDIT = shapes_edits(("color_alter",), 1, seed=0)[0][1]
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from hbench.baselines.shapes.world import COLORS, EDIT_KINDS, Scene, render
 from hbench.tasks.gedit.judges import JudgeError, JudgeInput, make_judge
 from hbench.tasks.gedit.shapes_source import COVERED_TYPES, edit_to_dict, shapes_edits
+from hbench.worlds.shapes import COLORS, EDIT_KINDS, Scene, render
 
 JUDGE = make_judge("shapes")
 EDITS = shapes_edits(

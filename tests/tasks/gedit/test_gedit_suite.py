@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hbench.baselines.shapes.world import render
 from hbench.harness import plugins
 from hbench.harness.config import SuiteSpec
 from hbench.harness.runner import run_item
@@ -16,6 +15,7 @@ from hbench.harness.system import EDIT
 from hbench.tasks.gedit.aggregate import aggregate, read_official_dir
 from hbench.tasks.gedit.shapes_source import COVERED_TYPES, NOT_COVERED_TYPES, edit_from_dict
 from hbench.tasks.gedit.suite import GEditConfig, GEditSuite
+from hbench.worlds.shapes import render
 
 
 class _TestEditor:

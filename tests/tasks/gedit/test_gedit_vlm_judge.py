@@ -113,10 +113,10 @@ def test_vlm_judge_checks_its_path(tmp_path):
 
 
 def test_vlm_judge_in_the_suite_records_scores_and_errors(tiny_vlm, tmp_path):
-    from hbench.baselines.shapes.world import render
     from hbench.harness.store import RunStore
     from hbench.tasks.gedit.shapes_source import edit_from_dict
     from hbench.tasks.gedit.suite import GEditConfig, GEditSuite
+    from hbench.worlds.shapes import render
 
     store = RunStore(tmp_path / "run")
     results = {}

@@ -11,7 +11,6 @@ from typing import ClassVar
 import pytest
 from PIL import Image
 
-from hbench.baselines.shapes.world import Scene, ShapeObject, render
 from hbench.harness import plugins
 from hbench.harness.config import load_config
 from hbench.harness.protocol import PreflightError
@@ -22,6 +21,7 @@ from hbench.tasks.geneval.detectors import ShapesDetector
 from hbench.tasks.geneval.layout import save_sample
 from hbench.tasks.geneval.protocols import HF_LABEL
 from hbench.tasks.geneval.suite import GenEvalConfig, GenEvalSuite
+from hbench.worlds.shapes import Scene, ShapeObject, render
 
 REPO = Path(__file__).resolve().parents[3]
 CONFIG = """\

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from hbench.baselines.shapes.world.geneval_format import NUMBER_WORDS, _phrase, plural
 from hbench.tasks.geneval.metadata import (
     GENEVAL_COLORS,
     RELATIONS,
@@ -20,6 +19,7 @@ from hbench.tasks.geneval.metadata import (
     validate_record,
     write_metadata,
 )
+from hbench.worlds.shapes.geneval_format import NUMBER_WORDS, _phrase, plural
 
 REPO = Path(__file__).resolve().parents[3]
 DATA = Path(os.environ.get("HBENCH_GENEVAL_DATA", REPO.parent / "shared" / "data" / "geneval"))

@@ -13,9 +13,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hbench.baselines.shapes.world.geneval_format import scene_for_metadata
-from hbench.baselines.shapes.world.render import render
-from hbench.baselines.shapes.world.scene import COLORS, Scene, place
 from hbench.harness import plugins
 from hbench.tasks.geneval.cli import main
 from hbench.tasks.geneval.layout import save_sample
@@ -23,6 +20,9 @@ from hbench.tasks.geneval.metadata import generate_metadata, write_metadata
 from hbench.tasks.geneval.rules import Thresholds
 from hbench.tasks.geneval.scoring import score_image_dir
 from hbench.tasks.geneval.summary import read_results
+from hbench.worlds.shapes.geneval_format import scene_for_metadata
+from hbench.worlds.shapes.render import render
+from hbench.worlds.shapes.scene import COLORS, Scene, place
 
 RECORDS = generate_metadata("shapes", 6, seed=0)
 

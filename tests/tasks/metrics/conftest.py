@@ -106,7 +106,7 @@ def aesthetic_head(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def reference_folder(tmp_path_factory) -> Path:
     """24 rendered shapes-world scenes as PNGs (the FID/KID reference set)."""
-    from hbench.baselines.shapes.world import render, sample_scene
+    from hbench.worlds.shapes import render, sample_scene
 
     folder = tmp_path_factory.mktemp("reference")
     rng = np.random.default_rng(0)

@@ -11,7 +11,6 @@ import pytest
 import torch
 from PIL import Image
 
-from hbench.baselines.shapes.world import render, sample_scene
 from hbench.tasks.metrics.aesthetic import AestheticMetric, AestheticOptions, build_head
 from hbench.tasks.metrics.base import MissingCheckpointError, load_state_dict
 from hbench.tasks.metrics.clipscore import ClipScoreMetric, ClipScoreOptions
@@ -21,6 +20,7 @@ from hbench.tasks.metrics.preference import (
     PickScoreMetric,
     PickScoreOptions,
 )
+from hbench.worlds.shapes import render, sample_scene
 
 IMAGES = [Image.fromarray(render(sample_scene(np.random.default_rng(s), 2))) for s in range(5)]
 TEXTS = ["a photo of a red circle", "two blue squares", "a green triangle", "a cat", "x"]

@@ -10,7 +10,6 @@ import pytest
 from metrics_helpers import blur
 from PIL import Image
 
-from hbench.baselines.shapes.world import render, sample_scene
 from hbench.harness import plugins
 from hbench.harness.config import load_config
 from hbench.harness.metric_values import METRIC_VALUES, latest_values
@@ -20,6 +19,7 @@ from hbench.harness.scoring import score_run
 from hbench.tasks.metrics.cli import main as cli_main
 from hbench.tasks.metrics.shapes_quality import edge_sharpness, palette_cleanliness
 from hbench.tasks.metrics.summary import metric_rows, metrics_table
+from hbench.worlds.shapes import render, sample_scene
 
 SCENES = [render(sample_scene(np.random.default_rng(s), 3)) for s in range(5)]
 

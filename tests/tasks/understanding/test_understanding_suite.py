@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hbench.baselines.shapes.world import render, sample_scene
 from hbench.harness import plugins
 from hbench.harness.config import load_config
 from hbench.harness.runner import execute
@@ -16,6 +15,7 @@ from hbench.tasks.understanding.suite import (
     UnderstandingConfig,
     UnderstandingSuite,
 )
+from hbench.worlds.shapes import render, sample_scene
 
 CONFIG = """\
 system:

@@ -1,0 +1,1 @@
+"""Training, distillation, monitor and speed bench of the shapes generator (``python -m`` commands)."""

@@ -1,0 +1,37 @@
+"""Plumbing of the speculative-decoding benchmark command (speed is never asserted here)."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+from hbench.baselines.bench.spec import main
+from hbench.baselines.hf.tiny import build_tiny_draft, build_tiny_head, build_tiny_lm
+
+
+def test_bench_writes_run_store(tmp_path, capsys):
+    torch.set_num_threads(1)
+    build_tiny_lm(tmp_path / "t", "qwen2", hidden=32)
+    build_tiny_draft(tmp_path / "t", tmp_path / "d", noise=0.002)
+    build_tiny_head(tmp_path / "t", tmp_path / "h.safetensors")
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text('{"prompt": "the red circle is"}\n{"prompt": "a big cat on the"}\n')
+    out = tmp_path / "run"
+    code = main([
+        "--target", str(tmp_path / "t"), "--draft", str(tmp_path / "d"),
+        "--head", str(tmp_path / "h.safetensors"), "--prompts", str(prompts),
+        "--max-new-tokens", "6", "--warmup", "1", "--k", "2", "--out", str(out),
+    ])  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    scores = json.loads((out / "scores.json").read_text())["suites"]["specbench"]
+    assert set(scores["variants"]) == {
+        "greedy", "spec-draft", "spec-head", "hf-greedy", "hf-assisted", "hf-pld"
+    }  # fmt: skip
+    for name in ("spec-draft", "spec-head", "hf-greedy", "hf-assisted"):
+        assert scores["comparisons"][name]["exact_match"]["rate"] == 1.0, name
+        assert f"{name} " in printed
+    records = (out / "records.jsonl").read_text().splitlines()
+    assert len(records) == 2 * 6
+    assert json.loads((out / "manifest.json").read_text())["config"]["k"] == 2
