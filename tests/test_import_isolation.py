@@ -8,6 +8,7 @@ regular packages: transformers imports the ``kernels`` distribution at import ti
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -69,8 +70,12 @@ def test_layers_bind_as_hbench_subpackages():
 
 def test_regular_wheel_install_imports_and_carries_the_weights(tmp_path):
     """A non-editable install: layers inside hbench/, the shapes weights shipped."""
-    wheels, target = tmp_path / "wheels", tmp_path / "site"
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(ROOT),
+    wheels, target, source = tmp_path / "wheels", tmp_path / "site", tmp_path / "source"
+    # Build from a copy: setuptools leaves build/ behind in the tree it builds, and a stale
+    # build/lib would put deleted modules into later wheels.
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", "build", "runs", "*.egg-info", "__pycache__", ".*_cache"))  # fmt: skip
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(source),
                             "-w", str(wheels)], capture_output=True, text=True, timeout=600)  # fmt: skip
     if build.returncode != 0 and "setuptools" in build.stderr:
         pytest.skip(
