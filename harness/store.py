@@ -27,7 +27,7 @@ SCORES = "scores.json"
 RECORD_FIELDS = ("key", "suite", "sample", "seed", "variant")  # every record has these
 
 
-class RunStoreError(RuntimeError):
+class RunStoreError(RuntimeError, ValueError):  # reports caught it as a ValueError
     """A run directory that cannot be used as asked."""
 
 
@@ -257,20 +257,21 @@ def read_records(run_dir: Path, problems: list[str] | None = None) -> list[dict[
     seen: dict[str, tuple[str, dict[str, Any]]] = {}
     for path in sorted(Path(run_dir).glob("records*.jsonl")):
         lines = path.read_bytes().split(b"\n")
+        parsed = []
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
-            where = f"{path}:{number}"
             try:
-                obj = json.loads(line)
+                parsed.append((f"{path}:{number}", json.loads(line)))
             except (json.JSONDecodeError, UnicodeDecodeError) as err:
                 if number == len(lines):  # no trailing newline: a torn tail
                     if problems is not None:
-                        problems.append(f"{where}: incomplete last line skipped")
+                        problems.append(f"{path}:{number}: incomplete last line skipped")
                     continue
                 raise RunStoreError(
-                    f"{where}: corrupt record: invalid JSON ({err}) (hbench store repair RUN)"
+                    f"{path}:{number}: corrupt record: invalid JSON ({err}) (hbench store repair RUN)"
                 ) from err
+        for where, obj in parsed:  # syntax first, then fields: a corrupt line is the root cause
             record = _check_record(obj, where)
             if record["key"] in seen:
                 first, previous = seen[record["key"]]
