@@ -63,5 +63,7 @@ def measure_until_decided(
                     spec, params=dataclasses.replace(spec.params, repeats=blocks)
                 )
             specs.append(spec)
-        execute(dataclasses.replace(config, suites=tuple(specs)), run, resume=True, progress=False)
+        # A deliberate config change (one more repeat), recorded in the manifest as forced.
+        execute(dataclasses.replace(config, suites=tuple(specs)), run, resume=True,
+                progress=False, force_config=True)  # fmt: skip
         results = check_claims(claims, run)
