@@ -532,7 +532,7 @@ def main(argv: list[str] | None = None) -> int:
 
             if len(args.runs) != 1:
                 parser.error("--measure takes one RUN")
-            results = measure_until_decided(claims, args.runs[0], args.config)
+            results = measure_until_decided(claims, args.runs[0], check_claims, args.config)
         else:
             results = check_claims(claims, args.runs)
     except (ClaimsError, RunStoreError, FileNotFoundError) as err:

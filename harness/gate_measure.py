@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .claims import ClaimsFile
-from .gate import ClaimResult, check_claims
+
+# (claims, run dir) -> results: hbench.harness.gate.check_claims, passed in by the gate so this
+# module does not import it back (no import cycle).
+Check = Callable[[ClaimsFile, Path], list[Any]]
 
 
-def _wants_block(result: ClaimResult) -> bool:
+def _wants_block(result: Any) -> bool:
     m = result.measurement
     return result.status == "inconclusive" and m is not None and "another block" in m.interval
 
@@ -32,8 +37,8 @@ def _blocks(run_dir: Path, suite: str) -> int:
 
 
 def measure_until_decided(
-    claims: ClaimsFile, run_dir: str | Path, config_path: str | None = None
-) -> list[ClaimResult]:
+    claims: ClaimsFile, run_dir: str | Path, check_claims: Check, config_path: str | None = None
+) -> list[Any]:
     """Gate, and while a sequential claim asks for another block, measure one; returns the
     final results."""
     from . import plugins

@@ -108,7 +108,7 @@ def test_measure_adds_blocks_until_the_rule_decides_or_the_cap(tmp_path) -> None
     claims = load_claims(tmp_path / "claims.yaml")
     (before,) = check_claims(claims, tmp_path / "run")
     assert before.status == "inconclusive" and "measure another block" in before.line()
-    (after,) = measure_until_decided(claims, tmp_path / "run")
+    (after,) = measure_until_decided(claims, tmp_path / "run", check_claims)
     repeats = {r["details"]["repeat"] for r in read_records(tmp_path / "run")}
     assert repeats in ({0, 1}, {0, 1, 2})  # one block added at a time, never past the cap
     assert after.status in ("pass", "fail") or "cap of 3 blocks" in after.line()
