@@ -128,9 +128,9 @@ def test_summary_counts_errors_and_shows_nfe_and_time(demo_run: Path) -> None:
         assert needle in out
     assert max(len(line) for line in out.splitlines()) <= 100  # a terminal; the report has more
     assert "overhead: share of a sample's time spent outside the model's forward passes" in out
-    # latency: one speedup per workload, each on its own line under the variant's row
-    lat = [line for line in out.splitlines() if re.search(r"^\s+\S+ [\d.]+×$", line)]
-    assert lat, out
+    # latency: one row per workload (its own NFE, time and speedup; never pooled, #22)
+    lat = [line for line in out.splitlines() if re.match(r"latency: \S+ +nfe6 .*×", line)]
+    assert len(lat) == 2, out  # t2i and edit
 
 
 def test_two_runs_side_by_side(tmp_path: Path) -> None:
