@@ -14,8 +14,9 @@ A claims file is YAML::
          group_by: tag, op: ">=", value: -0.01}
 
 Keys of a claim: ``suite``, ``variant``, ``check``, ``op``, ``value`` (required) and
-``metric``, ``reference``, ``workload``, ``where``, ``group_by``, ``field``, ``name``
-(optional); :mod:`hbench.harness.gate` documents the checks. This module checks the
+``metric``, ``reference``, ``workload``, ``where``, ``group_by``, ``field``, ``name``,
+``rule`` (optional; ``rule: sequential`` decides a timing claim block by block, see
+docs/gate.md; ``min_blocks`` / ``max_blocks`` at file level, defaults 2 / 6); :mod:`hbench.harness.gate` documents the checks. This module checks the
 structure only; names that depend on the run (suites, variants, metrics) are resolved
 by the gate against the run store, with the same ``file:line`` in its errors.
 """
@@ -49,8 +50,10 @@ OPS: dict[str, Callable[[float, float], bool]] = {
     "==": _equal,
 }
 REQUIRED_KEYS = ("suite", "variant", "check", "op", "value")
-OPTIONAL_KEYS = ("metric", "reference", "workload", "where", "group_by", "field", "name")
-FILE_KEYS = ("description", "confidence", "resamples", "seed", "max_errors", "claims")
+OPTIONAL_KEYS = ("metric", "reference", "workload", "where", "group_by", "field", "name", "rule")
+FILE_KEYS = ("description", "confidence", "resamples", "seed", "max_errors", "min_blocks",
+             "max_blocks", "claims")  # fmt: skip
+RULES = ("fixed", "sequential")  # sequential: the noise-aware rule of timing claims
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class Claim:
     group_by: str | None = None
     field: str | None = None
     name: str | None = None
+    rule: str = "fixed"
     source: str = "<memory>"
     line: int = 0
 
@@ -102,6 +106,8 @@ class ClaimsFile:
     resamples: int = DEFAULT_RESAMPLES
     seed: int = DEFAULT_SEED
     max_errors: int = 0
+    min_blocks: int = 2  # sequential rule: first look after this many blocks
+    max_blocks: int = 6  # sequential rule: inconclusive once this many are undecided
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -170,6 +176,8 @@ def _file_settings(data: dict[str, Any], loc: Any, errors: list[str]) -> dict[st
         ("resamples", DEFAULT_RESAMPLES, 1),
         ("seed", DEFAULT_SEED, 0),
         ("max_errors", 0, 0),
+        ("min_blocks", 2, 1),
+        ("max_blocks", 6, 1),
     ):
         value = data.get(key, default)
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
@@ -209,6 +217,10 @@ def _parse_claim(
         errors.append(
             f"{loc.where((*path, 'op'))}: unknown op {entry['op']!r}; use one of {', '.join(OPS)}"
         )
+    if entry.get("rule", "fixed") not in RULES:
+        errors.append(
+            f"{loc.where((*path, 'rule'))}: unknown rule {entry['rule']!r}; use one of {', '.join(RULES)}"
+        )
     if "value" in entry and not _is_number(entry["value"]):
         errors.append(
             f"{loc.where((*path, 'value'))}: value must be a finite number, got {entry['value']!r}"
@@ -235,6 +247,7 @@ def _parse_claim(
         group_by=entry.get("group_by"),
         field=entry.get("field"),
         name=entry.get("name"),
+        rule=entry.get("rule", "fixed"),
         source=source,
         line=line,
     )

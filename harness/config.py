@@ -12,9 +12,11 @@ Example::
     seed: 0
     kernels: auto             # auto (Triton on CUDA, else PyTorch) | triton | reference
     threads: 1                # optional: torch CPU threads (batch-1 decoding likes 1)
+    count_flops: false        # optional: FLOPs per sample (FlopCounterMode; never in timing suites)
     system:
       family: shapes
       reference: baseline     # optional; default: the family's reference variant
+      bounds: [oracle]        # optional; oracles / bounds get quality rows only (default: family's)
       variants: [oracle, baseline, nfe6, nfe1]   # or a mapping variant -> options
       options: {}             # family options (validated by the family's Options)
     suites:
@@ -54,6 +56,13 @@ class SystemSpec:
     options: Any  # the family's Options dataclass instance
     variant_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     resolved: dict[str, Any] = field(default_factory=dict)  # variant -> Options with overrides
+    bounds: tuple[str, ...] = ()  # oracles / upper bounds: quality rows only (DESIGN.md roles)
+
+    def role(self, variant: str) -> str:
+        """``reference``, ``bound`` or ``candidate`` (DESIGN.md, "Variant roles")."""
+        if variant == self.reference:
+            return "reference"
+        return "bound" if variant in self.bounds else "candidate"
 
     def options_for(self, variant: str) -> Any:
         """The family options of one variant (``options`` with that variant's overrides)."""
@@ -110,6 +119,7 @@ class RunConfig:
     seed: int = 0
     kernels: Literal["auto", "triton", "reference"] = "auto"
     threads: int | None = None  # torch intra-op threads (None: torch's default)
+    count_flops: bool = False  # record cost.flops per sample (not in timing suites)
     source: str = "<memory>"
     metrics: tuple[MetricSpec, ...] = ()
 
@@ -122,9 +132,11 @@ class RunConfig:
             "seed": self.seed,
             "kernels": self.kernels,
             "threads": self.threads,
+            "count_flops": self.count_flops,
             "system": {
                 "family": self.system.family,
                 "reference": self.system.reference,
+                "bounds": list(self.system.bounds),
                 "variants": list(self.system.variants),
                 "options": _jsonable(self.system.options),
                 "variant_options": self.system.variant_options,
@@ -382,7 +394,8 @@ def build_dataclass(cls: type, values: Any, path: tuple[str, ...], loc: _Located
     return obj
 
 
-_TOP_KEYS = {"out", "device", "dtype", "seed", "kernels", "threads", "system", "suites", "metrics"}
+_TOP_KEYS = {"out", "device", "dtype", "seed", "kernels", "threads", "count_flops", "system",
+             "suites", "metrics"}  # fmt: skip
 
 
 def load_config(
@@ -439,6 +452,7 @@ def build_config(
         ),
         seed=coerce(data.get("seed", 0), int, ("seed",), loc),
         threads=_threads(data.get("threads"), loc),
+        count_flops=coerce(data.get("count_flops", False), bool, ("count_flops",), loc),
         kernels=coerce(
             data.get("kernels", "auto"), Literal["auto", "triton", "reference"], ("kernels",), loc
         ),
@@ -467,7 +481,7 @@ def _build_system(data: Any, loc: _Located, systems: Registry) -> SystemSpec:
     path = ("system",)
     if not isinstance(data, dict):
         raise loc.error(path, f"expected a mapping, got {data!r}")
-    allowed = {"family", "variants", "reference", "options"}
+    allowed = {"family", "variants", "reference", "bounds", "options"}
     for key in data:
         if key not in allowed:
             raise unknown_key(loc, path, key, allowed)
@@ -499,6 +513,17 @@ def _build_system(data: Any, loc: _Located, systems: Registry) -> SystemSpec:
             (*path, "reference"),
             f"reference variant {reference!r} is not among the variants ({', '.join(variant_options)})",
         )
+    default = [v for v in getattr(family, "bounds", ()) if v in variant_options and v != reference]
+    bounds = data.get("bounds", default)
+    if not isinstance(bounds, list) or not all(isinstance(b, str) for b in bounds):
+        raise loc.error((*path, "bounds"), f"expected a list of variant names, got {bounds!r}")
+    for b in bounds:
+        if b not in variant_options or b == reference:
+            raise loc.error(
+                (*path, "bounds"),
+                f"bound {b!r} must be one of the variants other than the reference "
+                f"({', '.join(v for v in variant_options if v != reference)})",
+            )
     base = data.get("options") or {}
     options = build_dataclass(family.Options, base, (*path, "options"), loc)
     resolved = {}
@@ -518,6 +543,7 @@ def _build_system(data: Any, loc: _Located, systems: Registry) -> SystemSpec:
         options=options,
         variant_options=variant_options,
         resolved=resolved,
+        bounds=tuple(bounds),
     )
 
 

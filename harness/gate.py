@@ -1,5 +1,8 @@
 """``hbench gate RUN [RUN ...] --claims CLAIMS``: check claims against finished run stores.
 
+``hbench gate NEW --against OLD [--tolerance ...]``: regressions against a previous run
+(:mod:`hbench.harness.gate_against`).
+
 Every number is computed from the run store (``records.jsonl``, ``scores.json``) with
 :mod:`hbench.harness.statistics` and the claims file's confidence / resamples / seed, so
 with the defaults it equals the comparison blocks of ``scores.json``. Checks (``metric``
@@ -28,9 +31,30 @@ Sample labels (``workload``, ``where`` filters, ``group_by``) are read from a re
 take a ``_ci_low`` / ``_ci_high`` suffix to compare the interval bound instead of the
 estimate (``diff_ci_low >= -0.01`` is paired non-inferiority at margin 0.01).
 
+Cost counters (deterministic, recorded per sample in ``cost``; they never flake):
+
+================  ===================================================  ==================
+target_forwards   target-model forwards per sample (text)              min..max, every
+flops             FLOPs per sample (when the run counted them)         sample
+tau               mean tokens per target forward of the variant        per-sample range
+nfe_ratio         reference mean / variant mean of the counter over    per-pair range
+merged_calls_ratio    paired samples (the variant does 1/ratio of the
+target_forwards_ratio reference's work); one check per counter
+draft_forwards_ratio  (drafter forwards)
+flops_ratio       (FLOPs, when a run records cost.flops)
+================  ===================================================  ==================
+
+``diff``, ``speedup`` and ``exact_match`` read the comparison engine's entry from scores.json
+(the same figure the report prints) when the claim asks for what was stored (no ``where``
+other than the suite's group field, ``group_by`` absent or the suite's group field, the
+file's confidence / resamples / seed); otherwise the same engine computes it from the records.
+
+``rule: sequential`` on a ``speedup`` claim applies the noise-aware rule of docs/gate.md.
+
 Exit status: 0 all claims hold, 1 a claim fails, 2 the claims file or the run cannot be
 used (unknown suite, variant or metric: the message names the claim's line; a damaged
-store), 3 a run is unfinished (``--allow-partial`` gates it anyway; see gate_precheck).
+store), 3 a run is unfinished (``--allow-partial`` gates it anyway; see gate_precheck), 4 no
+claim fails but a sequential timing claim is inconclusive.
 """
 
 from __future__ import annotations
@@ -38,17 +62,17 @@ from __future__ import annotations
 import argparse
 import difflib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from . import comparisons as cmp
 from . import statistics as st
 from .claims import Claim, ClaimsError, ClaimsFile, load_claims
 from .gate_precheck import precheck
 from .gate_report import write_junit, write_summary
-from .gate_runs import ClaimError, RunView, record_field, unknown_name
+from .gate_runs import ClaimError, RunView, unknown_name
 from .messages import print_error
-from .scoring import paired
 from .store import RunStoreError
 
 
@@ -60,8 +84,10 @@ class Measurement:
     low: float | None
     high: float | None
     n: int
-    interval: str  # "bootstrap" | "wilson" | "range" | "none"
+    interval: str  # "bootstrap" | "wilson" | "range" | "none" (or the entry's method name)
     compared: tuple[float, ...] = ()
+    source: str = "records"  # "scores.json" when read from the comparison engine's entry
+    decision: str = ""  # the sequential rule's own verdict: pass | fail | inconclusive
 
     def measured_text(self) -> str:
         """The compared value(s); a per-sample range prints as ``min..max`` (or one value)."""
@@ -73,7 +99,7 @@ class Measurement:
 
 @dataclass(frozen=True)
 class ClaimResult:
-    """Verdict of one claim: ``status`` is "pass", "fail" or "error"."""
+    """Verdict of one claim: ``status`` is "pass", "fail", "inconclusive" or "error"."""
 
     claim: Claim
     status: str
@@ -119,7 +145,7 @@ def _metric_values(claim: Claim, records: list[dict]) -> list[float]:
 def _pairs(claim: Claim, view: RunView) -> tuple[list[dict], list[dict]]:
     ref_ok, _ = view.select(claim, view.reference(claim))
     oth_ok, _ = view.select(claim, claim.variant)
-    ref, oth = paired(ref_ok, oth_ok)
+    ref, oth = cmp.paired(ref_ok, oth_ok)
     if not ref:
         raise ClaimError(
             f"{claim.location}: no paired samples of {claim.variant} and its reference"
@@ -129,6 +155,47 @@ def _pairs(claim: Claim, view: RunView) -> tuple[list[dict], list[dict]]:
 
 def _boot(est: float, low: float, high: float, n: int, kind: str = "bootstrap") -> Measurement:
     return Measurement(est, low, high, n, kind)
+
+
+def _settings(cfg: ClaimsFile) -> cmp.Settings:
+    return cmp.Settings(cfg.confidence, cfg.resamples, cfg.seed)
+
+
+def _scope(claim: Claim, meta: cmp.SuiteMeta) -> str | None:
+    """The stored entry's scope this claim asks for, or None (then it is computed)."""
+    where = dict(claim.where)
+    if not where:
+        if claim.group_by is None:
+            return "all"
+        return "overall" if claim.group_by == meta.group_field else None
+    if claim.group_by is None and len(where) == 1 and meta.group_field in where:
+        return f"{meta.group_field}={where[meta.group_field]}"
+    return None
+
+
+def stored(claim: Claim, view: RunView, cfg: ClaimsFile, quantity: str) -> Measurement | None:
+    """The comparison engine's entry for this claim from scores.json (the figure the report
+    shows), when the claim asks for exactly what was stored with the same settings."""
+    if claim.reference not in (None, view.suite_reference.get(claim.suite)):
+        return None
+    block = view.suite_scores.get(claim.suite) or {}
+    entries = ((block.get("comparisons") or {}).get(claim.variant) or {}).get("estimates")
+    scope = _scope(claim, cmp.SuiteMeta.from_dict(block.get("declared")))
+    if not entries or scope is None:
+        return None
+    found = cmp.find(entries, quantity, claim.metric if quantity == "diff" else None, scope)
+    if found is None or not cmp.same_settings(found, _settings(cfg)):
+        return None
+    kind = str((found.get("method") or {}).get("interval", "none"))
+    return Measurement(found["estimate"], found["ci_low"], found["ci_high"], found["n"], kind,
+                       source="scores.json")  # fmt: skip
+
+
+def _entry_measurement(found: dict | None, claim: Claim, what: str) -> Measurement:
+    if found is None:
+        raise ClaimError(f"{claim.location}: {what}: nothing to compare in the paired records")
+    kind = str((found.get("method") or {}).get("interval", "none"))
+    return Measurement(found["estimate"], found["ci_low"], found["ci_high"], found["n"], kind)
 
 
 def measure_mean(claim: Claim, view: RunView, cfg: ClaimsFile) -> Measurement:
@@ -147,60 +214,132 @@ def measure_rate(claim: Claim, view: RunView, cfg: ClaimsFile) -> Measurement:
 
 
 def measure_diff(claim: Claim, view: RunView, cfg: ClaimsFile) -> Measurement:
+    if not claim.metric:
+        raise ClaimError(f"{claim.location}: check {claim.check!r} needs 'metric'")
+    found = stored(claim, view, cfg, "diff")
+    if found is not None:
+        return found
     ref, oth = _pairs(claim, view)
+    _metric_values(claim, ref), _metric_values(claim, oth)  # names a missing metric
     groups = None
     if claim.group_by:
-        groups = [record_field(r, claim.group_by) for r in ref]
+        groups = [cmp.group_label(r, claim.group_by) for r in ref]
         if any(g is None for g in groups):
             raise ClaimError(
                 f"{claim.location}: group_by {claim.group_by!r}: not in every record's details or output"
             )
-    d = st.paired_bootstrap(
-        _metric_values(claim, ref),
-        _metric_values(claim, oth),
-        cfg.confidence,
-        cfg.resamples,
-        cfg.seed,
-        groups,
-    )
-    return _boot(d.mean_diff, d.ci_low, d.ci_high, d.n)
+    scope = "overall" if groups else "all"
+    d = cmp.diff(ref, oth, claim.metric, scope, groups, _settings(cfg), claim.group_by)
+    return _entry_measurement(d, claim, "diff")
 
 
 def measure_speedup(claim: Claim, view: RunView, cfg: ClaimsFile) -> Measurement:
+    if claim.rule == "sequential":
+        return sequential_speedup(claim, view, cfg)
+    found = stored(claim, view, cfg, "speedup")
+    if found is not None:
+        return found
     ref, oth = _pairs(claim, view)
-    try:
-        a = [float(r["profile"]["seconds"]) for r in ref]
-        b = [float(r["profile"]["seconds"]) for r in oth]
-        s = st.speedup(a, b, cfg.confidence, cfg.resamples, cfg.seed)
-    except (KeyError, TypeError, ValueError) as err:
+    _seconds(claim, ref + oth)
+    return _entry_measurement(cmp.speedup(ref, oth, "all", _settings(cfg)), claim, "speedup")
+
+
+def _seconds(claim: Claim, records: list[dict]) -> None:
+    bad = [r["sample"] for r in records if not cmp.number((r.get("profile") or {}).get("seconds"))]
+    if bad:
         raise ClaimError(
-            f"{claim.location}: speedup needs profile.seconds > 0 in every record: {err}"
-        ) from err
-    return _boot(s.median, s.ci_low, s.ci_high, s.n)
+            f"{claim.location}: speedup needs profile.seconds > 0 in every record (sample {bad[0]})"
+        )
+
+
+def sequential_speedup(claim: Claim, view: RunView, cfg: ClaimsFile) -> Measurement:
+    """The noise-aware rule (docs/gate.md): blocks are the interleaved repeats
+    (``details.repeat``); after block k >= min_blocks the bootstrap interval of the median
+    paired ratio over blocks 1..k decides: pass when its bound on the claim's side clears the
+    threshold, fail when the other bound is beyond it, else look at the next block. Undecided
+    after the recorded blocks: inconclusive (``decision`` says whether the cap was reached)."""
+    ref, oth = _pairs(claim, view)
+    _seconds(claim, ref + oth)
+    blocks = sorted({r.get("details", {}).get("repeat") for r in ref} - {None})
+    if not blocks:
+        raise ClaimError(f"{claim.location}: rule sequential needs blocks (details.repeat)")
+    upward = claim.op in (">=", ">")
+    last: dict | None = None
+    for k in range(1, min(len(blocks), cfg.max_blocks) + 1):
+        keep = set(blocks[:k])
+        idx = [i for i, r in enumerate(ref) if r["details"].get("repeat") in keep]
+        last = cmp.speedup([ref[i] for i in idx], [oth[i] for i in idx], "all", _settings(cfg))
+        if k < cfg.min_blocks or last is None:
+            continue
+        low, high = last["ci_low"], last["ci_high"]
+        lower_ok, upper_ok = claim.holds(low), claim.holds(high)
+        if lower_ok if upward else upper_ok:
+            return _decided(last, k, "pass", low if upward else high)
+        if not (upper_ok if upward else lower_ok):
+            return _decided(last, k, "fail", high if upward else low)
+    assert last is not None
+    capped = len(blocks) >= cfg.max_blocks
+    why = f"cap of {cfg.max_blocks} blocks reached" if capped else "measure another block"
+    side = last["ci_low"] if upward else last["ci_high"]
+    return _decided(last, min(len(blocks), cfg.max_blocks), f"inconclusive ({why})", side)
+
+
+def _decided(found: dict, blocks: int, decision: str, bound: float | None) -> Measurement:
+    kind = f"{found['method']['interval']} after {blocks} block(s): {decision}"
+    compared = () if bound is None else (bound,)
+    return Measurement(found["estimate"], found["ci_low"], found["ci_high"], found["n"], kind,
+                       compared, decision=decision.split(" ")[0])  # fmt: skip
 
 
 def measure_exact_match(claim: Claim, view: RunView, cfg: ClaimsFile) -> Measurement:
+    found = stored(claim, view, cfg, "exact_match") if claim.field is None else None
+    if found is not None:
+        return found
     ref, oth = _pairs(claim, view)
-    fields = [claim.field] if claim.field else ["token_ids", "text"]
-    for name in fields:
-        if all(name in r.get("output", {}) for r in ref + oth):
-            r = st.exact_match_rate(
-                [x["output"][name] for x in ref], [x["output"][name] for x in oth]
+    got = cmp.exact_match(ref, oth, "all", _settings(cfg), claim.field)
+    if got is None:
+        fields = [claim.field] if claim.field else list(cmp.TEXT_FIELDS)
+        raise ClaimError(
+            f"{claim.location}: exact_match: records have no output field {' or '.join(fields)}"
+        )
+    return _entry_measurement(got, claim, "exact_match")
+
+
+def _ratio(name: str) -> Callable[[Claim, RunView, ClaimsFile], Measurement]:
+    """``<counter>_ratio``: reference mean / variant mean of a deterministic cost counter."""
+
+    def measure(claim: Claim, view: RunView, cfg: ClaimsFile) -> Measurement:
+        found = stored(claim, view, cfg, f"{name}_ratio")
+        if found is not None:
+            return Measurement(found.estimate, found.low, found.high, found.n, "range",
+                               source=found.source)  # fmt: skip
+        ref, oth = _pairs(claim, view)
+        got = cmp.counter_ratio(ref, oth, name, "all")
+        if got is None:
+            raise ClaimError(
+                f"{claim.location}: {name}_ratio: {name} is not in the paired records' cost"
             )
-            return _boot(r.estimate, r.low, r.high, r.n, "wilson")
-    raise ClaimError(
-        f"{claim.location}: exact_match: records have no output field {' or '.join(fields)}"
-    )
+        return Measurement(got["estimate"], got["ci_low"], got["ci_high"], got["n"], "range")
+
+    return measure
+
+
+def measure_tau(claim: Claim, view: RunView, cfg: ClaimsFile) -> Measurement:
+    recs = view.select(claim, claim.variant)[0]
+    got = cmp.tau(recs, "all")
+    if got is None:
+        raise ClaimError(f"{claim.location}: tau: no record of the variant reports it")
+    return Measurement(got["estimate"], got["ci_low"], got["ci_high"], got["n"], "range")
 
 
 def _profile_count(key: str) -> Callable[[Claim, RunView, ClaimsFile], Measurement]:
     def measure(claim: Claim, view: RunView, cfg: ClaimsFile) -> Measurement:
         recs = view.select(claim, claim.variant)[0]
-        vals = [r.get("profile", {}).get(key) for r in recs]
+        vals = [cmp.counter(r, key) for r in recs]
         if not recs or any(v is None for v in vals):
             raise ClaimError(
-                f"{claim.location}: {key}: not in every record's profile "
-                "(does the variant expose a generator module?)"
+                f"{claim.location}: {key}: not in every record's profile or cost "
+                "(a generator module for nfe; decoding stats for the text counters)"
             )
         s = st.percentiles(vals)
         return Measurement(s.median, s.min, s.max, s.n, "range", (s.min, s.max))
@@ -261,6 +400,10 @@ CHECKS: dict[str, tuple[Measure, bool, bool]] = {
     "exact_match": (measure_exact_match, True, True),
     "nfe": (_profile_count("nfe"), False, False),
     "merged_calls": (_profile_count("merged_calls"), False, False),
+    "target_forwards": (_profile_count("target_forwards"), False, False),
+    "flops": (_profile_count("flops"), False, False),
+    "tau": (measure_tau, False, False),
+    **{f"{c}_ratio": (_ratio(c), False, True) for c in cmp.COUNTERS},
     "errors": (measure_errors, False, False),
     "score": (measure_score, False, False),
     "score_diff": (measure_score_diff, False, False),
@@ -288,6 +431,8 @@ def evaluate(claim: Claim, view: RunView, cfg: ClaimsFile) -> ClaimResult:
     """Measure one claim on the run and decide pass / fail (or error)."""
     try:
         measure, bound, is_paired = resolve_check(claim)
+        if claim.rule == "sequential" and (claim.check != "speedup"):
+            raise ClaimError(f"{claim.location}: rule sequential applies to check speedup only")
         m = measure(claim, view, cfg)
         errors = view.select(claim, claim.variant)[1]
         if is_paired:
@@ -295,16 +440,15 @@ def evaluate(claim: Claim, view: RunView, cfg: ClaimsFile) -> ClaimResult:
     except ClaimError as err:
         return ClaimResult(claim, "error", message=str(err).removeprefix(f"{claim.location}: "))
     if bound is not None:
-        m = Measurement(
-            m.estimate, m.low, m.high, m.n, m.interval, (m.high if bound == "_ci_high" else m.low,)
-        )
-    elif not m.compared:
-        m = Measurement(m.estimate, m.low, m.high, m.n, m.interval, (m.estimate,))
+        m = replace(m, compared=(m.high if bound == "_ci_high" else m.low,))
+    elif not m.compared and not m.decision:
+        m = replace(m, compared=(m.estimate,))
     ok = all(claim.holds(v) for v in m.compared)
+    status = m.decision or ("pass" if ok else "fail")
     message = ""
     if claim.check != "errors" and errors > cfg.max_errors:
-        ok, message = False, f"{errors} errored sample(s), max_errors {cfg.max_errors}"
-    return ClaimResult(claim, "pass" if ok else "fail", m, message)
+        status, message = "fail", f"{errors} errored sample(s), max_errors {cfg.max_errors}"
+    return ClaimResult(claim, status, m, message)
 
 
 def check_claims(
@@ -315,11 +459,17 @@ def check_claims(
     return [evaluate(c, view, claims) for c in claims.claims]
 
 
+INCONCLUSIVE_EXIT = 4
+
+
 def exit_status(results: list[ClaimResult]) -> int:
-    """0 if every claim passes, 2 if any claim could not be evaluated, else 1."""
+    """2 if any claim could not be evaluated, else 1 if any fails, else 4 if a sequential
+    timing claim is inconclusive (measure more blocks), else 0."""
     if any(r.status == "error" for r in results):
         return 2
-    return 0 if all(r.status == "pass" for r in results) else 1
+    if any(r.status == "fail" for r in results):
+        return 1
+    return INCONCLUSIVE_EXIT if any(r.status == "inconclusive" for r in results) else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -337,7 +487,25 @@ def main(argv: list[str] | None = None) -> int:
         help="run directory (manifest.json, records.jsonl, scores.json); several runs may be "
         "gated together when each suite is in one of them",
     )
-    parser.add_argument("--claims", required=True, help="claims YAML file")
+    parser.add_argument("--claims", help="claims YAML file (required unless --against)")
+    parser.add_argument(
+        "--measure",
+        action="store_true",
+        help="while a sequential timing claim is undecided, continue the run with one more "
+        "block (repeat) and gate again, up to the claims file's max_blocks",
+    )
+    parser.add_argument("--config", help="with --measure: the run's config (default: manifest's)")
+    parser.add_argument(
+        "--against",
+        metavar="OLD",
+        help="instead of claims: flag significant regressions of RUN against the run OLD "
+        "(samples paired by id; quality, speed and cost figures)",
+    )
+    parser.add_argument(
+        "--tolerance",
+        help="with --against: quality=0,time=0.2,cost=0 (any subset; quality in metric units, "
+        "time and cost as fractions)",
+    )
     parser.add_argument("--junit", help="write JUnit XML here (one test case per claim)")
     parser.add_argument("--summary", help="append a Markdown table here (GitHub step summary)")
     parser.add_argument(
@@ -346,13 +514,28 @@ def main(argv: list[str] | None = None) -> int:
         help="gate an unfinished run (otherwise exit 3 naming the missing samples)",
     )
     args = parser.parse_args(argv)
+    if args.against:
+        from .gate_against import run_against
+
+        if len(args.runs) != 1 or args.claims:
+            parser.error("--against takes one RUN and no --claims")
+        return run_against(args.runs[0], args.against, args.tolerance, args.junit, args.summary)
+    if not args.claims:
+        parser.error("--claims is required (or --against OLD)")
     status = precheck(args.runs, args.allow_partial)  # unfinished or damaged runs first
     if status:
         return status
     try:
         claims = load_claims(args.claims)
-        results = check_claims(claims, args.runs)
-    except (ClaimsError, RunStoreError) as err:
+        if args.measure:
+            from .gate_measure import measure_until_decided
+
+            if len(args.runs) != 1:
+                parser.error("--measure takes one RUN")
+            results = measure_until_decided(claims, args.runs[0], check_claims, args.config)
+        else:
+            results = check_claims(claims, args.runs)
+    except (ClaimsError, RunStoreError, FileNotFoundError) as err:
         print_error(err)
         return 2
     for result in results:

@@ -17,6 +17,7 @@ def write_junit(results: list[ClaimResult], path: str | Path, source: str) -> Pa
         name=f"hbench gate: {source}",
         tests=str(len(results)),
         failures=str(sum(r.status == "fail" for r in results)),
+        skipped=str(sum(r.status == "inconclusive" for r in results)),
         errors=str(sum(r.status == "error" for r in results)),
     )
     for r in results:
@@ -28,7 +29,9 @@ def write_junit(results: list[ClaimResult], path: str | Path, source: str) -> Pa
             file=r.claim.source,
             line=str(r.claim.line),
         )
-        if r.status != "pass":
+        if r.status == "inconclusive":
+            ET.SubElement(case, "skipped", message=r.line()).text = r.line()
+        elif r.status != "pass":
             tag = "failure" if r.status == "fail" else "error"
             ET.SubElement(case, tag, message=r.line()).text = r.line()
         ET.SubElement(case, "system-out").text = r.line()
@@ -58,7 +61,7 @@ def summary_markdown(results: list[ClaimResult], source: str, run: str) -> str:
         "| | claim | required | measured | estimate | interval | n | where |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    icons = {"pass": "✅", "fail": "❌", "error": "⚠️"}
+    icons = {"pass": "✅", "fail": "❌", "error": "⚠️", "inconclusive": "❔"}
     for r in results:
         c, m = r.claim, r.measurement
         required = f"{c.op} {c.value:g}"

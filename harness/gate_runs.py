@@ -8,24 +8,18 @@ reference variant of its own run.
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .claims import Claim
-from .messages import not_a_run_directory
-from .store import MANIFEST, SCORES, RunStoreError, read_records
+from .comparisons import record_field
+from .runs import load_run
+from .store import RunStoreError
 
 
 class ClaimError(ValueError):
     """A claim that cannot be evaluated on this run (names the claim's file:line)."""
-
-
-def record_field(record: dict[str, Any], key: str) -> Any:
-    """A per-sample label (``where`` / ``group_by``): ``details[key]``, else ``output[key]``."""
-    details = record.get("details") or {}
-    return details[key] if key in details else (record.get("output") or {}).get(key)
 
 
 def unknown_name(claim: Claim, what: str, name: Any, available: set[Any]) -> ClaimError:
@@ -37,15 +31,6 @@ def unknown_name(claim: Claim, what: str, name: Any, available: set[Any]) -> Cla
         f"{claim.location}: unknown {what} {name!r} in suite {claim.suite!r} of this run.{hint} "
         f"Available: {', '.join(names) or 'none'}"
     )
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise RunStoreError(f"{path}:{err.lineno}: invalid JSON: {err.msg}") from err
 
 
 class RunView:
@@ -63,11 +48,9 @@ class RunView:
             raise RunStoreError(f"{', '.join(map(str, dirs))}: no records*.jsonl with records")
 
     def _add(self, run: Path) -> None:
-        if not run.is_dir():
-            raise RunStoreError(not_a_run_directory(run))
-        records = read_records(run)
-        scores, manifest = _read_json(run / SCORES), _read_json(run / MANIFEST)
-        reference = scores.get("reference") or manifest.get("system", {}).get("reference")
+        loaded = load_run(run)
+        records, scores = list(loaded.records), loaded.scores
+        reference = loaded.reference
         for suite in sorted({r.get("suite") for r in records}):
             if suite in self.suite_run:
                 raise RunStoreError(

@@ -191,6 +191,7 @@ class SampleProfile:
     peak_memory_bytes: int = 0
     memory_kind: str = "rss"
     stages: dict[str, float] = field(default_factory=dict)
+    flops: int | None = None  # FlopCounterMode total, when counting was asked for
 
     @property
     def model_seconds(self) -> float:
@@ -211,14 +212,25 @@ class SampleProfile:
         if GENERATOR in self.modules and self.modules[GENERATOR].calls:
             out["nfe"] = self.modules[GENERATOR].evaluations
             out["merged_calls"] = self.modules[GENERATOR].calls
+        if self.flops is not None:
+            out["flops"] = self.flops
         return out
 
 
 @contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+@contextmanager
 def profile_sample(
-    modules: dict[str, torch.nn.Module], device: str | None = None
+    modules: dict[str, torch.nn.Module], device: str | None = None, count_flops: bool = False
 ) -> Iterator[SampleProfile]:
     """Profile the system call made inside the ``with`` block.
+
+    With ``count_flops`` the call also runs under ``torch.utils.flop_counter.FlopCounterMode``
+    (matmul / convolution / attention FLOPs of every op in the call, hooked networks
+    included); that slows the call, so timing suites never ask for it.
 
     >>> lin = torch.nn.Linear(2, 2)
     >>> with profile_sample({"generator": lin}) as prof:
@@ -230,8 +242,15 @@ def profile_sample(
     counter = ForwardCounter(modules, device)
     mem = PeakMemory(device)
     timer = Timer(device)
-    with mem, counter, timer:
+    flop_mode = None
+    if count_flops:
+        from torch.utils.flop_counter import FlopCounterMode
+
+        flop_mode = FlopCounterMode(display=False)
+    with mem, counter, timer, flop_mode if flop_mode is not None else _nothing():
         yield prof
+    if flop_mode is not None:
+        prof.flops = int(flop_mode.get_total_flops())
     prof.seconds = timer.seconds
     prof.modules = counter.stats
     prof.peak_memory_bytes = mem.peak_bytes

@@ -164,6 +164,7 @@ def run_item(
     item: Item,
     store: RunStore,
     device: str,
+    count_flops: bool = False,
 ) -> dict[str, Any]:
     """Infer, profile and evaluate one item for one variant; returns its record.
 
@@ -182,14 +183,17 @@ def run_item(
         "metrics": {},
         "details": {},
         "profile": {},
+        "cost": {},
         "error": None,
     }
     try:
-        with profile_sample(system.profiled_modules(), device) as prof:
+        flops = count_flops and suite.shardable  # never under a timing suite's clock
+        with profile_sample(system.profiled_modules(), device, flops) as prof:
             output = suite.infer(system, item)
         if isinstance(output, TextOutput):
             prof.stages = {k: float(v) for k, v in output.stats.items() if k.endswith("_s")}
         record["profile"] = prof.to_dict()
+        record["cost"] = cost_counters(record["profile"], output)
         result = suite.evaluate(item, output, artifacts)
         record.update(output=result.output, metrics=result.metrics, details=result.details)
     except (CapabilityError, KeyboardInterrupt, RunStoreError):
@@ -218,6 +222,33 @@ def run_item(
         record["warnings"] = list(artifacts.warnings)
     record["finished_at"] = now()
     return record
+
+
+# Deterministic per-sample counters a system reports with its text (TextOutput.stats).
+TEXT_COUNTERS = ("new_tokens", "target_forwards", "draft_forwards", "drafted_tokens",
+                 "accepted_tokens")  # fmt: skip
+
+
+def cost_counters(profile: dict[str, Any], output: Any) -> dict[str, float]:
+    """The record's ``cost`` block: hook-counted NFE and merged calls, and for text the
+    decoding counters and tau (tokens per target forward). These never depend on the clock,
+    so claims on them cannot flake."""
+    cost: dict[str, float] = {}
+    for key in ("nfe", "merged_calls"):
+        if profile.get(key) is not None:
+            cost[key] = float(profile[key])
+    # A suite's infer may wrap the system's answer (the latency suite's Timed(output, seconds)).
+    output = output if isinstance(output, TextOutput) else getattr(output, "output", output)
+    if isinstance(output, TextOutput):
+        for key in TEXT_COUNTERS:
+            if isinstance(output.stats.get(key), (int, float)):
+                cost[key] = float(output.stats[key])
+        if isinstance(output.stats.get("acceptance_length"), (int, float)):
+            cost["tau"] = float(output.stats["acceptance_length"])
+    flops = profile.pop("flops", None)
+    if flops is not None:
+        cost["flops"] = float(flops)
+    return cost
 
 
 def execute(
@@ -512,7 +543,8 @@ def _run_suite(
     _warm_up(suite, spec, systems, config.seed)
     desc = f"{spec.name}" + (f" [rank {dist.rank}]" if dist.world_size > 1 else "")
     for item, variant in tqdm(todo, desc=desc, unit="sample", disable=not progress, leave=False):
-        store.append(run_item(suite, spec, systems[variant], variant, item, store, config.device))
+        store.append(run_item(suite, spec, systems[variant], variant, item, store, config.device,
+                              config.count_flops))  # fmt: skip
 
 
 def failed_suites(run_dir: str | Path, config: RunConfig) -> list[str]:

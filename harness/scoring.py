@@ -1,9 +1,10 @@
 """scores.json from the run store alone: per-variant summaries and paired comparisons.
 
-For every suite: ``Suite.summarize`` per variant plus a profile summary, then for every
-non-reference variant a paired comparison against the reference: the mean difference of
-every per-sample metric with a bootstrap interval, the paired speedup (median of
-reference/other seconds), and ``Suite.compare``'s suite-specific block.
+For every suite: its declarations (primary metric, group field and kind, directions) and
+the variants' roles, ``Suite.summarize`` per variant plus a profile summary (per workload
+for workload-grouped suites: T2I and edit NFE are never averaged), then for every
+non-reference variant the comparison engine's entries (:mod:`hbench.harness.comparisons`:
+every figure once, with its method) and ``Suite.compare``'s suite-specific block.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from . import comparisons as cmp
 from . import statistics as st
 from .metric_values import (
     comparison_metric_block,
@@ -58,6 +60,12 @@ def profile_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
     if nfe:
         out["nfe_mean"] = float(np.mean(nfe))
         out["merged_calls_mean"] = float(np.mean(_finite([p.get("merged_calls") for p in prof])))
+    costs: dict[str, list[float]] = {}
+    for r in records:
+        for k, v in (r.get("cost") or {}).items():
+            costs.setdefault(k, []).append(float(v))
+    if costs:
+        out["cost_mean"] = {k: float(np.mean(v)) for k, v in sorted(costs.items())}
     mem = _finite([p.get("peak_memory_bytes", 0) for p in prof])
     out["peak_memory_bytes"] = int(max(mem)) if mem else 0
     stages: dict[str, list[float]] = {}
@@ -67,44 +75,6 @@ def profile_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
                 stages.setdefault(k, []).append(float(v))
     if stages:
         out["stages_mean"] = {k: float(np.mean(v)) for k, v in sorted(stages.items())}
-    return out
-
-
-def paired(reference: list[dict[str, Any]], other: list[dict[str, Any]]) -> tuple[list, list]:
-    """Records of two variants matched by (sample, seed), errors excluded, in sample order."""
-    ref = {(r["sample"], r["seed"]): r for r in reference if not r.get("error")}
-    oth = {(r["sample"], r["seed"]): r for r in other if not r.get("error")}
-    keys = sorted(set(ref) & set(oth))
-    return [ref[k] for k in keys], [oth[k] for k in keys]
-
-
-def compare_variants(
-    reference: list[dict[str, Any]], other: list[dict[str, Any]]
-) -> dict[str, Any]:
-    """Generic paired deltas of every shared metric and the paired speedup."""
-    ref, oth = paired(reference, other)
-    out: dict[str, Any] = {"n_pairs": len(ref), "metrics": {}}
-    if not ref:
-        return out
-    # Per metric, only the pairs where both sides have a finite value (a failed judge
-    # leaves a sample without SC/PQ/O; it must not drop the metric for every sample).
-    names = sorted({m for r in ref + oth for m in r.get("metrics", {})})
-    for name in names:
-        pairs = [
-            (r["metrics"].get(name), o["metrics"].get(name)) for r, o in zip(ref, oth, strict=True)
-        ]
-        pairs = [(a, b) for a, b in pairs if _is_number(a) and _is_number(b)]
-        if pairs:
-            out["metrics"][name] = st.paired_bootstrap(
-                [a for a, _ in pairs], [b for _, b in pairs]
-            ).to_dict()
-    secs = [
-        (r["profile"].get("seconds"), o["profile"].get("seconds"))
-        for r, o in zip(ref, oth, strict=True)
-    ]
-    secs = [(a, b) for a, b in secs if a and b and a > 0 and b > 0]
-    if secs:
-        out["speedup"] = st.speedup([a for a, _ in secs], [b for _, b in secs]).to_dict()
     return out
 
 
@@ -120,7 +90,11 @@ def score_run(
     records = merge_metric_values(read_records(Path(run_dir)), run_dir)
     metrics_info = read_metrics_pass(run_dir)
     reference = config.system.reference
-    out: dict[str, Any] = {"reference": reference, "suites": {}}
+    out: dict[str, Any] = {
+        "reference": reference,
+        "roles": {v: config.system.role(v) for v in config.system.variants},
+        "suites": {},
+    }
     for spec in config.suites:
         suite = suites[spec.name]
         mine = [r for r in records if r["suite"] == spec.name]
@@ -130,8 +104,10 @@ def score_run(
             )
             for v in spec.variants
         }
+        meta = suite.meta()
         block: dict[str, Any] = {
             "primary_metric": suite.primary_metric,
+            "declared": meta.to_dict(),
             "variants": {},
             "comparisons": {},
         }
@@ -156,17 +132,25 @@ def score_run(
                 summary["non_finite"] = non_finite
             if warned:
                 summary["warnings"] = warned
+            if meta.group_kind == cmp.WORKLOAD and meta.group_field:
+                summary["profile_by_group"] = {
+                    g: profile_summary([r for r in ok if cmp.group_label(r, meta.group_field) == g])
+                    for g in sorted({cmp.group_label(r, meta.group_field) for r in ok} - {None})
+                }
+                del summary["profile"]  # never pooled across workloads
             summary.update(variant_metric_block(ok, metrics_info, spec.name, variant))
             block["variants"][variant] = summary
         if reference in by_variant:
             for variant, recs in by_variant.items():
                 if variant == reference:
                     continue
-                cmp = compare_variants(by_variant[reference], recs)
-                cmp["reference"] = reference
-                cmp.update(suite.compare(*paired(by_variant[reference], recs)))
-                cmp.update(comparison_metric_block(metrics_info, spec.name, variant))
-                block["comparisons"][variant] = cmp
+                ref, oth = cmp.paired(by_variant[reference], recs)
+                role = config.system.role(variant)
+                entry: dict[str, Any] = {"reference": reference, "role": role, "n_pairs": len(ref)}
+                entry["estimates"] = cmp.compare(ref, oth, meta, role)
+                entry.update(suite.compare(ref, oth))
+                entry.update(comparison_metric_block(metrics_info, spec.name, variant))
+                block["comparisons"][variant] = entry
         out["suites"][spec.name] = block
     if metrics_info:
         out["metrics_pass"] = pass_summary(metrics_info)

@@ -27,7 +27,7 @@ SCORES = "scores.json"
 RECORD_FIELDS = ("key", "suite", "sample", "seed", "variant")  # every record has these
 
 
-class RunStoreError(RuntimeError):
+class RunStoreError(RuntimeError, ValueError):  # reports caught it as a ValueError
     """A run directory that cannot be used as asked."""
 
 
@@ -225,13 +225,64 @@ def read_jsonl(path: Path, required: tuple[str, ...] = ("key",)) -> list[dict[st
     return out
 
 
-def read_records(run_dir: Path) -> list[dict[str, Any]]:
-    """Records of every rank of a run, de-duplicated by key (first one wins)."""
-    seen: dict[str, dict[str, Any]] = {}
+_REQUIRED = {"key": str, "suite": str, "variant": str}
+
+
+def _check_record(obj: Any, where: str) -> dict[str, Any]:
+    if not isinstance(obj, dict):
+        raise RunStoreError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    for name, kind in _REQUIRED.items():
+        if not isinstance(obj.get(name), kind):
+            raise RunStoreError(f"{where}: field {name!r} missing or not a {kind.__name__}")
+    missing = [k for k in RECORD_FIELDS if k not in obj]
+    if missing:
+        raise RunStoreError(f"{where}: record without {missing[0]!r}")
+    for name in ("output", "metrics", "details", "profile", "cost"):
+        if obj.get(name) is not None and not isinstance(obj[name], dict):
+            raise RunStoreError(f"{where}: field {name!r} must be an object")
+    return obj
+
+
+def read_records(run_dir: Path, problems: list[str] | None = None) -> list[dict[str, Any]]:
+    """Records of every rank of a run, validated, in file order: the one record reader.
+
+    A key that appears twice with the same content is kept once (a merged file beside the
+    per-rank files); with different content it is an error. A last line without its newline
+    is a write cut short by a killed run: it is skipped and, with ``problems``, reported.
+
+    Raises:
+        RunStoreError: invalid JSON inside a file, a missing field, conflicting duplicates.
+    """
+    records: list[dict[str, Any]] = []
+    seen: dict[str, tuple[str, dict[str, Any]]] = {}
     for path in sorted(Path(run_dir).glob("records*.jsonl")):
-        for rec in read_jsonl(path, RECORD_FIELDS):
-            seen.setdefault(rec["key"], rec)
-    return list(seen.values())
+        lines = path.read_bytes().split(b"\n")
+        parsed = []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                parsed.append((f"{path}:{number}", json.loads(line)))
+            except (json.JSONDecodeError, UnicodeDecodeError) as err:
+                if number == len(lines):  # no trailing newline: a torn tail
+                    if problems is not None:
+                        problems.append(f"{path}:{number}: incomplete last line skipped")
+                    continue
+                raise RunStoreError(
+                    f"{path}:{number}: corrupt record: invalid JSON ({err}) (hbench store repair RUN)"
+                ) from err
+        for where, obj in parsed:  # syntax first, then fields: a corrupt line is the root cause
+            record = _check_record(obj, where)
+            if record["key"] in seen:
+                first, previous = seen[record["key"]]
+                if previous != record:
+                    raise RunStoreError(
+                        f"{where}: key {record['key']!r} also at {first} with different content"
+                    )
+                continue
+            seen[record["key"]] = (where, record)
+            records.append(record)
+    return records
 
 
 class RunStore:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from .comparisons import TIME_METRICS, SuiteMeta
 from .protocol import ProtocolCard
 from .system import System
 
@@ -72,9 +73,20 @@ class Suite(ABC):
     # True: ``summarize`` gets the errored records too (and leaves them out itself), for
     # scores that must know what failed (MME acc+: an image with a failed question).
     summarize_errors: ClassVar[bool] = False
+    # Declared in scores.json so renderers never key on a suite's configured name:
+    group_field: ClassVar[str | None] = None  # per-sample label its samples group by
+    group_kind: ClassVar[str] = "strata"  # "strata": headline = mean over groups; "workload"
+    lower_is_better: ClassVar[tuple[str, ...]] = ()  # quality metrics where lower is better
+    report_metrics: ClassVar[tuple[str, ...]] = ()  # per-group report tables (default: primary)
 
     def __init__(self, config: Any) -> None:
         self.config = config
+
+    def meta(self) -> SuiteMeta:
+        """What the suite declares about its records (primary metric, grouping, direction)."""
+        primary = None if self.primary_metric in TIME_METRICS else self.primary_metric
+        shown = self.report_metrics or ((primary,) if primary else ())
+        return SuiteMeta(primary, self.group_field, self.group_kind, self.lower_is_better, shown)
 
     def required_capabilities(self) -> frozenset[str]:
         """System capabilities every variant of this suite needs (checked before loading)."""

@@ -79,6 +79,7 @@ class SystemFamily(Protocol):
     name: ClassVar[str]
     variants: ClassVar[dict[str, str]]  # variant -> one-line description
     reference: ClassVar[str]  # the variant the others are compared with
+    # Optional ``bounds: ClassVar[tuple[str, ...]]``: oracles / bounds (quality rows only).
     Options: ClassVar[type]  # dataclass of family options (validated from the config)
 
     @classmethod

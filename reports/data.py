@@ -1,8 +1,11 @@
-"""Numbers a report shows, taken from scores.json when it has them, else from the records.
+"""Numbers a report shows: comparisons are the engine's entries in scores.json, never recomputed.
 
-Every value carries where it came from (``"scores.json"`` or ``"records"``), so a report can
-say so. Statistics computed here use :mod:`hbench.harness.statistics` (the same functions and
-defaults as the runner's scoring: paired bootstrap with 10,000 resamples, seed 0).
+Every comparison (speedup, Δ metric, exact match, tau, cost ratios) is read from
+``scores.json`` (written once at scoring by :mod:`hbench.harness.comparisons`, with its
+method), so the report, the Markdown / LaTeX tables, the terminal summary and ``hbench gate``
+print the same figure. Per-variant descriptive values (group means, headline scores) come
+from scores.json when present, else from the records. What a suite groups by and which metric
+is its headline are the suite's declarations in scores.json, never its configured name.
 """
 
 from __future__ import annotations
@@ -13,17 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from hbench.harness import statistics as st
+from hbench.harness import comparisons as cmp
 
 from .run import Run
-
-# How each suite groups its samples (GenEval tags, GEdit task types) and which per-sample
-# metric is its headline when scores.json does not say. Overall = unweighted mean of the
-# group means (the official GenEval and GEdit rules).
-GROUP_FIELD: dict[str, str] = {"geneval": "tag", "gedit": "task_type", "latency": "workload"}
-DEFAULT_PRIMARY: dict[str, str] = {"geneval": "correct", "gedit": "O"}
-# Per-sample metrics that are timings, not quality: speedups report them, scores do not.
-TIME_METRICS = frozenset({"seconds", "model_seconds", "overhead_seconds"})
 
 
 @dataclass(frozen=True)
@@ -75,26 +70,21 @@ def suite_block(run: Run, suite: str) -> dict[str, Any]:
     return block if isinstance(block, dict) else {}
 
 
+def meta(run: Run, suite: str) -> cmp.SuiteMeta:
+    """What the suite declared in scores.json (nothing declared: no grouping, no headline)."""
+    return cmp.SuiteMeta.from_dict(suite_block(run, suite).get("declared"))
+
+
 def primary_metric(run: Run, suite: str) -> str | None:
-    """The suite's headline quality metric: scores.json's, else the suite default; None for
-    suites whose primary metric is a timing (the latency suite)."""
-    name = suite_block(run, suite).get("primary_metric")
-    name = name if isinstance(name, str) else DEFAULT_PRIMARY.get(suite)
-    return None if name in TIME_METRICS else name
+    """The suite's declared headline quality metric; None for timing suites (latency)."""
+    return meta(run, suite).primary_metric
 
 
-def group_of(record: dict[str, Any], suite: str) -> str:
-    """The record's group (GenEval tag, GEdit task type, latency workload), read from
-    ``details`` or ``output``; GEdit groups carry their language when it is not English."""
-    field = GROUP_FIELD.get(suite)
-    if field is None:
-        return "all"
-    details, output = record.get("details") or {}, record.get("output") or {}
-    group = str(details.get(field, output.get(field, "all")))
-    language = output.get("language", details.get("language"))
-    if isinstance(language, str) and language not in ("", "en"):
-        group = f"{group} [{language}]"
-    return group
+def group_of(record: dict[str, Any], suite: str, run: Run | None = None) -> str:
+    """The record's group under its suite's declared group field (GenEval tag, GEdit task
+    type, latency workload); "all" when the suite declares none."""
+    field = meta(run, suite).group_field if run is not None else None
+    return cmp.group_label(record, field) or "all"
 
 
 def group_means(run: Run, suite: str, variant: str, metric: str) -> dict[str, tuple[float, int]]:
@@ -103,7 +93,7 @@ def group_means(run: Run, suite: str, variant: str, metric: str) -> dict[str, tu
     for r in run.ok_records(suite, variant):
         value = _metric(r, metric)
         if value is not None:
-            groups.setdefault(group_of(r, suite), []).append(value)
+            groups.setdefault(group_of(r, suite, run), []).append(value)
     return {k: (float(np.mean(v)), len(v)) for k, v in sorted(groups.items())}
 
 
@@ -123,16 +113,21 @@ def headline_score(run: Run, suite: str, variant: str) -> tuple[str | None, Esti
         return primary, None
     value = float(np.mean([m for m, _ in means.values()]))
     n = sum(c for _, c in means.values())
-    name = "overall" if suite in GROUP_FIELD and len(means) > 1 else primary
+    name = "overall" if meta(run, suite).group_field and len(means) > 1 else primary
     return name, Estimate(value, n=n, source="records")
 
 
-def variant_view(run: Run, suite: str, variant: str) -> VariantView:
-    """Counts, headline score and profile summary of one (suite, variant)."""
+def variant_view(run: Run, suite: str, variant: str, group: str | None = None) -> VariantView:
+    """Counts, headline score and profile summary of one (suite, variant); with ``group``
+    (a workload of a workload-grouped suite) that workload's records and profile only."""
     entry = ((suite_block(run, suite).get("variants") or {}).get(variant)) or {}
     records = run.ok_records(suite, variant)
     errors = run.error_count(suite, variant)
     prof = entry.get("profile") or {}
+    if group is not None:
+        records = [r for r in records if group_of(r, suite, run) == group]
+        prof = (entry.get("profile_by_group") or {}).get(group) or {}
+        entry = {"n": len(records), "errors": 0}
     seconds = [s for s in (_profile(r, "seconds") for r in records) if s is not None]
     nfe = [s for s in (_profile(r, "nfe") for r in records) if s is not None]
     calls = [s for s in (_profile(r, "merged_calls") for r in records) if s is not None]
@@ -161,17 +156,17 @@ def variant_view(run: Run, suite: str, variant: str) -> VariantView:
     )
 
 
-# ---- paired comparisons ---------------------------------------------------------------------
+# ---- paired comparisons: the engine's entries ------------------------------------------------
 
 
 def pairs(
     run: Run, suite: str, variant: str, reference: str | None = None
 ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """(reference record, variant record) matched by (sample, seed), errors excluded."""
-    ref = reference or run.reference
-    left = {(r["sample"], r.get("seed")): r for r in run.ok_records(suite, ref)}
-    right = {(r["sample"], r.get("seed")): r for r in run.ok_records(suite, variant)}
-    return [(left[k], right[k]) for k in sorted(set(left) & set(right), key=str)]
+    ref, oth = cmp.paired(
+        run.ok_records(suite, reference or run.reference), run.ok_records(suite, variant)
+    )
+    return list(zip(ref, oth, strict=True))
 
 
 def comparison_block(run: Run, suite: str, variant: str) -> dict[str, Any]:
@@ -180,78 +175,68 @@ def comparison_block(run: Run, suite: str, variant: str) -> dict[str, Any]:
     return block if isinstance(block, dict) else {}
 
 
-def _from_block(entry: Any, key: str, source: str = "scores.json") -> Estimate | None:
-    if not isinstance(entry, dict) or _num(entry.get(key)) is None:
+def entry(
+    run: Run, suite: str, variant: str, quantity: str, metric: str | None, scope: str
+) -> dict[str, Any] | None:
+    """The comparison engine's entry (see :mod:`hbench.harness.comparisons`), or None."""
+    entries = comparison_block(run, suite, variant).get("estimates") or []
+    return cmp.find(entries, quantity, metric, scope)
+
+
+def estimate(
+    run: Run, suite: str, variant: str, quantity: str, metric: str | None, scope: str
+) -> Estimate | None:
+    """An entry as an :class:`Estimate` (value, interval, n), or None."""
+    found = entry(run, suite, variant, quantity, metric, scope)
+    if found is None:
         return None
-    n = entry.get("n")
-    return Estimate(
-        float(entry[key]),
-        _num(entry.get("ci_low")),
-        _num(entry.get("ci_high")),
-        int(n) if isinstance(n, int) else None,
-        source,
-    )
+    return Estimate(found["estimate"], found["ci_low"], found["ci_high"], found["n"], "scores.json")
+
+
+def scope_of(run: Run, suite: str, group: str | None) -> str:
+    """The entry scope of a group (``<field>=<group>``), or ``all``."""
+    field = meta(run, suite).group_field
+    return f"{field}={group}" if group is not None and field else "all"
 
 
 def speedup(run: Run, suite: str, variant: str, group: str | None = None) -> Estimate | None:
-    """Median paired speedup (reference seconds / variant seconds) with its interval.
-
-    With ``group`` (a latency workload) only that group's pairs count; scores.json's
-    per-workload block (``comparisons.<variant>.workloads.<group>.speedup``) is preferred.
-    """
-    block = comparison_block(run, suite, variant)
-    if group is not None:
-        block = ((block.get("workloads") or {}).get(group)) or {}
-    found = _from_block(block.get("speedup"), "median")
-    if found is not None:
-        return found
-    secs = [
-        (_profile(a, "seconds"), _profile(b, "seconds"))
-        for a, b in pairs(run, suite, variant)
-        if group is None or group_of(b, suite) == group
-    ]
-    secs = [(a, b) for a, b in secs if a and b and a > 0 and b > 0]
-    if not secs:
-        return None
-    s = st.speedup([a for a, _ in secs], [b for _, b in secs])
-    return Estimate(s.median, s.ci_low, s.ci_high, s.n)
+    """Median paired speedup (reference seconds / variant seconds) with its interval; per
+    workload for workload-grouped suites (pass ``group``)."""
+    return estimate(run, suite, variant, "speedup", None, scope_of(run, suite, group))
 
 
 def speedup_groups(run: Run, suite: str) -> list[str | None]:
-    """Groups a speedup is reported for: each latency workload separately (their times are
-    not comparable), else the whole suite (``None``)."""
-    if suite != "latency":
+    """Groups a speedup is reported for: each workload of a workload-grouped suite separately
+    (their times are not comparable), else the whole suite (``None``)."""
+    m = meta(run, suite)
+    if m.group_kind != cmp.WORKLOAD or not m.group_field:
         return [None]
-    return sorted({group_of(r, suite) for r in run.records if r["suite"] == suite}) or [None]
+    found = {group_of(r, suite, run) for r in run.records if r["suite"] == suite}
+    return sorted(found) or [None]
 
 
 def metric_diff(
-    run: Run, suite: str, variant: str, metric: str, group: str | None = None
-) -> Estimate | None:
-    """Mean paired difference (variant - reference) of ``metric``, optionally in one group.
-
-    The whole-suite difference comes from scores.json when present; per-group differences
-    are computed from the records with a paired bootstrap.
-    """
-    if group is None:
-        entry = (comparison_block(run, suite, variant).get("metrics") or {}).get(metric)
-        found = _from_block(entry, "mean_diff")
+    run: Run, suite: str, variant: str, metric: str, group: str | None = None,
+    pooled: bool = False,
+) -> Estimate | None:  # fmt: skip
+    """Mean paired difference (variant - reference) of ``metric``: in one group, else the
+    suite's headline (``overall``: unweighted mean over groups, stratified bootstrap, when
+    the suite groups its samples), else / with ``pooled`` the mean over all pairs."""
+    if group is not None:
+        return estimate(run, suite, variant, "diff", metric, scope_of(run, suite, group))
+    if not pooled:
+        found = estimate(run, suite, variant, "diff", metric, "overall")
         if found is not None:
             return found
-    a, b = [], []
-    for ref, oth in pairs(run, suite, variant):
-        if group is not None and group_of(oth, suite) != group:
-            continue
-        x, y = _metric(ref, metric), _metric(oth, metric)
-        if x is not None and y is not None:
-            a.append(x)
-            b.append(y)
-    if not a:
-        return None
-    d = st.paired_bootstrap(a, b)
-    return Estimate(d.mean_diff, d.ci_low, d.ci_high, d.n)
+    return estimate(run, suite, variant, "diff", metric, "all")
+
+
+def compared_variants(run: Run, suite: str) -> list[str]:
+    """Variants of ``suite`` other than the reference (candidates and bounds: quality rows)."""
+    return [v for v in run.variants(suite) if v != run.reference]
 
 
 def accelerated_variants(run: Run, suite: str) -> list[str]:
-    """The run's variants of ``suite`` other than the reference."""
-    return [v for v in run.variants(suite) if v != run.reference]
+    """The candidates of ``suite``: speedup, divergence and cost rows are theirs only (an
+    oracle / bound gets quality rows only)."""
+    return [v for v in compared_variants(run, suite) if run.role(v) == cmp.CANDIDATE]

@@ -73,7 +73,7 @@ def _count_ratio(run: Run, suite: str, variant: str, key: str, group: str | None
         vals = [
             data._num((r.get("profile") or {}).get(key))
             for r in run.ok_records(suite, name)
-            if group is None or data.group_of(r, suite) == group
+            if group is None or data.group_of(r, suite, run) == group
         ]
         vals = [v for v in vals if v is not None]
         return float(np.mean(vals)) if vals else None
@@ -222,7 +222,7 @@ def quality_point(run: Run, suite: str, variant: str) -> tuple[str, st.PairedDif
         v = data._metric(r, metric)
         if v is not None:
             values.append(v)
-            groups.append(data.group_of(r, suite))
+            groups.append(data.group_of(r, suite, run))
     if not values:
         return None
     # a paired difference against zero is the score itself; with groups it is the
@@ -446,7 +446,7 @@ def latency_figure(run_dirs: RunDirs, out_dir: str | PathLike[str]) -> Path:
                 for r in run.ok_records(suite, variant):
                     parts = stage_seconds(r)
                     if parts:
-                        groups.setdefault(data.group_of(r, suite), []).append(parts)
+                        groups.setdefault(data.group_of(r, suite, run), []).append(parts)
                 for group, parts in sorted(groups.items()):
                     keys = sorted({k for p in parts for k in p})
                     mean = {k: float(np.mean([p.get(k, 0.0) for p in parts])) for k in keys}

@@ -79,7 +79,7 @@ def grid_rows(
                 cells[variant] = output["image"]
                 if variant == run.reference or key not in texts:
                     texts[key] = _record_text(r)
-                    groups[key] = group_of(r, suite)
+                    groups[key] = group_of(r, suite, run)
         if chosen is None:
             keys = [k for k in sorted(by_key, key=str) if run.reference in by_key[k]]
             chosen = _spread(keys, groups, limit)

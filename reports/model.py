@@ -149,8 +149,10 @@ def _layout(
                 _figure("frontier", "Quality vs NFE frontier", figures.frontier_figure),
             ],
         ),
-        ("geneval", "GenEval", [tables_quality.geneval_table]),
-        ("gedit", "GEdit-Bench", [tables_quality.gedit_tables]),
+        *(
+            (suite, suite, [lambda rs, s=suite: tables_quality.suite_group_tables(rs, s)])
+            for suite in tables_quality.grouped_suites(runs)
+        ),
         (
             "text",
             "Understanding: lossless decoding and acceptance",
@@ -162,7 +164,7 @@ def _layout(
         ),
     ]
     grid_steps: list[TableStep | FigureStep] = []
-    for suite in grids.image_suites(runs) or ["geneval", "gedit"]:
+    for suite in grids.image_suites(runs):  # suites with images, whatever they are named
         grid_steps.append(_grid_figure(suite))
         grid_steps.append(lambda rs, s=suite: grids.grid_table(rs, s))
     steps.append(("grids", "Image grids (same prompt and seed)", grid_steps))

@@ -16,7 +16,8 @@ _SHORT_GROUPS = {"understanding": "und"}
 NOTES = (
     "score: each suite's headline metric (score column's suffix); Δ score: paired difference "
     "from the reference, * when its 95% interval excludes 0",
-    "speedup: median of paired per-sample time ratios against the reference (und = understanding)",
+    "speedup: median of paired per-sample time ratios against the reference; a suite with "
+    "several workloads (latency) gets one row per workload (und = understanding)",
     "overhead: share of a sample's time spent outside the model's forward passes (sampling loop, "
     "tokenizer, image conversion); 100% for a system without a network (oracle)",
 )
@@ -45,32 +46,22 @@ def summary_text(run_dir: str | PathLike[str], claims: str | PathLike[str] | Non
     rows: list[tuple[str, ...]] = []
     for suite in run.suites():
         primary = data.primary_metric(run, suite)
-        for variant in run.variants(suite):
-            v = data.variant_view(run, suite, variant)
+        groups = data.speedup_groups(run, suite)  # [None] unless workload-grouped (latency)
+        for variant, group in [(v, g) for v in run.variants(suite) for g in groups]:
+            v = data.variant_view(run, suite, variant, group)  # never pooled across workloads
             score = f"{fmt(v.score.value)} {v.score_name}" if v.score is not None else "–"
-            speeds, delta, exact = ["–"], "–", "–"
+            speed, delta, exact = "–", "–", "–"
+            if primary and variant != run.reference:
+                delta = _delta(data.metric_diff(run, suite, variant, primary))
             if roles.role(run, variant) == roles.CANDIDATE:
-                speeds = [
-                    (f"{_SHORT_GROUPS.get(g, g)} " if g else "")
-                    + _times(data.speedup(run, suite, variant, g))
-                    for g in data.speedup_groups(run, suite)
-                ] or ["–"]
-                if primary:
-                    delta = _delta(data.metric_diff(run, suite, variant, primary))
-                em = text.exact_match(run, suite, variant)
+                speed = _times(data.speedup(run, suite, variant, group))
+                em = text.exact_match(run, suite, variant, group)
                 if em is not None:
                     exact = f"{em.matches}/{em.n}"
-            head = (
-                suite,
-                variant,
-                f"{v.n - v.errors}/{v.n}",
-                score,
-                fmt(v.nfe_mean, 1),
-                fmt_seconds(v.seconds_median),
-                fmt_share(v.overhead_share),
-            )
-            rows.append((*head, speeds[0], delta, exact))
-            rows += [("",) * len(head) + (more, "", "") for more in speeds[1:]]
+            label = suite if group is None else f"{suite}: {_SHORT_GROUPS.get(group, group)}"
+            rows.append((label, variant, f"{v.n - v.errors}/{v.n}", score, fmt(v.nfe_mean, 1),
+                         fmt_seconds(v.seconds_median), fmt_share(v.overhead_share), speed,
+                         delta, exact))  # fmt: skip
     columns = ("suite", "variant", "ok", "score", "NFE", "s/sample", "overhead", "speedup")
     columns += ("Δ score", "exact")
     git = (run.manifest.get("git") or {}).get("revision") or "?"

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from hbench.harness import statistics as st
-
 from . import data, roles
 from .comparability import comparability_note, comparable_cell
 from .run import NoData, Run
@@ -24,7 +22,16 @@ DEFINITIONS = (
     "Δ: mean over paired samples (same prompt, seed, image) of accelerated - reference, with a "
     "95% paired-bootstrap interval (10,000 resamples, seed 0).",
     "Acceptance length τ: tokens committed per target-model forward (1.0 for plain decoding).",
-    "Lossless text: token-identical greedy output per sample; exact-match intervals are Wilson.",
+    "Lossless text: token-identical greedy output per sample (the text where a variant records "
+    "no token ids); exact-match intervals are Wilson.",
+    "Roles: the reference is what every comparison is against; candidates (accelerated variants) "
+    "get speedup, divergence and cost rows; bounds (an oracle) get quality rows only. Every "
+    "comparison is computed once at scoring (scores.json, method named) and read by this report "
+    "and by hbench gate. Workloads (T2I, edit, understanding) are never pooled.",
+    "Timing claims (rule: sequential): interleaved repeated blocks; after each block from the "
+    "second, the 95% bootstrap interval of the median paired ratio over the blocks so far: pass "
+    "when its lower bound clears the threshold, fail when its upper bound is below it, else "
+    "another block, up to a cap, then inconclusive (exit 4). See docs/gate.md.",
 )
 
 
@@ -79,17 +86,17 @@ def summary_table(runs: list[Run]) -> Table:
     for suite in sorted({s for r in runs for s in r.suites()}):
         variants = _union_variants(runs, suite)
         for variant in variants:
-            for run in runs:
+            for run, group in _summary_keys(runs, suite):
                 if variant not in run.variants(suite):
                     continue
-                v = data.variant_view(run, suite, variant)
+                v = data.variant_view(run, suite, variant, group)
                 score = "–"
                 if v.score is not None:
                     score = f"{fmt(v.score.value)} ({v.score_name})"
                 memory = f"{v.peak_memory_bytes / 2**20:.1f} MiB" if v.peak_memory_bytes else "–"
                 rows.append(
                     (
-                        suite,
+                        suite if group is None else f"{suite}: {group}",
                         variant,
                         *_run_cell(runs, run),
                         str(v.n),
@@ -128,6 +135,12 @@ def summary_table(runs: list[Run]) -> Table:
         comparability_note(runs),
     )
     return Table("summary", "Summary per suite and variant", columns, tuple(rows), align, notes)
+
+
+def _summary_keys(runs: list[Run], suite: str) -> list[tuple[Run, str | None]]:
+    """(run, workload) rows of the summary: a workload-grouped suite gets one row per workload
+    (T2I and edit NFE and times are never averaged together)."""
+    return [(run, g) for run in runs for g in data.speedup_groups(run, suite)]
 
 
 def _union_variants(runs: list[Run], suite: str) -> list[str]:
@@ -209,12 +222,13 @@ def latency_rows(run: Run, suite: str) -> list[tuple[str, str, float, float, flo
     parts so that the stacked parts add up to the mean time per sample.
     """
     out = []
+    workloads = data.meta(run, suite).group_kind == "workload"
     for variant in run.variants(suite):
         groups: dict[str, list[tuple[float, float]]] = {}
         for r in run.ok_records(suite, variant):
             prof = r.get("profile") or {}
             total = data._num(prof.get("seconds"))
-            if total is None and suite == "latency":
+            if total is None:
                 total = data._num((r.get("metrics") or {}).get("seconds"))
             if total is None:
                 continue
@@ -224,7 +238,7 @@ def latency_rows(run: Run, suite: str) -> list[tuple[str, str, float, float, flo
                 model = total - overhead if overhead is not None else total
             if overhead is None:
                 overhead = max(0.0, total - model)
-            key = data.group_of(r, suite) if suite == "latency" else "all"
+            key = data.group_of(r, suite, run) if workloads else "all"
             groups.setdefault(key, []).append((model, overhead, total))
         for key, values in sorted(groups.items()):
             arr = np.asarray(values)
@@ -277,11 +291,3 @@ def latency_table(runs: list[Run]) -> Table:
     align = ("l", "l", "l", *("l" for _ in _run_cols(runs))) + ("r",) * 5
     notes = (comparability_note(runs, sorted({r[0] for r in rows})),)
     return Table("latency", "Latency breakdown per sample", columns, tuple(rows), align, notes)
-
-
-def tau_interval(values: list[float]) -> data.Estimate | None:
-    """Mean acceptance length with a bootstrap interval (None without samples)."""
-    if not values:
-        return None
-    i = st.mean_interval(values)
-    return data.Estimate(i.estimate, i.low, i.high, i.n)

@@ -1,14 +1,16 @@
-"""Quality tables: GenEval per tag, GEdit per task type, exact match and first divergences."""
+"""Quality tables: per-group tables of every grouped suite (GenEval tags, GEdit task types),
+exact match and first divergences. Suites are recognised by what they declare in scores.json
+(group field, report metrics), never by their configured name."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import data, roles, text
+from . import data, text
 from .comparability import comparability_note
 from .run import NoData, Run
-from .table import Table, fmt, fmt_interval, fmt_signed
-from .tables import DEFINITIONS, _est, _run_cell, _run_cols, _union_variants, tau_interval
+from .table import Table, fmt, fmt_interval
+from .tables import DEFINITIONS, _est, _run_cell, _run_cols, _union_variants
 
 MAX_DIVERGENCES = 25  # rows of the first-divergence table; the rest are counted in a note
 
@@ -24,7 +26,7 @@ def group_table(runs: list[Run], suite: str, metric: str, key: str, title: str) 
     if not have:
         raise NoData(f"no run has the {suite} suite")
     variants = _union_variants(have, suite)
-    accelerated = [v for v in variants if any(v in roles.candidates(r, suite) for r in have)]
+    accelerated = [v for v in variants if any(v != r.reference for r in have)]  # bounds too
     columns: list[str] = ["Group", *_run_cols(runs), "n"]
     for v in variants:
         columns.append(f"{v} {metric}")
@@ -49,8 +51,9 @@ def group_table(runs: list[Run], suite: str, metric: str, key: str, title: str) 
     if not rows:
         raise NoData(f"no {suite} record has metric {metric!r}")
     notes = (
-        "overall: unweighted mean of the group means; Δ overall is the difference of the "
-        "overall scores. all samples (paired): mean paired Δ over every sample.",
+        "overall: unweighted mean of the group means; Δ overall is the unweighted mean over "
+        "groups of the paired Δ, with a bootstrap stratified by group (the figure hbench gate "
+        "checks with group_by). all samples (paired): mean paired Δ over every sample.",
         DEFINITIONS[2],
         comparability_note(have, [suite]),
     )
@@ -60,14 +63,16 @@ def group_table(runs: list[Run], suite: str, metric: str, key: str, title: str) 
     return Table(key, title, tuple(columns), tuple(rows), align, notes)
 
 
-def _delta(run: Run, suite: str, variant: str, metric: str, group: str | None) -> str:
-    if variant not in roles.candidates(run, suite):
+def _delta(
+    run: Run, suite: str, variant: str, metric: str, group: str | None, pooled: bool = False
+) -> str:
+    if variant == run.reference or variant not in run.variants(suite):
         return "–"
-    return _est(data.metric_diff(run, suite, variant, metric, group), signed=True)
+    return _est(data.metric_diff(run, suite, variant, metric, group, pooled), signed=True)
 
 
 def _overall_row(runs, run, suite, metric, variants, accelerated, means, groups) -> tuple:
-    """Unweighted mean over groups per variant; Δ = difference of those overall scores."""
+    """Unweighted mean over groups per variant; Δ: the engine's stratified overall entry."""
     overall = {
         v: float(np.mean([m[0] for m in means[v].values()]))
         for v in means
@@ -78,31 +83,51 @@ def _overall_row(runs, run, suite, metric, variants, accelerated, means, groups)
     for v in variants:
         row.append(fmt(overall.get(v)))
         if v in accelerated:
-            ok = v in overall and run.reference in overall and v != run.reference
-            row.append(fmt_signed(overall[v] - overall[run.reference]) if ok else "–")
+            found = (
+                None
+                if v == run.reference
+                else data.estimate(run, suite, v, "diff", metric, "overall")
+            )
+            row.append(_est(found, signed=True))
     return tuple(row)
 
 
 def _paired_row(runs, run, suite, metric, variants, accelerated) -> tuple:
-    n = max((len(data.pairs(run, suite, v)) for v in roles.candidates(run, suite)), default=0)
+    n = max((len(data.pairs(run, suite, v)) for v in data.compared_variants(run, suite)), default=0)
     row = ["all samples (paired)", *_run_cell(runs, run), str(n)]
     for v in variants:
         row.append("")
         if v in accelerated:
-            row.append(_delta(run, suite, v, metric, None))
+            row.append(_delta(run, suite, v, metric, None, pooled=True))
     return tuple(row)
 
 
-def geneval_table(runs: list[Run]) -> Table:
-    """GenEval accuracy per tag with paired deltas."""
-    return group_table(runs, "geneval", "correct", "geneval_tags", "GenEval accuracy per tag")
+def grouped_suites(runs: list[Run]) -> list[str]:
+    """Suites that declare a group field of kind strata and report metrics (GenEval, GEdit)."""
+    found = set()
+    for run in runs:
+        for suite in run.suites():
+            m = data.meta(run, suite)
+            if m.group_field and m.group_kind == "strata" and m.report_metrics:
+                found.add(suite)
+    return sorted(found)
 
 
-def gedit_tables(runs: list[Run]) -> list[Table]:
-    """GEdit VIEScore O, SC and PQ per task type with paired deltas (one table each)."""
+def suite_group_tables(runs: list[Run], suite: str) -> list[Table]:
+    """One per-group table per declared report metric of ``suite`` (GEdit: O, SC, PQ)."""
+    have = [r for r in runs if suite in r.suites()]
+    if not have:
+        raise NoData(f"no run has the {suite} suite")
+    m = data.meta(have[0], suite)
     return [
-        group_table(runs, "gedit", m, f"gedit_{m.lower()}", f"GEdit {m} per task type")
-        for m in ("O", "SC", "PQ")
+        group_table(
+            runs,
+            suite,
+            metric,
+            f"{suite}_{metric.lower()}",
+            f"{suite}: {metric} per {m.group_field}",
+        )  # fmt: skip
+        for metric in m.report_metrics
     ]
 
 
@@ -121,14 +146,15 @@ def exact_match_table(runs: list[Run]) -> Table:
     rows = []
     for suite in text_suites(runs):
         for run in runs:
-            for variant in roles.candidates(run, suite):
-                em = text.exact_match(run, suite, variant)
+            for variant, group in _text_keys(run, suite):
+                em = text.exact_match(run, suite, variant, group)
                 if em is None:
                     continue
-                tau = tau_interval(text.acceptance_lengths(run, suite, variant))
+                scope = data.scope_of(run, suite, group)
+                tau = data.estimate(run, suite, variant, "tau", None, scope)
                 rows.append(
                     (
-                        suite,
+                        suite if group is None else f"{suite}: {group}",
                         variant,
                         *_run_cell(runs, run),
                         em.reference,
@@ -137,7 +163,7 @@ def exact_match_table(runs: list[Run]) -> Table:
                         fmt_interval(em.matches / em.n, em.low, em.high),
                         str(len(em.divergences)),
                         _est(tau),
-                        _est(data.speedup(run, suite, variant), "×"),
+                        _est(data.speedup(run, suite, variant, group), "×"),
                     )
                 )
     if not rows:
@@ -151,7 +177,7 @@ def exact_match_table(runs: list[Run]) -> Table:
         "Exact",
         "Exact-match rate [95% CI]",
         "Divergent",
-        "τ [95% CI]",
+        "τ [min, max]",
         "Speedup [95% CI]",
     )
     align = ("l", "l", *("l" for _ in _run_cols(runs)), "l", "l") + ("r",) * 5
@@ -170,8 +196,8 @@ def divergence_table(runs: list[Run]) -> Table:
     rows, total, compared = [], 0, 0
     for suite in text_suites(runs):
         for run in runs:
-            for variant in roles.candidates(run, suite):
-                em = text.exact_match(run, suite, variant)
+            for variant, group in _text_keys(run, suite):
+                em = text.exact_match(run, suite, variant, group)
                 compared += em.n if em else 0
                 for d in em.divergences if em else ():
                     total += 1
@@ -216,6 +242,12 @@ def divergence_table(runs: list[Run]) -> Table:
         notes += (f"{total - len(rows)} more divergent samples not shown.",)
     notes += (comparability_note(runs, text_suites(runs)),)
     return Table("divergences", "First divergences", columns, tuple(rows), align, notes)
+
+
+def _text_keys(run: Run, suite: str) -> list[tuple[str, str | None]]:
+    """(candidate, workload) pairs of the text tables: per workload for workload suites."""
+    groups = data.speedup_groups(run, suite)
+    return [(v, g) for v in data.accelerated_variants(run, suite) for g in groups]
 
 
 def _tok(token: int | None) -> str:

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from hbench.harness import statistics as st
+from hbench.harness import comparisons as cmp
 
-from .data import pairs
+from .data import entry, pairs, scope_of
 from .run import Run
 
 SNIPPET = 40  # characters of context shown either side of a divergence
@@ -50,12 +50,7 @@ class ExactMatch:
     divergences: tuple[Divergence, ...]
 
 
-def _first_difference(a: list[Any] | str, b: list[Any] | str) -> int | None:
-    """Index of the first position where ``a`` and ``b`` differ (a length difference counts)."""
-    for i, (x, y) in enumerate(zip(a, b, strict=False)):
-        if x != y:
-            return i
-    return None if len(a) == len(b) else min(len(a), len(b))
+_first_difference = cmp.first_difference
 
 
 def _snippet(text: str, at: int) -> str:
@@ -65,12 +60,14 @@ def _snippet(text: str, at: int) -> str:
     return f"{head}{text[start : at + SNIPPET]}{tail}"
 
 
-def _divergence(ref: dict[str, Any], oth: dict[str, Any]) -> Divergence | None:
+def _divergence(
+    ref: dict[str, Any], oth: dict[str, Any], on: str = "token_ids"
+) -> Divergence | None:
     a_out, b_out = ref.get("output") or {}, oth.get("output") or {}
     a_text, b_text = str(a_out.get("text", "")), str(b_out.get("text", ""))
     a_ids, b_ids = a_out.get("token_ids"), b_out.get("token_ids")
     token_index = None
-    if isinstance(a_ids, list) and isinstance(b_ids, list):
+    if on == "token_ids" and isinstance(a_ids, list) and isinstance(b_ids, list):
         token_index = _first_difference(a_ids, b_ids)
         if token_index is None:
             return None
@@ -96,30 +93,30 @@ def _divergence(ref: dict[str, Any], oth: dict[str, Any]) -> Divergence | None:
     )
 
 
-def _has_text(record: dict[str, Any]) -> bool:
-    output = record.get("output") or {}
-    return isinstance(output.get("text"), str) or isinstance(output.get("token_ids"), list)
-
-
-def exact_match(run: Run, suite: str, variant: str) -> ExactMatch | None:
-    """Exact match of ``variant``'s outputs against the reference's (token ids, else text)."""
-    matched = [(a, b) for a, b in pairs(run, suite, variant) if _has_text(a) and _has_text(b)]
-    if not matched:
+def exact_match(run: Run, suite: str, variant: str, group: str | None = None) -> ExactMatch | None:
+    """Exact match of ``variant`` against the reference: the comparison engine's entry
+    (token ids where both sides have them, else the text), with each divergent sample's
+    first difference located in its records."""
+    found = entry(run, suite, variant, "exact_match", None, scope_of(run, suite, group))
+    if found is None:
         return None
-    with_ids = all(
-        isinstance((r.get("output") or {}).get("token_ids"), list) for pair in matched for r in pair
-    )
-    divergences = [d for d in (_divergence(a, b) for a, b in matched) if d is not None]
-    n = len(matched)
-    interval = st.wilson(n - len(divergences), n)
+    by_key = {(str(b["sample"]), b.get("seed")): (a, b) for a, b in pairs(run, suite, variant)}
+    divergences = []
+    for d in found.get("divergent") or []:
+        pair = by_key.get((d["sample"], d.get("seed")))
+        if pair is not None:
+            div = _divergence(*pair, on=d.get("field", "token_ids"))
+            if div is not None:
+                divergences.append(div)
+    n = int(found["n"])
     return ExactMatch(
         variant=variant,
         reference=run.reference,
-        matches=n - len(divergences),
+        matches=n - len(found.get("divergent") or []),
         n=n,
-        low=interval.low,
-        high=interval.high,
-        compared_on="token_ids" if with_ids else "text",
+        low=float(found["ci_low"]),
+        high=float(found["ci_high"]),
+        compared_on=str(found.get("compared_on", "token_ids")),
         divergences=tuple(divergences),
     )
 

@@ -155,6 +155,8 @@ class DecodeStats:
     verify_s: float = 0.0
     stop_reason: str = ""
     rounds: int = 0
+    drafted_tokens: int = 0  # every token a drafter proposed (all rounds)
+    accepted_tokens: int = 0  # of those, the ones the target kept
     drafted_per_position: list[int] = field(default_factory=list)
     accepted_per_position: list[int] = field(default_factory=list)
 
@@ -175,6 +177,8 @@ class DecodeStats:
     def record_round(self, drafted: int, accepted: int) -> None:
         """Count one verify round where ``drafted`` tokens were proposed and ``accepted`` kept."""
         self.rounds += 1
+        self.drafted_tokens += drafted
+        self.accepted_tokens += accepted
         grow = drafted - len(self.drafted_per_position)
         if grow > 0:
             self.drafted_per_position += [0] * grow

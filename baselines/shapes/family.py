@@ -146,6 +146,7 @@ class ShapesFamily:
         "euler6": "teacher with 6 Euler steps + CFG, no distillation (honest few-step baseline)",
     }
     reference: ClassVar[str] = "baseline"
+    bounds: ClassVar[tuple[str, ...]] = ("oracle",)  # the exact oracle bounds quality from above
     Options: ClassVar[type] = ShapesOptions
 
     @classmethod

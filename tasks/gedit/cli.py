@@ -14,7 +14,6 @@ with ``<key>_SRCIMG.png`` beside it, judges every pair, and writes the official 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -77,18 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _records(run_dir: Path, suite: str) -> list[dict[str, Any]]:
-    recs = []
-    for path in sorted(run_dir.glob("records*.jsonl")):
-        for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path} line {line_no}: not JSON ({err})") from err
-            if rec.get("suite") == suite:
-                recs.append(rec)
-    return recs
+    """Records of one suite of a run, through the run store's one reader."""
+    from hbench.harness.store import read_records
+
+    return [r for r in read_records(run_dir) if r.get("suite") == suite]
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -96,6 +96,8 @@ class GEditSuite(Suite):
     capability = EDIT
     Config = GEditConfig
     primary_metric = "O"
+    group_field = "task_type"
+    report_metrics = ("O", "SC", "PQ")
 
     @classmethod
     def required_paths(cls, config: GEditConfig) -> list[Any]:

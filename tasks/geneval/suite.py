@@ -126,6 +126,7 @@ class GenEvalSuite(Suite):
     capability: ClassVar[str] = GENERATE
     Config: ClassVar[type] = GenEvalConfig
     primary_metric: ClassVar[str] = "correct"
+    group_field: ClassVar[str | None] = "tag"
 
     @classmethod
     def required_paths(cls, config: GenEvalConfig) -> list[Any]:

@@ -125,6 +125,8 @@ class LatencySuite(Suite):
     capability: ClassVar[str | None] = None  # per workload: see required_capabilities()
     Config: ClassVar[type] = LatencyConfig
     primary_metric: ClassVar[str] = "seconds"
+    group_field: ClassVar[str | None] = "workload"
+    group_kind: ClassVar[str] = "workload"  # T2I and edit times are never pooled
     shardable: ClassVar[bool] = False  # one process measures; ranks would compete
 
     @classmethod
@@ -248,5 +250,6 @@ class LatencySuite(Suite):
     def compare(
         self, reference: list[dict[str, Any]], other: list[dict[str, Any]]
     ) -> dict[str, Any]:
-        """Per workload: paired speedup with interval, tokens/s and NFE ratios, identity."""
+        """Per workload: Spec-Bench tokens/s ratio and output identity (speedups and NFE
+        ratios are the comparison engine's per-workload entries)."""
         return summary.compare(reference, other)

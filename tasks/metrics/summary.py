@@ -51,7 +51,15 @@ def metric_rows(scores: dict[str, Any]) -> list[tuple[str, ...]]:
                     value = _num(val.get("value"))
                 else:
                     val = (v.get("sample_metrics") or {}).get(name)
-                    d = (cmp.get("metrics") or {}).get(name)
+                    found = next(
+                        (
+                            e
+                            for e in cmp.get("estimates") or []
+                            if e.get("id") == f"diff:{name}|all"
+                        ),
+                        None,
+                    )
+                    d = found and {**found, "mean_diff": found["estimate"]}
                     if not val:
                         continue
                     n = str(val.get("n", "–"))

@@ -40,7 +40,7 @@ def test_good_config_resolves_defaults(tmp_path, count_suite):
         (GOOD.replace("system:", "sytem:"), ":2: sytem: unknown key. Did you mean 'system'?"),
         (
             GOOD.replace("  family:", "  famly:"),
-            ":3: system.famly: unknown key. Did you mean 'family'? Allowed: family, options,",
+            ":3: system.famly: unknown key. Did you mean 'family'? Allowed: bounds, family, options,",
         ),
         (
             GOOD.replace("family: shapes", "family: shapez"),

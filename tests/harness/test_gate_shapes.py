@@ -1,4 +1,7 @@
-"""The shipped shapes claims gate a real run: a corrupted draft head breaks the speedup claim."""
+"""The shipped shapes claims gate a real run: a corrupted draft head breaks the tau claim.
+
+The claim is a deterministic counter (tokens per target forward), so the verdict does not
+depend on how busy the machine is (the former speedup claim flaked in CI)."""
 
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ suites:
 CLAIMS_SUBSET = """\
 claims:
   - {suite: caption, variant: spec, check: exact_match, op: "==", value: 1.0}
-  - {suite: caption, variant: spec, check: speedup, op: ">=", value: 1.5}
+  - {suite: caption, variant: spec, check: tau, op: ">=", value: 4}
 """
 
 
@@ -82,6 +85,6 @@ def test_gate_passes_shipped_head_and_fails_corrupted_head(tmp_path):
     bad = _run_and_gate(tmp_path, weights, "bad")
     assert bad.returncode == 1, bad.stdout + bad.stderr
     lines = bad.stdout.splitlines()
-    # Still lossless (the target decides every token) but no longer faster: the claim is named.
+    # Still lossless (the target decides every token) but no longer drafting: the claim is named.
     assert any(ln.startswith("PASS") and "exact_match" in ln for ln in lines)
-    assert any(ln.startswith("FAIL") and "caption/spec speedup >= 1.5" in ln for ln in lines)
+    assert any(ln.startswith("FAIL") and "caption/spec tau >= 4" in ln for ln in lines)

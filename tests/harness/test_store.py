@@ -59,6 +59,7 @@ def test_torn_tail_is_cut_on_resume(tmp_path):
 def test_corrupt_middle_line_is_an_error(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
-    (run / "records.jsonl").write_text('{"key": "a"}\nnot json\n{"key": "b"}\n')
+    rec = json.dumps({"key": "a", "suite": "s", "variant": "v", "sample": "0"})
+    (run / "records.jsonl").write_text(rec + "\nnot json\n" + rec.replace('"a"', '"b"') + "\n")
     with pytest.raises(RunStoreError, match=r"records.jsonl:2: corrupt record"):
         read_records(run)

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from hbench.harness import statistics as st
+from hbench.harness import comparisons as cmp
 
 SCRIPT_PROMPT = "<script>alert(1)</script>"
 PWN_PROMPT = "<img src=x onerror=\"document.body.setAttribute('data-pwned','1')\">"
@@ -168,6 +168,15 @@ def _group_overall(records: list[dict], field: str, metric: str) -> float:
     return float(np.mean([np.mean(v) for v in groups.values()]))
 
 
+# What each synthetic suite declares (as the real suites do through Suite.meta()).
+DECLARED = {
+    "geneval": cmp.SuiteMeta("correct", "tag", report_metrics=("correct",)),
+    "gedit": cmp.SuiteMeta("O", "task_type", report_metrics=("O", "SC", "PQ")),
+    "understanding": cmp.SuiteMeta("correct"),
+    "latency": cmp.SuiteMeta(None, "workload", "workload"),
+}
+
+
 def scores_for(records: list[dict], reference: str = "baseline") -> dict:
     """scores.json as the runner writes it (docs/run-store.md), computed from the records."""
     primary = {"geneval": "correct", "gedit": "O", "understanding": "correct",
@@ -199,21 +208,15 @@ def scores_for(records: list[dict], reference: str = "baseline") -> dict:
                 )
             block["variants"][variant] = {"n": len(recs), "errors": len(recs) - len(ok),
                                           "scores": scores, "profile": prof}  # fmt: skip
-        ref = {(r["sample"], r["seed"]): r for r in by_variant.get(reference, []) if not r["error"]}
+        meta = DECLARED[suite]
+        block["declared"] = meta.to_dict()
         for variant, recs in by_variant.items():
             if variant == reference:
                 continue
-            oth = {(r["sample"], r["seed"]): r for r in recs if not r["error"]}
-            keys = sorted(set(ref) & set(oth))
-            a = [ref[k] for k in keys]
-            b = [oth[k] for k in keys]
-            metric = primary[suite]
+            ref, oth = cmp.paired(by_variant.get(reference, []), recs)
             block["comparisons"][variant] = {
-                "reference": reference, "n_pairs": len(keys),
-                "metrics": {metric: st.paired_bootstrap([r["metrics"][metric] for r in a],
-                                                        [r["metrics"][metric] for r in b]).to_dict()},
-                "speedup": st.speedup([r["profile"]["seconds"] for r in a],
-                                      [r["profile"]["seconds"] for r in b]).to_dict(),
+                "reference": reference, "n_pairs": len(ref),
+                "estimates": cmp.compare(ref, oth, meta, "candidate"),
             }  # fmt: skip
         suites[suite] = block
     return {"reference": reference, "suites": suites}

@@ -37,7 +37,7 @@ def test_summary_column_and_notes_come_from_the_protocol_card(tmp_path: Path) ->
     assert note.startswith("Comparable to the published figures?")
     assert "geneval [official]: not comparable: transformers Mask2Former" in note
     assert "understanding [official]: comparable" in note
-    geneval = tables_quality.geneval_table(runs)
+    (geneval,) = tables_quality.suite_group_tables(runs, "geneval")
     assert "equivalence to mmdet not measured" in geneval.notes[-1]
     assert "understanding" not in geneval.notes[-1]  # the note is about this table's suite
 
@@ -54,7 +54,8 @@ def test_every_table_of_a_run_prints_the_comparability(tmp_path: Path) -> None:
     shutil.rmtree(run / "artifacts", ignore_errors=True)
     runs = load_runs([run])
     for build in (tables.summary_table, tables.speedup_table, tables.latency_table,
-                  tables_quality.geneval_table, tables_quality.exact_match_table,
+                  lambda rs: tables_quality.suite_group_tables(rs, "geneval")[0],
+                  tables_quality.exact_match_table,
                   tables_quality.divergence_table):  # fmt: skip
         table = build(runs)
         assert any(n.startswith("Comparable to the published figures?") for n in table.notes), (

@@ -12,7 +12,7 @@ from PIL import Image
 from hbench.reports.build import build_report
 
 FIGURES = {"speedup", "frontier", "latency", "acceptance", "grid_geneval", "grid_gedit"}
-TABLES = {"verdict", "runs", "summary", "speedup", "latency", "geneval_tags", "gedit_o", "gedit_sc",
+TABLES = {"verdict", "runs", "summary", "speedup", "latency", "geneval_correct", "gedit_o", "gedit_sc",
           "gedit_pq", "exact_match", "divergences", "grid_geneval", "grid_gedit"}  # fmt: skip
 
 

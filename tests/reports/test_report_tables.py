@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-import pytest
 from conftest import write_run
 
 from hbench.harness import statistics as st
@@ -27,7 +26,7 @@ def _rows(table) -> dict[str, tuple[str, ...]]:
 
 def test_geneval_tag_table_matches_the_records(demo_run: Path) -> None:
     recs = [r for r in _records(demo_run) if r["suite"] == "geneval"]
-    table = tables_quality.geneval_table(load_runs([demo_run]))
+    table = tables_quality.suite_group_tables(load_runs([demo_run]), "geneval")[0]
     col = {c: i for i, c in enumerate(table.columns)}
     rows = _rows(table)
     means = {}
@@ -55,36 +54,36 @@ def test_geneval_tag_table_matches_the_records(demo_run: Path) -> None:
     scores = json.loads((demo_run / "scores.json").read_text())["suites"]["geneval"]
     overall = scores["variants"]["nfe6"]["scores"]["overall"]
     assert rows["overall"][col["nfe6 correct"]] == f"{overall:.3f}"
-    paired = scores["comparisons"]["nfe6"]["metrics"]["correct"]
+    entries = {e["id"]: e for e in scores["comparisons"]["nfe6"]["estimates"]}
+    paired = entries["diff:correct|all"]
     assert rows["all samples (paired)"][col["Δ nfe6 [95% CI]"]].startswith(
-        f"{paired['mean_diff']:+.3f} ["
+        f"{paired['estimate']:+.3f} ["
+    )
+    strat = entries["diff:correct|overall"]  # the engine's stratified overall, with interval
+    assert rows["overall"][col["Δ nfe6 [95% CI]"]] == (
+        f"{strat['estimate']:+.3f} [{strat['ci_low']:+.3f}, {strat['ci_high']:+.3f}]"
     )
 
 
 def test_gedit_groups_by_task_type_from_the_output(demo_run: Path) -> None:
-    o, sc, pq = tables_quality.gedit_tables(load_runs([demo_run]))
+    o, sc, pq = tables_quality.suite_group_tables(load_runs([demo_run]), "gedit")
     groups = [row[0] for row in o.rows]
     assert groups[:4] == ["background_change", "color_alter", "subject-add", "subject-remove"]
     assert (sc.key, pq.key) == ("gedit_sc", "gedit_pq")
 
 
-def test_speedup_prefers_scores_json_and_falls_back_to_records(demo_run: Path, tmp_path) -> None:
+def test_speedup_is_read_from_scores_json_never_recomputed(demo_run: Path, tmp_path) -> None:
     run = load_run(demo_run)
-    from_scores = data.speedup(run, "geneval", "nfe6")
-    assert from_scores.source == "scores.json"
-    # the same run without scores.json: computed from the records, same statistics
+    assert data.speedup(run, "geneval", "nfe6").source == "scores.json"
+    # without scores.json there is no comparison to show (no second implementation)
     bare = write_run(tmp_path / "bare", with_scores=False)
-    from_records = data.speedup(load_run(bare), "geneval", "nfe6")
-    assert from_records.source == "records"
-    assert from_records.value == pytest.approx(from_scores.value)
-    assert (from_records.low, from_records.high) == pytest.approx(
-        (from_scores.low, from_scores.high)
-    )
+    assert data.speedup(load_run(bare), "geneval", "nfe6") is None
     # scores.json really is what is shown when present
     edited = write_run(tmp_path / "edited")
     doc = json.loads((edited / "scores.json").read_text())
-    doc["suites"]["geneval"]["comparisons"]["nfe6"]["speedup"].update(
-        median=12.5, ci_low=12.0, ci_high=13.0
+    entries = doc["suites"]["geneval"]["comparisons"]["nfe6"]["estimates"]
+    next(e for e in entries if e["id"] == "speedup|all").update(
+        estimate=12.5, ci_low=12.0, ci_high=13.0
     )
     (edited / "scores.json").write_text(json.dumps(doc))
     rows = tables.speedup_table(load_runs([edited])).rows
@@ -129,9 +128,9 @@ def test_summary_counts_errors_and_shows_nfe_and_time(demo_run: Path) -> None:
         assert needle in out
     assert max(len(line) for line in out.splitlines()) <= 100  # a terminal; the report has more
     assert "overhead: share of a sample's time spent outside the model's forward passes" in out
-    # latency: one speedup per workload, each on its own line under the variant's row
-    lat = [line for line in out.splitlines() if re.search(r"^\s+\S+ [\d.]+×$", line)]
-    assert lat, out
+    # latency: one row per workload (its own NFE, time and speedup; never pooled, #22)
+    lat = [line for line in out.splitlines() if re.match(r"latency: \S+ +nfe6 .*×", line)]
+    assert len(lat) == 2, out  # t2i and edit
 
 
 def test_two_runs_side_by_side(tmp_path: Path) -> None:
@@ -145,7 +144,7 @@ def test_two_runs_side_by_side(tmp_path: Path) -> None:
     assert summary.columns[2] == "Run"
     assert [(r[0], r[1], r[2]) for r in summary.rows[:2]] == [
         ("geneval", "baseline", runs[0].label), ("geneval", "baseline", runs[1].label)]  # fmt: skip
-    tags = tables_quality.geneval_table(runs)
+    tags = tables_quality.suite_group_tables(runs, "geneval")[0]
     assert {row[1] for row in tags.rows} == {r.label for r in runs}
     png = speedup_figure(runs, tmp_path / "out")
     assert png.exists() and png.with_suffix(".pdf").exists()

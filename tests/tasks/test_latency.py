@@ -302,16 +302,19 @@ def test_summaries_and_comparisons(run) -> None:
         und = workloads["understanding"]
         assert und["tokens_per_s"]["mean"] > 0 and {"prefill_s", "decode_s"} <= set(und["stages_s"])
     few = block["comparisons"]["few"]["workloads"]
-    assert few["t2i"]["nfe_ratio"] == pytest.approx(20 / 3)
+    engine = {e["id"]: e for e in block["comparisons"]["few"]["estimates"]}
+    assert engine["nfe_ratio|workload=t2i"]["estimate"] == pytest.approx(20 / 3)
+    assert not any(k.endswith("|all") for k in engine)  # workloads are never pooled
     assert few["understanding"]["identical_outputs"]["estimate"] == 1.0  # same LM in every variant
     assert few["t2i"]["identical_outputs"]["estimate"] == 0.0  # 3 steps vs 10: different images
     # The speedup is the median of per-sample profiled-time ratios of the same sample.
     recs = {(r["sample"], r["variant"]): r for r in _records(root)}
     ratios = [recs[s, "baseline"]["profile"]["seconds"] / recs[s, "few"]["profile"]["seconds"]
               for (s, v) in recs if v == "few" and s.startswith("edit/")]  # fmt: skip
-    sp = few["edit"]["speedup"]
-    assert sp["median"] == pytest.approx(float(np.median(ratios)))
-    assert sp["ci_low"] <= sp["median"] <= sp["ci_high"] and sp["n"] == 4
+    sp = engine["speedup|workload=edit"]
+    assert sp["estimate"] == pytest.approx(float(np.median(ratios)))
+    assert sp["ci_low"] <= sp["estimate"] <= sp["ci_high"] and sp["n"] == 4
+    assert sp["method"]["resamples"] == 10_000 and sp["method"]["seed"] == 0
 
 
 def test_trace_exported_from_a_warmup_call(run) -> None:
@@ -471,7 +474,8 @@ def test_nfe_of_the_shapes_samplers_through_the_runner(tmp_path) -> None:
         # batches its branches (one call per step); the students run one row per step.
         merged = 98 if variant == "baseline" else (6 if variant in ("euler6", "nfe6") else 1)
         assert workloads["t2i"]["merged_calls"]["max"] == merged
-    assert block["comparisons"]["nfe6"]["workloads"]["t2i"]["nfe_ratio"] == pytest.approx(98 / 6)
+    engine = {e["id"]: e for e in block["comparisons"]["nfe6"]["estimates"]}
+    assert engine["nfe_ratio|workload=t2i"]["estimate"] == pytest.approx(98 / 6)
     # Gate claims of the same form as claims/shapes.yaml hold for every sampler configuration.
     claims = [
         f"  - {{suite: latency, workload: {w}, variant: {v}, check: nfe, op: '==', value: {n}}}"

@@ -70,12 +70,13 @@ def test_shapes_metrics_through_the_runner(tmp_path, degraded_family, capsys):
         sm = gen["variants"][variant]["sample_metrics"]
         assert set(sm) == {"shapes-palette", "shapes-edges"} and sm["shapes-edges"]["n"] == 12
     assert gen["variants"]["clean"]["sample_metrics"]["shapes-edges"]["estimate"] == 1.0
-    delta = gen["comparisons"]["blurred"]["metrics"]["shapes-edges"]
-    assert delta["n"] == 12 and delta["ci_high"] < 0 and delta["ci_low"] <= delta["mean_diff"]
+    engine = {e["id"]: e for e in gen["comparisons"]["blurred"]["estimates"]}
+    delta = engine["diff:shapes-edges|all"]  # the comparison engine's entry
+    assert delta["n"] == 12 and delta["ci_high"] < 0 and delta["ci_low"] <= delta["estimate"]
     # the edges metric was restricted to geneval; the palette metric scores gedit too
-    ged = scores["suites"]["gedit"]
-    assert "shapes-edges" not in ged["comparisons"]["blurred"]["metrics"]
-    assert ged["comparisons"]["blurred"]["metrics"]["shapes-palette"]["mean_diff"] < 0
+    ged = {e["id"]: e for e in scores["suites"]["gedit"]["comparisons"]["blurred"]["estimates"]}
+    assert "diff:shapes-edges|all" not in ged
+    assert ged["diff:shapes-palette|all"]["estimate"] < 0
     info = scores["metrics_pass"]
     assert info["shapes-edges"]["scored"] == 24 and info["shapes-palette"]["scored"] == 24 + 12
     # features cached per image: one .npy per distinct image under cache/<metric>/<fp>/
