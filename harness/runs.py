@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .messages import not_a_run_directory
 from .store import RunStoreError, read_records
 
 DEFAULT_REFERENCE = "baseline"
@@ -127,7 +128,7 @@ def load_run(run_dir: str | Path, label: str | None = None) -> Run:
     """
     path = Path(run_dir)
     if not path.is_dir():
-        raise RunStoreError(f"{path}: not a run directory (not a directory)")
+        raise RunStoreError(not_a_run_directory(path))
     problems: list[str] = []
     manifest_path, scores_path = path / "manifest.json", path / "scores.json"
     manifest = _read_json(manifest_path) if manifest_path.is_file() else {}

@@ -59,7 +59,7 @@ def test_torn_last_line_is_skipped_and_reported(fresh_run: Path) -> None:
 
 
 def test_not_a_run_directory(tmp_path: Path) -> None:
-    with pytest.raises(RunStoreError, match="not a directory"):
+    with pytest.raises(RunStoreError, match="not a run directory"):
         load_run(tmp_path / "nope")
     with pytest.raises(RunStoreError, match="not a run directory"):
         load_run(tmp_path)
@@ -124,7 +124,7 @@ def test_cli_reports_a_partial_run_and_fails_clearly(tmp_path: Path, capsys) -> 
     assert "## geneval" not in (out / "summary.md").read_text()  # no section for absent suites
     # bad input: exit code 2 and a message naming the problem
     assert main([str(tmp_path / "missing"), "--out", str(tmp_path / "o2")]) == 2
-    assert "not a directory" in capsys.readouterr().err
+    assert "not a run directory" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([str(run), str(run), str(run)])  # more than two runs need --out
     # two runs: before -> after, written beside the newer run

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from hbench.harness import cli, plugins
+from hbench.harness.comparisons import find
 from hbench.harness.config import ConfigError, load_config
 from hbench.harness.metric_values import latest_values
 from hbench.harness.metrics_pass import build_metrics, run_metrics
@@ -54,10 +55,12 @@ def test_every_metric_end_to_end(tmp_path, degraded_family, config_text):
         assert sets["fid"]["too_small"] and sets["kid"]["too_small"]
         assert sets["kid"]["subset_size"] == 6
     cmp = gen["comparisons"]["blurred"]
-    for name in per_sample:
-        d = cmp["metrics"][name]
-        assert d["n"] == 6 and d["ci_low"] <= d["mean_diff"] <= d["ci_high"]
-    assert cmp["metrics"]["shapes-edges"]["ci_high"] < 0  # blur is caught
+    # Post-pass values join the records' metrics, so the one comparison engine pairs them.
+    diffs = {name: find(cmp["estimates"], "diff", name, "all") for name in per_sample}
+    for name, d in diffs.items():
+        assert d is not None, name
+        assert d["n"] == 6 and d["ci_low"] <= d["estimate"] <= d["ci_high"]
+    assert diffs["shapes-edges"]["ci_high"] < 0  # blur is caught
     fid = cmp["set_metrics"]["fid"]
     assert fid["reference"] == "clean" and fid["n"] == 6 and fid["resamples"] == 50
     expected = (
@@ -68,8 +71,9 @@ def test_every_metric_end_to_end(tmp_path, degraded_family, config_text):
     assert "kid" in cmp["set_metrics"]
     # gedit: no prompt, so hpsv2 skips it; clipscore was told to use the instruction;
     # pickscore, fid and kid were restricted to geneval
-    assert set(ged["comparisons"]["blurred"]["metrics"]) >= {"clipscore", "aesthetic"}
-    assert not {"hpsv2", "pickscore"} & set(ged["comparisons"]["blurred"]["metrics"])
+    ged_metrics = {e["metric"] for e in ged["comparisons"]["blurred"]["estimates"]}
+    assert ged_metrics >= {"clipscore", "aesthetic"}
+    assert not {"hpsv2", "pickscore"} & ged_metrics
     assert "set_metrics" not in ged["variants"]["clean"]
     info = scores["metrics_pass"]
     assert info["hpsv2"]["skipped_no_text"] == 4 and info["hpsv2"]["scored"] == 12
