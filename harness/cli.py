@@ -2,7 +2,7 @@
 
 Subcommands: ``demo``, ``run``, ``list``, ``report`` and the delegated ones in
 :data:`DELEGATED` (``gate``, ``geneval``, ``gedit``, ``lm-eval``, ``metrics``, ``kernels``,
-``bench``, ``store``), whose ``--help`` starts with hbench's usage and examples. Errors a
+``bench``, ``store``, ``models``), whose ``--help`` starts with hbench's usage and examples. Errors a
 user can cause (bad config, unknown names, an occupied run directory, missing files) print one line ``hbench: error: ...`` and exit with status 2.
 """
 
@@ -118,6 +118,12 @@ DELEGATED: dict[str, Delegated] = {
             "hbench bench --tiny --out runs/spec-tiny",
         ),
     ),
+    "models": Delegated(
+        "hbench.baselines.hf.fetch",
+        "prepare real pretrained models for offline runs (hbench models fetch smollm2)",
+        "hbench models (fetch NAME [--dir DIR] | path NAME [--dir DIR])",
+        ("hbench models fetch smollm2", "hbench models path smollm2"),
+    ),
 }
 
 
@@ -151,6 +157,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         ("hbench.tasks.latency.inputs", "InputError"),
         ("hbench.baselines.shapes.generator.weights", "WeightsError"),
         ("hbench.baselines.shapes.understanding.weights", "WeightsError"),
+        ("hbench.baselines.hf.fetch", "FetchError"),
     ):
         try:
             errors.append(getattr(importlib.import_module(module), name))

@@ -75,3 +75,52 @@ def eagle_loss(
         return F.cross_entropy(flat, target_logits[:, start + 1 :].argmax(-1).reshape(-1))
     soft = torch.softmax(target_logits[:, start + 1 :].float(), dim=-1)
     return F.cross_entropy(flat, soft.reshape(-1, soft.shape[-1]))
+
+
+def chain_mask(steps: int, n: int) -> torch.Tensor:
+    """Boolean attention mask over ``steps`` stacked blocks of ``n`` positions.
+
+    Entry (s, i) is draft step ``s`` of the chain that starts after position ``i``: it sees
+    step-1 entries (true target features) at positions ``j <= i`` and the chain's own
+    earlier steps (s' <= s, same i), exactly the keys the head's cache holds when drafting.
+    """
+    s = torch.arange(steps).repeat_interleave(n)
+    i = torch.arange(n).repeat(steps)
+    first = (s[None, :] == 0) & (i[None, :] <= i[:, None])
+    own = (s[None, :] <= s[:, None]) & (i[None, :] == i[:, None])
+    return first | own
+
+
+def unrolled_hidden(
+    head: EagleHead, feats, embeds, start: int, steps: int, pos_offset: int = 0
+) -> list[torch.Tensor]:
+    """Head hidden states of ``steps`` unrolled draft steps for every chain start.
+
+    Chain ``i`` starts after position ``c_i = start + i``; its step ``s`` (0-based) sits at
+    position ``c_i + s``, reads the target feature at ``c_i`` (s = 0) or its own previous
+    hidden state, embeds token ``c_i + s + 1`` and predicts token ``c_i + s + 2``.
+
+    ``pos_offset`` is added to the position ids (sequences cut after an image prefix).
+
+    Returns:
+        One ``[B, T - 1 - start, H]`` tensor per step.
+    """
+    b, t, _ = feats.shape
+    n = t - 1 - start
+    base_pos = torch.arange(start, t - 1, device=feats.device)
+    xs, pos, out = [], [], []
+    for s in range(steps):
+        emb_idx = (base_pos + s + 1).clamp(max=t - 1)
+        f = feats[:, start : t - 1] if s == 0 else out[-1]
+        if s == 0 and head.fc_features is not None:
+            f = head.fc_features(f)
+        xs.append(head.fuse(torch.cat([f, embeds[:, emb_idx]], dim=-1)))
+        pos.append(base_pos + s + pos_offset)
+        x = torch.cat(xs, dim=1)
+        p = torch.cat(pos)[None].expand(b, -1)
+        mask = chain_mask(s + 1, n).to(feats.device)[None, None]
+        h = head.layer(
+            x, attention_mask=mask, position_ids=p, position_embeddings=head.rotary(x, p)
+        )
+        out.append(h[:, s * n :])
+    return out

@@ -23,6 +23,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from hbench.baselines.runtime.eagle import EagleHead, EagleHeadConfig
+from hbench.baselines.runtime.eagle_train import chain_mask, unrolled_hidden  # noqa: F401 - re-export
 from hbench.baselines.shapes.understanding.loading import load_target
 from hbench.baselines.shapes.understanding.tokenizer import prompt_ids
 from hbench.baselines.shapes.understanding.weights import HEAD_FILE, write_entry
@@ -75,55 +76,6 @@ def make_data(
         "lengths": torch.tensor([len(s) for s in seqs]),
         "images": torch.from_numpy(np.stack(images)),
     }
-
-
-def chain_mask(steps: int, n: int) -> torch.Tensor:
-    """Boolean attention mask over ``steps`` stacked blocks of ``n`` positions.
-
-    Entry (s, i) is draft step ``s`` of the chain that starts after position ``i``: it sees
-    step-1 entries (true target features) at positions ``j <= i`` and the chain's own
-    earlier steps (s' <= s, same i), exactly the keys the head's cache holds when drafting.
-    """
-    s = torch.arange(steps).repeat_interleave(n)
-    i = torch.arange(n).repeat(steps)
-    first = (s[None, :] == 0) & (i[None, :] <= i[:, None])
-    own = (s[None, :] <= s[:, None]) & (i[None, :] == i[:, None])
-    return first | own
-
-
-def unrolled_hidden(
-    head: EagleHead, feats, embeds, start: int, steps: int, pos_offset: int = 0
-) -> list[torch.Tensor]:
-    """Head hidden states of ``steps`` unrolled draft steps for every chain start.
-
-    Chain ``i`` starts after position ``c_i = start + i``; its step ``s`` (0-based) sits at
-    position ``c_i + s``, reads the target feature at ``c_i`` (s = 0) or its own previous
-    hidden state, embeds token ``c_i + s + 1`` and predicts token ``c_i + s + 2``.
-
-    ``pos_offset`` is added to the position ids (sequences cut after an image prefix).
-
-    Returns:
-        One ``[B, T - 1 - start, H]`` tensor per step.
-    """
-    b, t, _ = feats.shape
-    n = t - 1 - start
-    base_pos = torch.arange(start, t - 1, device=feats.device)
-    xs, pos, out = [], [], []
-    for s in range(steps):
-        emb_idx = (base_pos + s + 1).clamp(max=t - 1)
-        f = feats[:, start : t - 1] if s == 0 else out[-1]
-        if s == 0 and head.fc_features is not None:
-            f = head.fc_features(f)
-        xs.append(head.fuse(torch.cat([f, embeds[:, emb_idx]], dim=-1)))
-        pos.append(base_pos + s + pos_offset)
-        x = torch.cat(xs, dim=1)
-        p = torch.cat(pos)[None].expand(b, -1)
-        mask = chain_mask(s + 1, n).to(feats.device)[None, None]
-        h = head.layer(
-            x, attention_mask=mask, position_ids=p, position_embeddings=head.rotary(x, p)
-        )
-        out.append(h[:, s * n :])
-    return out
 
 
 def unrolled_loss(
