@@ -14,6 +14,10 @@ Registers the lm-eval model ``hbench``::
 family's reference), ``device``, ``dtype``; every other key is a field of the family's
 Options dataclass (validated: an unknown key is an error naming the allowed ones).
 
+Device: ``device`` in ``model_args`` wins over lm-eval's ``--device``; with neither, the
+model runs on ``cuda:0`` when CUDA is available, else on the CPU (lm-eval's own default is
+``cuda:0`` everywhere, which crashes on a machine without CUDA).
+
 lm-eval 0.4 has no plugin discovery for models, so the bare ``lm_eval`` executable cannot
 see ``hbench``; :func:`main` (``python -m hbench.harness.lm_eval_bridge``) registers it and
 then runs lm-eval's own CLI with the same arguments.
@@ -51,6 +55,31 @@ def _options(family: Any, raw: dict[str, Any]) -> Any:
     return build_dataclass(family.Options, fixed, ("model_args",), _Located("lm-eval model_args"))
 
 
+def default_device() -> str:
+    """``cuda:0`` when CUDA is available, else ``cpu``."""
+    import torch
+
+    return "cuda:0" if torch.cuda.is_available() else "cpu"
+
+
+def check_device(device: str) -> str:
+    """The device, or a one-line error when it names CUDA on a machine without CUDA."""
+    import torch
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(
+            f"device {device!r} asked for, but CUDA is not available here; use device=cpu "
+            "(or leave it unset: the CPU is the default without CUDA)"
+        )
+    return device
+
+
+def _merged(args: dict[str, Any], additional: dict[str, Any] | None) -> dict[str, Any]:
+    """lm-eval's extra settings (``--device``, batch sizes) under the user's ``model_args``."""
+    extra = {k: v for k, v in (additional or {}).items() if v is not None}
+    return {**extra, **args}
+
+
 def _lm_class() -> type:
     from lm_eval.api.model import LM
 
@@ -79,9 +108,21 @@ def _lm_class() -> type:
             if dtype not in _DTYPES:
                 raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
             self.system = family.build(variant, _options(family, options))
-            self.system.load(device or "cpu", getattr(torch, dtype))
+            self.system.load(check_device(device or default_device()), getattr(torch, dtype))
             self.name = f"{system}:{variant}"
             self.stats: list[dict[str, Any]] = []  # decoding statistics per generate request
+
+        @classmethod
+        def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None):
+            """``key=value`` model_args; they override lm-eval's ``--device`` and batch sizes."""
+            from lm_eval import utils
+
+            return cls(**_merged(utils.simple_parse_args_string(arg_string), additional_config))
+
+        @classmethod
+        def create_from_arg_obj(cls, arg_dict: dict, additional_config: dict | None = None):
+            """Dict model_args; they override lm-eval's ``--device`` and batch sizes."""
+            return cls(**_merged(dict(arg_dict), additional_config))
 
         # ---- generation --------------------------------------------------------------
         def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
@@ -188,8 +229,20 @@ def main(argv: list[str] | None = None) -> int:
     from lm_eval.__main__ import cli_evaluate
 
     register()
+    args = list(sys.argv[1:] if argv is None else argv)
+    is_run = not (args and args[0] in ("ls", "validate")) and not {"-h", "--help"} & set(args)
+    devices = [a.split("=", 1)[1] for a in args if a.startswith("--device=")]
+    devices += [b for a, b in zip(args, args[1:], strict=False) if a == "--device"]
+    if is_run and not devices:
+        args += ["--device", default_device()]  # lm-eval would pick cuda:0 even without CUDA
+    for device in devices:
+        try:
+            check_device(device)
+        except ValueError as err:
+            print(f"hbench lm-eval: error: --device: {err}", file=sys.stderr)
+            return 2
     old = sys.argv
-    sys.argv = ["lm_eval", *(sys.argv[1:] if argv is None else argv)]
+    sys.argv = ["lm_eval", *args]
     try:
         cli_evaluate()
     except SystemExit as exc:  # argparse / lm-eval exit codes

@@ -9,7 +9,7 @@ import torch
 
 from hbench.baselines.hf.family import HFOptions, HFSystem
 from hbench.baselines.hf.tiny import build_tiny_draft, build_tiny_lm
-from hbench.harness.lm_eval_bridge import main, register
+from hbench.harness.lm_eval_bridge import default_device, main, register
 
 QUESTIONS = [
     "what colour is the circle ?",
@@ -148,3 +148,40 @@ def test_bad_model_args_are_named(setup):
         cls(system="hf", variant="spec", path=str(setup / "lm"), spec_kk=3)
     with pytest.raises(Exception, match="Unknown variant"):
         cls(system="hf", variant="fast", path=str(setup / "lm"))
+
+
+def test_model_args_device_overrides_lm_eval_default(setup):
+    """``device=cpu`` in model_args is no TypeError beside lm-eval's own ``device`` setting."""
+    cls = register()
+    lm = cls.create_from_arg_string(
+        f"system=hf,variant=baseline,path={setup / 'lm'},device=cpu",
+        {"device": "cuda:0", "batch_size": 1, "max_batch_size": None},
+    )
+    assert lm.system.device == "cpu"
+    lm = cls.create_from_arg_obj({"system": "hf", "path": str(setup / "lm")}, {"device": None})
+    assert lm.system.device == default_device()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA default")
+def test_cuda_without_cuda_is_a_one_line_error(setup, capsys):
+    cls = register()
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        cls(system="hf", path=str(setup / "lm"), device="cuda:0")
+    assert main(["--model", "hbench", "--tasks", "x", "--device", "cuda:0"]) == 2
+    assert "CUDA is not available" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # lm-eval's CLI indexes all of its built-in task YAMLs (~20 s on 2 cores)
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA default")
+def test_cli_without_device_runs_on_cpu(setup, tmp_path, capsys):
+    code = main(
+        [
+            "--model", "hbench",
+            "--model_args", f"system=hf,variant=baseline,path={setup / 'lm'}",
+            "--tasks", "hbench_tiny_gen",
+            "--include_path", str(setup / "tasks"),
+            "--output_path", str(tmp_path / "out"),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    assert "exact_match" in capsys.readouterr().out
