@@ -21,6 +21,8 @@ from .methods import REFERENCE, ForwardCount
 
 SUITE = "specbench"
 
+DETAIL_KEYS = ("decode_s", "drafted_per_position", "accepted_per_position")
+
 
 def _run_one(run, modules, sample: Any, device: str) -> dict[str, Any]:
     counter = ForwardCount(modules)
@@ -60,6 +62,21 @@ def measure(
             best["seconds"] = float(np.median([r["seconds"] for r in runs[name]]))
             results[name].append(best)
     return results
+
+
+def _acceptance(rows: list[dict[str, Any]]) -> list[float] | None:
+    """Pooled acceptance rate per draft position (accepted / tried, all rounds of all rows)."""
+    if not rows or not all("drafted_per_position" in r for r in rows):
+        return None
+    n = max(len(r["drafted_per_position"]) for r in rows)
+    if n == 0:  # plain decoding drafts nothing
+        return None
+    tried, acc = np.zeros(n), np.zeros(n)
+    for r in rows:
+        d, a = r["drafted_per_position"], r["accepted_per_position"]
+        tried[: len(d)] += d
+        acc[: len(a)] += a
+    return [float(x) for x in acc / np.maximum(tried, 1)]
 
 
 def _per_token(rows: list[dict[str, Any]], key: str = "seconds") -> list[float] | None:
@@ -114,6 +131,9 @@ def summarize(
         dec = _per_token(rows, "decode_s")
         if dec:
             out["variants"][name]["decode_tokens_per_s"] = float(np.mean(1 / np.asarray(dec)))
+        rates = _acceptance(rows)
+        if rates is not None:
+            out["variants"][name]["accept_per_position"] = rates
         if name != REFERENCE:
             out["comparisons"][name] = _compare(results[REFERENCE], rows, REFERENCE)
     for other, ref in pairs:
@@ -141,6 +161,10 @@ def print_summary(summary: dict[str, Any], header: str) -> None:
         print(
             f"{name:<{w}} {v['tokens_per_s']:>8.1f} {extra} {v['tau']:>5.2f} {v['tokens_per_forward']:>7.2f} {exact:>6}"
         )
+    for name, v in summary["variants"].items():
+        if v.get("accept_per_position"):
+            rates = " ".join(f"{x:.2f}" for x in v["accept_per_position"])
+            print(f"{name}: acceptance per draft position {rates}")
     for key, c in summary["comparisons"].items():  # pairs, and decode-phase speedups
         for label, s in (("", c["speedup"]), ("decode ", c.get("decode_speedup"))):
             if s and (" vs " in key or label):
@@ -163,7 +187,7 @@ def write_run(
                 "metrics": {"tokens_per_s": r["new_tokens"] / r["seconds"],
                             "new_tokens": r["new_tokens"], "tau": r["tau"]},
                 "details": {"target_forwards": r["target_forwards"],
-                            **({"decode_s": r["decode_s"]} if "decode_s" in r else {})},
+                            **{k: r[k] for k in DETAIL_KEYS if k in r}},
                 "profile": {"seconds": r["seconds"]}, "error": None, "finished_at": now(),
             })  # fmt: skip
     store.close()

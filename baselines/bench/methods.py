@@ -93,7 +93,14 @@ class ForwardCount:
             h.remove()
 
 
-Runner = Callable[[torch.Tensor], list[int]]
+Runner = Callable[[torch.Tensor], Any]
+
+
+def _with_details(result: Any) -> tuple[list[int], dict[str, Any]]:
+    """New token ids of one of our decodes, with its decode-phase time and draft acceptance."""
+    stats = result.stats.as_dict()
+    keep = ("decode_s", "drafted_per_position", "accepted_per_position")
+    return result.token_ids, {k: stats[k] for k in keep if k in stats}
 
 
 def target_modules(models: Models, runners_targets: list[Any]) -> list[nn.Module]:
@@ -148,11 +155,13 @@ def build_runners(
         if name == "spec-head" and models.head is None:
             raise ValueError("method spec-head needs an EAGLE head (--head)")
         if name == "greedy":
-            runners[name] = lambda ids: plain_decode(plain, Prompt(input_ids=ids), config).token_ids
+            runners[name] = lambda ids: _with_details(
+                plain_decode(plain, Prompt(input_ids=ids), config)
+            )
         elif name == "spec-draft":
             drafter = DraftModelDrafter(models.draft, cache_kind=cache, forward=forward)
-            runners[name] = lambda ids, d=drafter: (
-                speculative_decode(plain, d, Prompt(input_ids=ids), config, k).token_ids
+            runners[name] = lambda ids, d=drafter: _with_details(
+                speculative_decode(plain, d, Prompt(input_ids=ids), config, k)
             )
         elif name == "spec-head":
             head_target = make_target(
@@ -160,8 +169,8 @@ def build_runners(
             )
             targets.append(head_target)
             drafter = EagleHeadDrafter(models.head)
-            runners[name] = lambda ids, d=drafter, t=head_target: (
-                speculative_decode(t, d, Prompt(input_ids=ids), config, k).token_ids
+            runners[name] = lambda ids, d=drafter, t=head_target: _with_details(
+                speculative_decode(t, d, Prompt(input_ids=ids), config, k)
             )
         elif name == "hf-greedy":
             runners[name] = hf({})

@@ -76,6 +76,10 @@ def _parser() -> argparse.ArgumentParser:
         "(default: 'default'; --shapes: the best of the shapes sweep)",
     )  # fmt: skip
     p.add_argument("--max-new-tokens", type=int, default=64)
+    p.add_argument(
+        "--chat-template", action="store_true",
+        help="wrap each prompt as a user turn with the tokenizer's chat template",
+    )  # fmt: skip
     p.add_argument("--cache", default="prealloc", choices=("prealloc", "dynamic", "static"))
     p.add_argument(
         "--forward", default="auto", choices=("auto", "lean", "hf"),
@@ -196,7 +200,12 @@ def main(argv: list[str] | None = None) -> int:
     models, tok = _load(args)
     prompts = _prompts(args.prompts)
     prompts = prompts[: args.samples] if args.samples else prompts
-    encoded = [torch.tensor(tok(p)["input_ids"], device=args.device) for p in prompts]
+    if args.chat_template:
+        from hbench.baselines.hf.engine import text_prompt
+
+        encoded = [text_prompt(tok, p, True, args.device).input_ids for p in prompts]
+    else:
+        encoded = [torch.tensor(tok(p)["input_ids"], device=args.device) for p in prompts]
     if models.draft is not None:
         models.draft.generation_config.update(**assistant_settings(args.assisted))
     runners, modules = build_runners(models, methods, args.k, args.max_new_tokens, args.cache,

@@ -35,3 +35,11 @@ def test_bench_writes_run_store(tmp_path, capsys):
     records = (out / "records.jsonl").read_text().splitlines()
     assert len(records) == 2 * 6
     assert json.loads((out / "manifest.json").read_text())["config"]["k"] == 2
+    # Our speculative methods report pooled acceptance per draft position (k = 2 positions);
+    # the draft model is a near copy of the target, so its first position is mostly accepted.
+    rates = scores["variants"]["spec-draft"]["accept_per_position"]
+    assert len(rates) == 2 and all(0.0 <= r <= 1.0 for r in rates) and rates[0] > 0.5
+    assert "greedy" not in [n for n, v in scores["variants"].items() if "accept_per_position" in v]
+    assert "spec-draft: acceptance per draft position" in printed
+    row = json.loads(records[0])
+    assert "decode_s" in row["details"]
