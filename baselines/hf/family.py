@@ -15,7 +15,7 @@ speculation only. Loglikelihood scoring (for lm-eval) is a plain forward, identi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -34,7 +34,8 @@ class HFOptions:
     """Options of the hf family (local folders only; nothing is fetched from a hub).
 
     Attributes:
-        path: Target model folder (``save_pretrained``): a causal LM or a VLM.
+        path: Target model folder (``save_pretrained``): a causal LM or a VLM, or
+            ``fetched:NAME`` for a model prepared by ``hbench models fetch NAME``.
         model_class: transformers class name to force; empty: chosen from ``config.json``.
         draft_path: Draft model folder for ``spec`` (same tokenizer as the target).
         head_path: EAGLE head ``.safetensors`` for ``spec`` (see runtime/eagle.py).
@@ -107,6 +108,14 @@ class HFSystem:
     capabilities = frozenset({UNDERSTAND})
 
     def __init__(self, variant: str, options: HFOptions) -> None:
+        from .fetch import resolve_model_path
+
+        # "fetched:NAME" names a folder prepared by `hbench models fetch NAME`.
+        options = replace(
+            options,
+            path=resolve_model_path(options.path),
+            draft_path=resolve_model_path(options.draft_path),
+        )
         check_options(variant, options)
         self.variant = variant
         self.options = options

