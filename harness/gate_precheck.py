@@ -26,6 +26,7 @@ def expected_keys(manifest: dict[str, Any]) -> dict[str, set[str]] | None:
     """Suite -> record keys the manifest's config asks for (None if it cannot be rebuilt)."""
     config = manifest.get("config") or {}
     seed = config.get("seed", manifest.get("seed", 0))
+    limit = manifest.get("limit")  # a --limit run asks for the first N samples of each suite
     out: dict[str, set[str]] = {}
     loc = _Located(f"{MANIFEST} config")
     try:
@@ -38,7 +39,7 @@ def expected_keys(manifest: dict[str, Any]) -> dict[str, set[str]] | None:
             suite = cls(build_dataclass(cls.Config, params, ("suites", name), loc))
             out[name] = {
                 record_key(name, it.sample, it.seed, v)
-                for it in suite.items(seed)
+                for it in suite.items(seed)[:limit]
                 for v in variants
             }
     except Exception:  # noqa: BLE001 - data or plugins absent here: judge by "finished" alone

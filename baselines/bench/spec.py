@@ -121,16 +121,20 @@ def _prompts(path: str | None) -> list[str]:
 
 def _load(args: argparse.Namespace) -> tuple[Models, Any]:
     from hbench.baselines.hf.engine import load_model
+    from hbench.baselines.hf.fetch import resolve_model_path
     from hbench.baselines.runtime.eagle import EagleHead
 
     dtype = getattr(torch, args.dtype)
-    target, proc, vlm = load_model(args.target, args.device, dtype)
+    # fetched:NAME / shipped:NAME as in configs (hbench models fetch; the package's weights)
+    target, proc, vlm = load_model(resolve_model_path(args.target), args.device, dtype)
     if vlm:
         raise NotImplementedError("the benchmark decodes text prompts: give a causal LM folder")
-    draft = load_model(args.draft, args.device, dtype)[0] if args.draft else None
+    draft = (
+        load_model(resolve_model_path(args.draft), args.device, dtype)[0] if args.draft else None
+    )
     head = None
     if args.head:
-        head = EagleHead.load(args.head, device=args.device).to(dtype).eval()
+        head = EagleHead.load(resolve_model_path(args.head), device=args.device).to(dtype).eval()
     tok = getattr(proc, "tokenizer", proc)
     models = Models(target, draft, head, tok.eos_token_id, tok.pad_token_id)
     return models, tok

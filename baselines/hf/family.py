@@ -110,11 +110,13 @@ class HFSystem:
     def __init__(self, variant: str, options: HFOptions) -> None:
         from .fetch import resolve_model_path
 
-        # "fetched:NAME" names a folder prepared by `hbench models fetch NAME`.
+        # "fetched:NAME" names a folder prepared by `hbench models fetch NAME`; "shipped:NAME"
+        # weights that ship in the package (the SmolLM2 head).
         options = replace(
             options,
             path=resolve_model_path(options.path),
             draft_path=resolve_model_path(options.draft_path),
+            head_path=resolve_model_path(options.head_path),
         )
         check_options(variant, options)
         self.variant = variant
@@ -288,3 +290,24 @@ class HFFamily:
     @classmethod
     def build(cls, variant: str, options: HFOptions) -> HFSystem:
         return HFSystem(variant, options)
+
+    @classmethod
+    def required_paths(cls, variant: str, options: HFOptions) -> list[Any]:
+        """Every path ``variant`` reads, for ``hbench run --check``, with ``fetched:`` and
+        ``shipped:`` names resolved (a model not fetched yet says which command fetches it)."""
+        from hbench.harness.paths import RequiredPath
+
+        from .fetch import resolve_model_path
+
+        out = []
+        for key, what in (("path", "model folder"), ("draft_path", "draft model folder"),
+                          ("head_path", "EAGLE head")):  # fmt: skip
+            value = getattr(options, key)
+            if key != "path" and (variant != "spec" or not value):
+                continue
+            try:
+                resolved = resolve_model_path(value)
+            except (FileNotFoundError, ValueError) as err:
+                resolved, what = value, f"{what} ({err})"
+            out.append(RequiredPath(f"system.options.{key}", resolved, what))
+        return out

@@ -182,15 +182,26 @@ def prepared_folder(name: str, root: Path | None = None) -> Path | None:
 
 
 PREFIX = "fetched:"
+SHIPPED = "shipped:"
+# Weights that ship inside the package (heads trained here), named without their suffix.
+SHIPPED_DIR = Path(__file__).resolve().parent / "weights"
 
 
 def resolve_model_path(path: str) -> str:
-    """``fetched:NAME`` -> the prepared folder of NAME; any other path is returned unchanged.
+    """``fetched:NAME`` -> the prepared folder of NAME; ``shipped:NAME`` -> the package's
+    ``weights/NAME.safetensors`` (found from any working directory); other paths unchanged.
 
     Raises:
         FileNotFoundError: NAME is known but not prepared yet (says which command prepares it).
-        ValueError: NAME is not a known model.
+        ValueError: NAME is not a known model or shipped weights file.
     """
+    if path.startswith(SHIPPED):
+        name = path[len(SHIPPED) :]
+        file = SHIPPED_DIR / f"{name}.safetensors"
+        if not file.is_file():
+            known = sorted(SHIPPED + p.stem for p in SHIPPED_DIR.glob("*.safetensors"))
+            raise ValueError(f"unknown shipped weights {path!r}. Available: {', '.join(known)}")
+        return str(file)
     if not path.startswith(PREFIX):
         return path
     name = path[len(PREFIX) :]
