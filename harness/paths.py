@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import RunConfig
+from .config_specs import RunConfig
 from .registry import Registry
 
 PATH_KEYS: tuple[str, ...] = ("path", "checkpoint", "weights", "object_names")

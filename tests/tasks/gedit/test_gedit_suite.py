@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from hbench.harness import plugins
-from hbench.harness.config import SuiteSpec
+from hbench.harness.config_specs import SuiteSpec
 from hbench.harness.runner import run_item
 from hbench.harness.store import RunStore
 from hbench.harness.system import EDIT
