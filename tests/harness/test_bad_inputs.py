@@ -22,20 +22,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from oracle_config import oracle_config
 from PIL import Image
 
 from hbench.harness.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-BASE = """\
-seed: 0
-threads: 1
-system: {family: shapes, reference: oracle, variants: [oracle]}
-suites:
-  geneval: {prompts: shapes, prompts_per_tag: 1, samples_per_prompt: 1}
-metrics:
-  shapes-palette: {}
-"""
+BASE = oracle_config()
 CLAIMS = """\
 claims:
   - {suite: geneval, variant: oracle, check: mean, metric: correct, op: ">=", value: 0.5}

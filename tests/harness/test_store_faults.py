@@ -22,23 +22,17 @@ import time
 from pathlib import Path
 
 import pytest
+from oracle_config import oracle_config
 
 from hbench.harness.store import read_records
 from hbench.harness.store_cli import check
 
 DRIVER = Path(__file__).with_name("fault_driver.py")
 ROOT = Path(__file__).resolve().parents[2]
-CONFIG = """\
-seed: 0
-threads: 1
-system: {family: shapes, reference: oracle, variants: [oracle]}
-suites:
-  geneval: {prompts: shapes, prompts_per_tag: 1, samples_per_prompt: 1}
-  gedit: {source: shapes, samples_per_type: 1}
-  vqa: {suite: understanding, benchmark: shapes-vqa, samples: 4}
-metrics:
-  shapes-palette: {}
-"""
+CONFIG = oracle_config(
+    "  gedit: {source: shapes, samples_per_type: 1}\n"
+    "  vqa: {suite: understanding, benchmark: shapes-vqa, samples: 4}\n"
+)
 KILL_TRIALS = 20
 TIMING = ("seconds", "per_s", "profile", "speedup")
 
