@@ -80,6 +80,19 @@ def _cfg_rows_kernel(
 
 
 @jit
+def _guided_block(c_ptr, t_ptr, i_ptr, offs, mask, text_scale, img_scale, USE_IMG: tl.constexpr):
+    # One block of ``global``'s two passes: the conditional velocity and the guided one, in
+    # float32 (both passes recompute it the same way, so the rounding matches).
+    c = tl.load(c_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    t = tl.load(t_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    a = t + text_scale * (c - t)
+    if USE_IMG:
+        u = tl.load(i_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+        a = u + img_scale * (a - u)
+    return c, a
+
+
+@jit
 def _cfg_global_sums_kernel(
     c_ptr,
     t_ptr,
@@ -97,12 +110,7 @@ def _cfg_global_sums_kernel(
     idx = blk * BLOCK + tl.arange(0, BLOCK)
     mask = idx < n_per_sample
     offs = sample.to(tl.int64) * n_per_sample + idx
-    c = tl.load(c_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-    t = tl.load(t_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-    a = t + text_scale * (c - t)
-    if USE_IMG:
-        u = tl.load(i_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-        a = u + img_scale * (a - u)
+    c, a = _guided_block(c_ptr, t_ptr, i_ptr, offs, mask, text_scale, img_scale, USE_IMG)
     base = (sample * tl.num_programs(0) + blk) * 2
     tl.store(partial_ptr + base, tl.sum(c * c, axis=0))
     tl.store(partial_ptr + base + 1, tl.sum(a * a, axis=0))
@@ -145,12 +153,7 @@ def _cfg_global_apply_kernel(
     idx = blk * BLOCK + tl.arange(0, BLOCK)
     mask = idx < n_per_sample
     offs = sample.to(tl.int64) * n_per_sample + idx
-    c = tl.load(c_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-    t = tl.load(t_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-    a = t + text_scale * (c - t)
-    if USE_IMG:
-        u = tl.load(i_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-        a = u + img_scale * (a - u)
+    c, a = _guided_block(c_ptr, t_ptr, i_ptr, offs, mask, text_scale, img_scale, USE_IMG)
     scale = tl.load(scale_ptr + sample)
     tl.store(out_ptr + offs, (a * scale).to(out_ptr.dtype.element_ty), mask=mask)
 

@@ -155,6 +155,18 @@ def _combine_one(
     return v_ * scale
 
 
+def _image_velocity(v_no_image: torch.Tensor | None, img_scale: float) -> torch.Tensor | None:
+    """``v_no_image`` when image guidance is on (``img_scale > 1``), else None.
+
+    Both combines use it, so a missing image-unconditional velocity fails the same way.
+    """
+    if img_scale <= 1.0:
+        return None
+    if v_no_image is None:
+        raise ValueError("img_scale > 1 needs the image-unconditional velocity v_no_image")
+    return v_no_image
+
+
 def combine_cfg(
     v: torch.Tensor,
     v_no_text: torch.Tensor,
@@ -188,8 +200,7 @@ def combine_cfg(
     Returns:
         The guided velocity, same shape as ``v``.
     """
-    if img_scale > 1.0 and v_no_image is None:
-        raise ValueError("img_scale > 1 needs the image-unconditional velocity v_no_image")
+    v_img = _image_velocity(v_no_image, img_scale)
     if renorm_type not in RENORM_TYPES:
         raise ValueError(
             f"renorm_type {renorm_type!r} unknown; expected one of {', '.join(RENORM_TYPES)}"
@@ -200,7 +211,7 @@ def combine_cfg(
     dim = channel_dim - 1 if channel_dim > 0 else channel_dim
     return torch.stack([
         _combine_one(
-            v[i], v_no_text[i], v_no_image[i] if img_scale > 1.0 else None, text_scale,
+            v[i], v_no_text[i], None if v_img is None else v_img[i], text_scale,
             img_scale, renorm_type, renorm_min, dim,
         )
         for i in range(v.shape[0])
@@ -219,10 +230,8 @@ def combine_fused(
 ) -> torch.Tensor:
     """:func:`combine_cfg` through the dispatched fused kernel (Triton on CUDA, else its
     float32 PyTorch reference): the accelerated path. Arguments as :func:`combine_cfg`."""
-    if img_scale > 1.0 and v_no_image is None:
-        raise ValueError("img_scale > 1 needs the image-unconditional velocity v_no_image")
     return cfg_combine(
-        v, v_no_text, v_no_image if img_scale > 1.0 else None, text_scale, img_scale,
+        v, v_no_text, _image_velocity(v_no_image, img_scale), text_scale, img_scale,
         renorm_type, renorm_min, apply_cfg=True, per_sample=True, channel_dim=channel_dim,
     )  # fmt: skip
 
