@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import shlex
 import sys
 import time
@@ -41,6 +40,7 @@ from safetensors.torch import load_file, save_file
 
 from hbench.baselines.runtime.eagle import EagleHead, EagleHeadConfig
 from hbench.baselines.runtime.eagle_train import unrolled_hidden
+from hbench.baselines.runtime.train_step import optimizer_step, warmup_cosine
 from hbench.baselines.shapes.training.understanding.checkpoint import (
     load_checkpoint,
     save_checkpoint,
@@ -203,18 +203,11 @@ def train(model, data, feats, work: Path, args: argparse.Namespace) -> EagleHead
     while step < args.steps and time.time() - t0 < args.train_minutes * 60:
         g = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
         idx = tr[torch.randint(len(tr), (args.batch,), generator=g)]
-        warm = min(1.0, (step + 1) / 20)
-        lr = args.lr * warm * 0.5 * (1 + math.cos(math.pi * min(1.0, step / args.steps)))
-        for grp in opt.param_groups:
-            grp["lr"] = lr
         losses = [
             ce for ce, _ in step_losses(head, embed, w_sub, remap, data, feats, idx, args.unroll)
         ]
         loss = sum(losses) / len(losses)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(head.parameters(), 1.0)
-        opt.step()
+        optimizer_step(opt, loss, head.parameters(), warmup_cosine(step, args.steps, args.lr, 20))
         step += 1
         rec = {"stage": "train", "step": step, "losses": [round(x.item(), 3) for x in losses]}
         rec["t"] = round(time.time() - t0, 1)
