@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from hbench.baselines.runtime.flow import FlowSchedule, sample_euler
+from hbench.baselines.runtime.train_step import optimizer_step
 from hbench.baselines.shapes.generator.engines import (
     BATCHED_EDIT,
     BATCHED_T2I,
@@ -152,14 +153,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run (or resume) one distillation stage and export the student's EMA weights."""
-    argv = sys.argv[1:] if argv is None else argv
-    args = parse(argv)
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    args.out.mkdir(parents=True, exist_ok=True)
-    tok = WordTokenizer()
+def _nets(args: argparse.Namespace):
+    """The teacher, the student and its EMA (both from the teacher), and for ``--targets
+    teacher`` the pool of teacher pairs (then the teacher is the base sampler)."""
     source_name = "generator_teacher" if args.stage == "nfe6" else "generator_nfe6"
     teacher, t_entry = load_net(source_name, args.weights_dir)
     teacher.eval().requires_grad_(False)
@@ -181,6 +177,66 @@ def main(argv: list[str] | None = None) -> int:
         )
         teacher = base  # the 1-step student learns the teacher's trajectories
         source_name, t_entry = "generator_teacher", base_entry
+    return teacher, source_name, t_entry, cfg, student, ema, pool
+
+
+def _step_inputs(step: int, args: argparse.Namespace, pool, tok, student, teacher, grid):
+    """One step's batch, conditions, noise and the student's input, time and target velocity:
+    from the pair pool, the teacher's segment after the student's rollout (nfe6) or the
+    teacher's whole rollout (nfe1). ``batch`` is None with a pool, ``t_ctx`` outside nfe1."""
+    batch, t_ctx = None, None
+    rng = np.random.default_rng([args.seed, step])
+    g = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
+    if pool is not None:
+        idx = torch.from_numpy(rng.choice(args.pairs, args.batch, replace=False))
+        source, tokens = pool["source"][idx], pool["tokens"][idx]
+        noise, x0 = pool["noise"][idx], pool["x0"][idx]
+    else:
+        batch = make_batch(rng, args.batch)
+        source, tokens = batch.source, tok.batch(batch.texts)
+        noise = torch.randn(batch.target.shape, generator=g)
+    student.eval()
+    with torch.no_grad():
+        s_ctx = student.encode_text(tokens)
+    if pool is not None:
+        target_v = noise - x0
+        x_in, t_in = noise, 1.0
+    elif args.stage == "nfe6":
+        k = step % STUDENT_GRID.steps
+        x_k = rollout(student, noise, source, s_ctx, grid[: k + 1])
+        t0, t1 = grid[k], grid[k + 1]
+        x_next = teacher_segment(teacher, x_k, source, batch.is_edit, tokens, t0, t1, args.substeps)
+        target_v = (x_k - x_next) / (t0 - t1)
+        x_in, t_in = x_k, t0
+    else:
+        with torch.no_grad():
+            t_ctx = teacher.encode_text(tokens)
+            x0 = rollout(teacher, noise, source, t_ctx, grid)
+        target_v = noise - x0
+        x_in, t_in = noise, 1.0
+    return batch, source, tokens, noise, x_in, t_in, target_v, t_ctx
+
+
+def _export(args, argv, cfg, ema, source_name: str, t_entry: dict, wall: float) -> None:
+    """Save the EMA weights with their provenance entry."""
+    entry = {"role": args.stage, "config": cfg.to_dict(),
+             "command": "python -m hbench.baselines.shapes.training.generator.distill " + " ".join(argv),
+             "train_seconds": round(wall, 1), "steps": args.steps, "batch": args.batch, "seed": args.seed,
+             "distilled_from": {"file": source_name + ".safetensors", "sha256": t_entry["sha256"]},
+             "metrics": {}}  # fmt: skip
+    path = save_weights(ema.state_dict(), f"generator_{args.stage}", entry, args.weights_dir)
+    print(f"exported {path}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run (or resume) one distillation stage and export the student's EMA weights."""
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    tok = WordTokenizer()
+    teacher, source_name, t_entry, cfg, student, ema, pool = _nets(args)
     ema.requires_grad_(False)
     opt = torch.optim.AdamW(student.parameters(), lr=args.lr, weight_decay=0.0)
     ckpt = args.out / "state.safetensors"
@@ -201,39 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     log = open(args.out / "log.jsonl", "a")
     t_run, losses = time.time() - elapsed, []
     for step in range(start, args.steps):
-        rng = np.random.default_rng([args.seed, step])
-        g = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
-        if pool is not None:
-            idx = torch.from_numpy(rng.choice(args.pairs, args.batch, replace=False))
-            source, tokens = pool["source"][idx], pool["tokens"][idx]
-            noise, x0 = pool["noise"][idx], pool["x0"][idx]
-        else:
-            batch = make_batch(rng, args.batch)
-            source, tokens = batch.source, tok.batch(batch.texts)
-            noise = torch.randn(batch.target.shape, generator=g)
-        student.eval()
-        with torch.no_grad():
-            s_ctx = student.encode_text(tokens)
-        if pool is not None:
-            target_v = noise - x0
-            x_in, t_in = noise, 1.0
-        elif args.stage == "nfe6":
-            k = step % STUDENT_GRID.steps
-            x_k = rollout(student, noise, source, s_ctx, grid[: k + 1])
-            t0, t1 = grid[k], grid[k + 1]
-            x_next = teacher_segment(
-                teacher, x_k, source, batch.is_edit, tokens, t0, t1, args.substeps
-            )
-            target_v = (x_k - x_next) / (t0 - t1)
-            x_in, t_in = x_k, t0
-        else:
-            with torch.no_grad():
-                t_ctx = teacher.encode_text(tokens)
-                x0 = rollout(teacher, noise, source, t_ctx, grid)
-            target_v = noise - x0
-            x_in, t_in = noise, 1.0
-        for group in opt.param_groups:  # linear decay to 10% of the base rate
-            group["lr"] = args.lr * (1.0 - 0.9 * step / max(1, args.steps))
+        batch, source, tokens, noise, x_in, t_in, target_v, t_ctx = _step_inputs(
+            step, args, pool, tok, student, teacher, grid
+        )
         student.train()
         pred = student(x_in, torch.full((args.batch,), t_in), source, tokens)
         loss = F.mse_loss(pred, target_v)
@@ -244,10 +270,8 @@ def main(argv: list[str] | None = None) -> int:
             fake, cond = noise - pred, t_ctx.pooled
             adv.discriminator_step(batch.target, fake, source, cond)
             loss = loss + adv.generator_term(loss, fake, source, cond, student.out.weight, step)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
-        opt.step()
+        lr = args.lr * (1.0 - 0.9 * step / max(1, args.steps))  # linear decay to 10% of base
+        optimizer_step(opt, loss, student.parameters(), lr)
         ema_update(ema, student, step, args.ema)
         losses.append(rec_loss.item())
         done = step + 1
@@ -273,14 +297,7 @@ def main(argv: list[str] | None = None) -> int:
                 done,
                 {"elapsed_s": time.time() - t_run, "config": cfg.to_dict()},
             )
-    wall = time.time() - t_run
-    entry = {"role": args.stage, "config": cfg.to_dict(),
-             "command": "python -m hbench.baselines.shapes.training.generator.distill " + " ".join(argv),
-             "train_seconds": round(wall, 1), "steps": args.steps, "batch": args.batch, "seed": args.seed,
-             "distilled_from": {"file": source_name + ".safetensors", "sha256": t_entry["sha256"]},
-             "metrics": {}}  # fmt: skip
-    path = save_weights(ema.state_dict(), f"generator_{args.stage}", entry, args.weights_dir)
-    print(f"exported {path}", flush=True)
+    _export(args, argv, cfg, ema, source_name, t_entry, time.time() - t_run)
     return 0
 
 

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from hbench.baselines.runtime.flow import shift_times
+from hbench.baselines.runtime.train_step import optimizer_step
 from hbench.baselines.shapes.generator.network import GeneratorConfig, ShapesDenoiser
 from hbench.baselines.shapes.generator.tokens import WordTokenizer
 from hbench.baselines.shapes.generator.weights import WEIGHTS_DIR, save_weights
@@ -135,6 +136,36 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def _init_from(path: Path, model: ShapesDenoiser, ema: ShapesDenoiser) -> dict:
+    """Load a finished stage's model and EMA; returns its provenance for the new entry."""
+    init = load_file(str(path))
+    model.load_state_dict({k[6:]: v for k, v in init.items() if k.startswith("model.")})
+    ema.load_state_dict({k[4:]: v for k, v in init.items() if k.startswith("ema.")})
+    prev_meta = json.loads(path.with_suffix(".json").read_text())
+    return {
+        "init_from": str(path),
+        "init_step": prev_meta["step"],
+        "init_train_seconds": round(prev_meta["elapsed_s"], 1),
+    }
+
+
+def _step_loss(
+    step: int, args: argparse.Namespace, model: ShapesDenoiser, tok: WordTokenizer
+) -> torch.Tensor:
+    """The flow-matching loss of one step's batch (conditions dropped, times shifted)."""
+    # Per-step seeding: a resumed run draws exactly the batches an uninterrupted one would.
+    rng = np.random.default_rng([args.seed, step])
+    g = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
+    batch = make_batch(rng, args.batch, tag_weights=args.tag_weight_map)
+    texts, source = drop_conditions(batch.texts, batch.source, batch.is_edit, g, args.drop)
+    noise = torch.randn(batch.target.shape, generator=g)
+    t = sample_t(args.batch, g, args.t_shift)
+    tb = t[:, None, None, None]
+    x_t = (1 - tb) * batch.target + tb * noise
+    loss = F.mse_loss(model(x_t, t, source, tok.batch(texts)), noise - batch.target)
+    return loss
+
+
 def main(argv: list[str] | None = None) -> int:
     """Train (or resume) the teacher; export EMA weights when done."""
     args = parse(sys.argv[1:] if argv is None else argv)
@@ -155,17 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     ckpt = args.out / "state.safetensors"
     start, elapsed = 0, 0.0
-    previous: dict = {}
-    if args.init_from is not None:
-        init = load_file(str(args.init_from))
-        model.load_state_dict({k[6:]: v for k, v in init.items() if k.startswith("model.")})
-        ema.load_state_dict({k[4:]: v for k, v in init.items() if k.startswith("ema.")})
-        prev_meta = json.loads(args.init_from.with_suffix(".json").read_text())
-        previous = {
-            "init_from": str(args.init_from),
-            "init_step": prev_meta["step"],
-            "init_train_seconds": round(prev_meta["elapsed_s"], 1),
-        }
+    previous = _init_from(args.init_from, model, ema) if args.init_from is not None else {}
     if ckpt.exists():
         meta = load_state(ckpt, model, ema, opt)
         start, elapsed = meta["step"], meta["elapsed_s"]
@@ -175,22 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     last = args.end if args.end is not None else args.steps
     lr = lambda step: lr_at(step, args.steps, args.lr, decay_at=args.decay_at, end=args.end)  # noqa: E731
     for step in range(start, last):
-        # Per-step seeding: a resumed run draws exactly the batches an uninterrupted one would.
-        rng = np.random.default_rng([args.seed, step])
-        g = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
-        batch = make_batch(rng, args.batch, tag_weights=args.tag_weight_map)
-        texts, source = drop_conditions(batch.texts, batch.source, batch.is_edit, g, args.drop)
-        noise = torch.randn(batch.target.shape, generator=g)
-        t = sample_t(args.batch, g, args.t_shift)
-        tb = t[:, None, None, None]
-        x_t = (1 - tb) * batch.target + tb * noise
-        for group in opt.param_groups:
-            group["lr"] = lr(step)
-        loss = F.mse_loss(model(x_t, t, source, tok.batch(texts)), noise - batch.target)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        loss = _step_loss(step, args, model, tok)
+        optimizer_step(opt, loss, model.parameters(), lr(step))
         ema_update(ema, model, step, args.ema)
         losses.append(loss.item())
         done = step + 1

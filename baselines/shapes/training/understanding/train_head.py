@@ -14,7 +14,6 @@ features with the chain mask the decoder sees (EAGLE-3's training-time test). St
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections import defaultdict
 
@@ -24,6 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from hbench.baselines.runtime.eagle import EagleHead, EagleHeadConfig
 from hbench.baselines.runtime.eagle_train import chain_mask, unrolled_hidden  # noqa: F401 - re-export
+from hbench.baselines.runtime.train_step import optimizer_step, warmup_cosine
 from hbench.baselines.shapes.understanding.loading import load_target
 from hbench.baselines.shapes.understanding.tokenizer import prompt_ids
 from hbench.baselines.shapes.understanding.weights import HEAD_FILE, write_entry
@@ -152,16 +152,8 @@ def agreement(head, model, data, feats, idx, unroll: int) -> list[float]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = training_parser(__doc__)
-    ap.add_argument("--unroll", type=int, default=3)
-    args = ap.parse_args(argv)
-    torch.set_num_threads(1)
-    args.out.mkdir(parents=True, exist_ok=True)
-    model, tok = load_target(args.weights_dir)
-    for p in model.parameters():
-        p.requires_grad_(False)
-    # Stage 1: the target's own greedy answers; stage 1b: its features on them.
+def _stage_data(model, tok, args) -> tuple[dict, dict]:
+    """Stage 1: the target's own greedy answers; stage 1b: its features on them (cached)."""
     data_path, feat_path = args.out / "data.safetensors", args.out / "features.safetensors"
     if not data_path.is_file():
         t0 = time.time()
@@ -172,48 +164,11 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.time()
         save_file(make_features(model, data), str(feat_path))
         print(f"features: {time.time() - t0:.0f}s", flush=True)
-    feats = load_file(str(feat_path))
-    n_rows = data["ids"].shape[0]
-    perm = torch.randperm(n_rows, generator=torch.Generator().manual_seed(args.seed))
-    n_val = max(1, n_rows // 20)
-    val, train = perm[:n_val], perm[n_val:]
-    torch.manual_seed(args.seed)
-    cfg = EagleHeadConfig.for_target(model.lm.config, feature_layers=FEATURE_LAYERS)
-    head = EagleHead(cfg)
-    opt = torch.optim.AdamW(head.parameters(), lr=args.lr, weight_decay=0.0)
-    meta = load_checkpoint(args.out / "ckpt", head, opt)
-    step, elapsed = (meta["step"], meta["elapsed_s"]) if meta else (0, 0.0)
-    t0, last = time.time() - elapsed, time.time()
-    log = (args.out / "log.jsonl").open("a")
-    while step < args.steps:  # stage 2
-        g = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
-        idx = train[torch.randint(len(train), (args.batch,), generator=g)]
-        lr = args.lr * min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
-        for grp in opt.param_groups:
-            grp["lr"] = lr
-        losses = batch_loss(head, model, data, feats, idx, args.unroll)
-        loss = sum(losses) / len(losses)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(head.parameters(), 1.0)
-        opt.step()
-        step += 1
-        rec = {
-            "step": step,
-            "losses": [round(x.item(), 4) for x in losses],
-            "t": round(time.time() - t0, 1),
-        }
-        if step % 100 == 0 or step == args.steps:
-            rec["val_agreement"] = agreement(head, model, data, feats, val, args.unroll)
-        if step % 10 == 0:
-            log.write(json.dumps(rec) + "\n")
-            log.flush()
-        if time.time() - last > args.ckpt_every_s or step == args.steps:
-            save_checkpoint(
-                args.out / "ckpt", head, opt, {"step": step, "elapsed_s": time.time() - t0}
-            )
-            last = time.time()
-    # Stage 3: export fp16 and record the held-out agreement of exactly the exported head.
+    return data, load_file(str(feat_path))
+
+
+def _stage_export(head, cfg, model, data, feats, val, n_val: int, args) -> list[float]:
+    """Stage 3: export fp16 and record the held-out agreement of exactly the exported head."""
     head = head.half().float()
     val_agree = agreement(head, model, data, feats, val, args.unroll)
     head.half().save(args.weights_dir / HEAD_FILE)
@@ -240,6 +195,54 @@ def main(argv: list[str] | None = None) -> int:
             "metrics": {"val_top1_agreement_per_draft_step": val_agree, "unroll": args.unroll},
         },
     )
+    return val_agree
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = training_parser(__doc__)
+    ap.add_argument("--unroll", type=int, default=3)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    model, tok = load_target(args.weights_dir)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    data, feats = _stage_data(model, tok, args)
+    n_rows = data["ids"].shape[0]
+    perm = torch.randperm(n_rows, generator=torch.Generator().manual_seed(args.seed))
+    n_val = max(1, n_rows // 20)
+    val, train = perm[:n_val], perm[n_val:]
+    torch.manual_seed(args.seed)
+    cfg = EagleHeadConfig.for_target(model.lm.config, feature_layers=FEATURE_LAYERS)
+    head = EagleHead(cfg)
+    opt = torch.optim.AdamW(head.parameters(), lr=args.lr, weight_decay=0.0)
+    meta = load_checkpoint(args.out / "ckpt", head, opt)
+    step, elapsed = (meta["step"], meta["elapsed_s"]) if meta else (0, 0.0)
+    t0, last = time.time() - elapsed, time.time()
+    log = (args.out / "log.jsonl").open("a")
+    while step < args.steps:  # stage 2
+        g = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
+        idx = train[torch.randint(len(train), (args.batch,), generator=g)]
+        losses = batch_loss(head, model, data, feats, idx, args.unroll)
+        loss = sum(losses) / len(losses)
+        optimizer_step(opt, loss, head.parameters(), warmup_cosine(step, args.steps, args.lr, 50))
+        step += 1
+        rec = {
+            "step": step,
+            "losses": [round(x.item(), 4) for x in losses],
+            "t": round(time.time() - t0, 1),
+        }
+        if step % 100 == 0 or step == args.steps:
+            rec["val_agreement"] = agreement(head, model, data, feats, val, args.unroll)
+        if step % 10 == 0:
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+        if time.time() - last > args.ckpt_every_s or step == args.steps:
+            save_checkpoint(
+                args.out / "ckpt", head, opt, {"step": step, "elapsed_s": time.time() - t0}
+            )
+            last = time.time()
+    val_agree = _stage_export(head, cfg, model, data, feats, val, n_val, args)
     print(json.dumps({"val_agreement": val_agree}))
     return 0
 

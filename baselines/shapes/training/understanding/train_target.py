@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hbench.baselines.runtime.train_step import optimizer_step
 from hbench.baselines.shapes.understanding.loading import load_target
 from hbench.baselines.shapes.understanding.model import ShapesVLM, TargetConfig
 from hbench.baselines.shapes.understanding.tokenizer import build_tokenizer
@@ -95,7 +96,8 @@ def _config(args: argparse.Namespace, vocab: int, init: TargetConfig | None) -> 
     return init
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
+    """The command line of :func:`main`."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--steps", type=int, default=3000)
@@ -147,6 +149,46 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--bf16", action=argparse.BooleanOptionalAction, default=True, help="bf16 autocast"
     )
+    return ap
+
+
+def _batch_loss(
+    model: ShapesVLM, batch: dict, cfg_step: Settings, args: argparse.Namespace
+) -> torch.Tensor:
+    """The weighted next-token loss of one batch plus the weighted probe losses."""
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+        fmap = model.encoder.feature_map(batch["images"])
+        tok_emb = model.lm.get_input_embeddings()(batch["ids"])
+        embeds = torch.cat([model.encoder.tokens(fmap).to(tok_emb.dtype), tok_emb], dim=1)
+        logits = model.lm(inputs_embeds=embeds).logits
+        probes = [
+            (w, probe(fmap), batch[target])
+            for w, probe, target in (
+                (cfg_step.aux_shape, model.aux_shape, "shape_map"),
+                (cfg_step.aux_color, model.aux_color, "color_map"),
+            )
+            if w > 0
+        ]
+    loss = weighted_loss(logits.float(), batch["labels"], batch["answer_pos"], args.answer_weight)
+    for w, pred, target in probes:
+        loss = loss + w * torch.nn.functional.cross_entropy(pred.float(), target)
+    return loss
+
+
+def _checkpoint_meta(
+    step: int, elapsed_s: float, cfg: TargetConfig, args: argparse.Namespace
+) -> dict:
+    """What a checkpoint records beside the weights (resume reads step and elapsed_s)."""
+    return {
+        "step": step,
+        "elapsed_s": elapsed_s,
+        "config": cfg.to_dict(),
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = _parser()
     args = ap.parse_args(argv)
     base = Settings(
         horizon=args.steps, origin=0, lr=args.lr, warmup=args.warmup, aux_shape=args.aux_shape,
@@ -189,30 +231,8 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(args.batch)
         ]
         batch = collate(tok, examples, model.prefix_len)
-        for g in opt.param_groups:
-            g["lr"] = cfg_step.lr_at(step)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
-            fmap = model.encoder.feature_map(batch["images"])
-            tok_emb = model.lm.get_input_embeddings()(batch["ids"])
-            embeds = torch.cat([model.encoder.tokens(fmap).to(tok_emb.dtype), tok_emb], dim=1)
-            logits = model.lm(inputs_embeds=embeds).logits
-            probes = [
-                (w, probe(fmap), batch[target])
-                for w, probe, target in (
-                    (cfg_step.aux_shape, model.aux_shape, "shape_map"),
-                    (cfg_step.aux_color, model.aux_color, "color_map"),
-                )
-                if w > 0
-            ]
-        loss = weighted_loss(
-            logits.float(), batch["labels"], batch["answer_pos"], args.answer_weight
-        )
-        for w, pred, target in probes:
-            loss = loss + w * torch.nn.functional.cross_entropy(pred.float(), target)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        loss = _batch_loss(model, batch, cfg_step, args)
+        optimizer_step(opt, loss, model.parameters(), cfg_step.lr_at(step))
         step += 1
         rec = {"step": step, "loss": round(loss.item(), 5), "t": round(time.time() - t0, 1)}
         if step % args.eval_every == 0 or step == args.steps:
@@ -221,19 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             log.write(json.dumps(rec) + "\n")
             log.flush()
         if time.time() - last_ckpt > args.ckpt_every_s or step == args.steps:
-            save_checkpoint(
-                ckpt,
-                model,
-                opt,
-                {
-                    "step": step,
-                    "elapsed_s": time.time() - t0,
-                    "config": cfg.to_dict(),
-                    "args": {
-                        k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
-                    },
-                },
-            )
+            save_checkpoint(ckpt, model, opt, _checkpoint_meta(step, time.time() - t0, cfg, args))
             last_ckpt = time.time()
     return 0
 
