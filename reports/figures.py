@@ -1,4 +1,5 @@
-"""Report figures: speedups, quality-vs-cost frontiers, acceptance, latency by stage.
+"""Report figures: speedups and acceptance here; frontiers in :mod:`.figure_frontier`,
+latency by stage in :mod:`.figure_latency`.
 
 Each function takes run directories (or loaded runs) and an output directory, writes
 ``figures/<name>.png`` and ``.pdf`` at a paper width (:data:`FIGURE_WIDTHS`), and returns
@@ -8,17 +9,13 @@ the PNG path; it raises :class:`NoData` when the runs hold nothing to plot. Boun
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
 
 import numpy as np
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
-
-from hbench.harness import statistics as st
 
 from . import data, roles, text
 from .figure_io import (
@@ -33,7 +30,6 @@ from .figure_io import (
     style,
 )
 from .run import NoData, Run
-from .table import fmt_seconds
 from .tables_quality import text_suites
 
 RunDirs = Sequence[Run | str | PathLike[str]]
@@ -47,11 +43,12 @@ FIGURE_WIDTHS: dict[str, float] = {
 }
 
 
-def _suites(runs: list[Run]) -> list[str]:
+def suites_of(runs: list[Run]) -> list[str]:
+    """Every suite of the runs, sorted."""
     return sorted({s for r in runs for s in r.suites()})
 
 
-def _all_variants(runs: list[Run], suite: str | None = None) -> list[str]:
+def all_variants(runs: list[Run], suite: str | None = None) -> list[str]:
     """Variants in the runs' declared order: the order that fixes unknown variants' colours."""
     out: list[str] = []
     for run in runs:
@@ -60,7 +57,7 @@ def _all_variants(runs: list[Run], suite: str | None = None) -> list[str]:
     return out
 
 
-def _plain_log_axis(axis) -> None:
+def plain_log_axis(axis) -> None:
     # plain numbers: the default log labels are mathtext, which the style turns off
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_formatter(NullFormatter())
@@ -95,7 +92,7 @@ def nfe_ratio(run: Run, suite: str, variant: str, group: str | None = None) -> f
 def _speedup_rows(runs: list[Run]):
     """(label, variant, run index, estimate, nfe ratio) per candidate, suite and workload."""
     rows = []
-    for suite in _suites(runs):
+    for suite in suites_of(runs):
         keys: list[tuple[str, str | None]] = []
         for run in runs:
             if suite not in run.suites():
@@ -123,7 +120,7 @@ def speedup_figure(run_dirs: RunDirs, out_dir: str | PathLike[str]) -> Path:
     rows = _speedup_rows(runs)
     if not rows:
         raise NoData("no paired timings of an accelerated variant and its reference")
-    variants = _all_variants(runs)
+    variants = all_variants(runs)
     labels = list(dict.fromkeys(r[0] for r in rows))
     offsets = np.linspace(-0.2, 0.2, len(runs)) if len(runs) > 1 else [0.0]
     with style():
@@ -166,7 +163,7 @@ def speedup_figure(run_dirs: RunDirs, out_dir: str | PathLike[str]) -> Path:
                 shown_limit = True
         ax.axvline(1.0, color="black", linewidth=0.8, zorder=0)
         ax.set_xscale("log")
-        _plain_log_axis(ax.xaxis)
+        plain_log_axis(ax.xaxis)
         lo, hi = min(values + [1.0]), max(values + [1.0])
         ax.set_xlim(lo / 1.4, hi * 1.4)
         ax.set_yticks(range(len(labels)), labels)
@@ -179,13 +176,13 @@ def speedup_figure(run_dirs: RunDirs, out_dir: str | PathLike[str]) -> Path:
                 Line2D([], [], color="#555555", marker="|", linestyle="", markersize=8,
                        mew=1.2, label="limit of the NFE / call cut")
             )  # fmt: skip
-        handles += _run_handles(runs)
+        handles += run_handles(runs)
         if handles:
             fig.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)))
         return save(fig, out_dir, "speedup")
 
 
-def _run_handles(runs: list[Run]) -> list[Line2D]:
+def run_handles(runs: list[Run]) -> list[Line2D]:
     """Legend entries mapping marker / line style to runs (only with several runs)."""
     if len(runs) < 2:
         return []
@@ -196,136 +193,13 @@ def _run_handles(runs: list[Run]) -> list[Line2D]:
     ]  # fmt: skip
 
 
-def pareto_front(points: list[tuple[float, float]]) -> list[int]:
-    """Indices of the non-dominated points (lower cost, higher score), by increasing cost.
-
-    A point is dominated when another has cost <= and score >= with one strictly better.
-    """
-    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
-    front: list[int] = []
-    best = -math.inf
-    for i in order:
-        if points[i][1] > best:
-            front.append(i)
-            best = points[i][1]
-    return front
-
-
-def quality_point(run: Run, suite: str, variant: str) -> tuple[str, st.PairedDiff] | None:
-    """The variant's headline score (unweighted mean over groups of the primary metric) with a
-    stratified 95% bootstrap interval, computed from the records."""
-    metric = data.primary_metric(run, suite)
-    if metric is None:
-        return None
-    values, groups = [], []
-    for r in run.ok_records(suite, variant):
-        v = data._metric(r, metric)
-        if v is not None:
-            values.append(v)
-            groups.append(data.group_of(r, suite, run))
-    if not values:
-        return None
-    # a paired difference against zero is the score itself; with groups it is the
-    # unweighted mean of the group means with a bootstrap stratified by group
-    diff = st.paired_bootstrap([0.0] * len(values), values, groups=groups)
-    name = "overall" if len(set(groups)) > 1 else metric
-    return name, diff
-
-
-def _cost(run: Run, suite: str, variant: str, kind: str) -> tuple[float, float, float] | None:
-    """(value, low, high) of a cost: NFE per sample (exact) or median seconds (bootstrap)."""
-    if kind == "nfe":
-        nfe = data.variant_view(run, suite, variant).nfe_mean
-        return (nfe, nfe, nfe) if nfe else None
-    secs = [data._profile(r, "seconds") for r in run.ok_records(suite, variant)]
-    arr = np.asarray([s for s in secs if s and s > 0])
-    if arr.size == 0:
-        return None
-    dist = st.bootstrap_distribution(arr, "median", st.DEFAULT_RESAMPLES, st.DEFAULT_SEED)
-    low, high = np.quantile(dist, [0.025, 0.975])
-    return float(np.median(arr)), float(low), float(high)
-
-
-def frontier_figure(run_dirs: RunDirs, out_dir: str | PathLike[str]) -> Path:
-    """Headline quality against cost (NFE per image; median seconds per sample), one row per
-    image suite, with 95% intervals; the line joins only the non-dominated variants. Bounds
-    are drawn as a dotted ceiling, not as frontier points."""
-    runs = as_runs(run_dirs)
-    kinds = (("nfe", "NFE per image (log)"), ("seconds", "median seconds per sample (log)"))
-    panels = []
-    for suite in _suites(runs):
-        if not any(data.variant_view(r, suite, r.reference).nfe_mean for r in runs):
-            continue  # quality vs cost is for the image suites (hook-counted NFE)
-        series = []
-        for i, run in enumerate(runs):
-            for v in run.variants(suite):
-                q = quality_point(run, suite, v)
-                if q is None:
-                    continue
-                costs = {k: _cost(run, suite, v, k) for k, _ in kinds}
-                series.append((i, run, v, roles.role(run, v), q, costs))
-        if series:
-            panels.append((suite, series))
-    if not panels:
-        raise NoData("no variant has both an NFE count and a quality score")
-    variants = _all_variants(runs)
-    with style():
-        fig = new_figure(FIGURE_WIDTHS["frontier"], 0.5 + 2.1 * len(panels))
-        axes = fig.subplots(len(panels), 2, squeeze=False)
-        for row, (suite, series) in enumerate(panels):
-            for col, (kind, xlabel) in enumerate(kinds):
-                ax = axes[row][col]
-                for i in range(len(runs)):
-                    pts = [s for s in series if s[0] == i and s[5][kind] and s[3] != roles.BOUND]
-                    for _, _, v, _, (_, d), costs in pts:
-                        x, xl, xh = costs[kind]
-                        ax.errorbar(
-                            [x], [d.mean_diff],
-                            xerr=[[x - xl], [xh - x]], yerr=[[d.mean_diff - d.ci_low], [d.ci_high - d.mean_diff]],
-                            fmt=RUN_MARKERS[i % len(RUN_MARKERS)], color=colour(v, variants),
-                            markersize=4, capsize=2, elinewidth=0.7, zorder=3,
-                        )  # fmt: skip
-                        ax.annotate(
-                            v,
-                            (x, d.mean_diff),
-                            xytext=(4, 3),
-                            textcoords="offset points",
-                            fontsize=7,
-                        )
-                    xy = [(s[5][kind][0], s[4][1].mean_diff) for s in pts]
-                    front = [pts[k] for k in pareto_front(xy)]
-                    if len(front) > 1:
-                        ax.plot(
-                            [f[5][kind][0] for f in front], [f[4][1].mean_diff for f in front],
-                            color="#444444", linewidth=0.8, linestyle=RUN_LINESTYLES[i % 4], zorder=2,
-                        )  # fmt: skip
-                    for _, _, v, _, (_, d), _ in (
-                        s for s in series if s[0] == i and s[3] == roles.BOUND
-                    ):
-                        ax.axhline(
-                            d.mean_diff, color=colour(v, variants), linestyle=":", linewidth=0.8
-                        )
-                        ax.annotate(f"{v} (bound)", (0.01, d.mean_diff), xycoords=("axes fraction", "data"),
-                                    xytext=(0, -8), textcoords="offset points", fontsize=7)  # fmt: skip
-                ax.set_xscale("log")
-                _plain_log_axis(ax.xaxis)
-                ax.set_xlabel(xlabel)
-                name = series[0][4][0]
-                ax.set_ylabel(f"{suite} {name}")
-                ax.margins(x=0.25, y=0.12)
-        handles = [Line2D([], [], color="#444444", linewidth=0.8, label="non-dominated frontier")]
-        handles += _run_handles(runs)
-        fig.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)))
-        return save(fig, out_dir, "frontier")
-
-
 def acceptance_figure(run_dirs: RunDirs, out_dir: str | PathLike[str]) -> Path:
     """One column, two panels: the per-sample acceptance length τ of each speculative
     variant, and its acceptance rate per draft position (n = samples at position 1).
     Colour = variant, line style = suite; with several runs, marker and shade = run."""
     runs = as_runs(run_dirs)
     hist, pos = [], []
-    suites = text_suites(runs) or _suites(runs)
+    suites = text_suites(runs) or suites_of(runs)
     for si, suite in enumerate(suites):
         for i, run in enumerate(runs):
             for variant in roles.candidates(run, suite):
@@ -337,7 +211,7 @@ def acceptance_figure(run_dirs: RunDirs, out_dir: str | PathLike[str]) -> Path:
                     pos.append((si, suite, i, run, variant, rates))
     if not hist and not pos:
         raise NoData("no record has acceptance_length > 1 or accept_per_position")
-    variants = _all_variants(runs)
+    variants = all_variants(runs)
 
     def shade(i: int) -> float:
         return max(0.35, 1.0 - 0.3 * i)
@@ -374,125 +248,7 @@ def acceptance_figure(run_dirs: RunDirs, out_dir: str | PathLike[str]) -> Path:
                 ax.legend(loc="best", frameon=True, framealpha=0.85, edgecolor="none")
             else:
                 ax.text(0.5, 0.5, "not recorded", ha="center", va="center", transform=ax.transAxes)
-        handles = _run_handles(runs)
+        handles = run_handles(runs)
         if handles:
             fig.legend(handles=handles, loc="outside lower center", ncols=1)
         return save(fig, out_dir, "acceptance")
-
-
-# Display names of stages: text stages the runtime reports, hooked module roles, the rest.
-STAGE_NAMES = {
-    "prefill_s": "prefill",
-    "draft_s": "draft",
-    "verify_s": "verify",
-    "decode_s": "decode",
-    "generator": "denoise",
-    "vae": "VAE decode",
-    "vae_decoder": "VAE decode",
-    "text_encoder": "text encode",
-    "language_model": "LM forwards",
-    "drafter": "draft",
-    "glue": "glue (outside the model)",
-}
-# Stages take cividis colours (colour-blind safe), not the variants' Okabe-Ito colours, so a
-# stage is never mistaken for a variant; glue is light grey.
-STAGE_COLOURS = ("#00204D", "#31446B", "#666970", "#958F78", "#CBBA69", "#FFEA46", "#7C7B78")
-
-
-def stage_seconds(record: dict) -> dict[str, float]:
-    """One record's time split into non-overlapping stages (see :data:`STAGE_NAMES`).
-
-    Text: prefill, draft, verify, the rest of decode, glue (total - prefill - decode). Images:
-    seconds inside each hooked module, glue = total - modules.
-    """
-    metrics, prof = record.get("metrics") or {}, record.get("profile") or {}
-    total = data._num(metrics.get("seconds")) or data._num(prof.get("seconds"))
-    if total is None:
-        return {}
-    out: dict[str, float] = {}
-    prefill, decode = data._num(metrics.get("prefill_s")), data._num(metrics.get("decode_s"))
-    if prefill is not None or decode is not None:
-        prefill, decode = prefill or 0.0, decode or 0.0
-        draft = data._num(metrics.get("draft_s")) or 0.0
-        verify = data._num(metrics.get("verify_s")) or 0.0
-        out.update(prefill_s=prefill, draft_s=draft, verify_s=verify)
-        out["decode_s"] = max(0.0, decode - draft - verify)
-        out["glue"] = max(0.0, total - prefill - decode)
-        return out
-    inside = 0.0
-    for role, m in sorted((prof.get("modules") or {}).items()):
-        secs = data._num((m or {}).get("seconds")) if isinstance(m, dict) else None
-        if secs:
-            out[role] = secs
-            inside += secs
-    out["glue"] = max(0.0, total - inside)
-    return out
-
-
-def latency_figure(run_dirs: RunDirs, out_dir: str | PathLike[str]) -> Path:
-    """Mean seconds per sample stacked by stage (prefill, draft, verify, decode, denoise,
-    VAE decode, glue), one panel per latency workload (else per suite); bounds left out."""
-    runs = as_runs(run_dirs)
-    suites = ["latency"] if any("latency" in r.suites() for r in runs) else _suites(runs)
-    panels: dict[str, list[tuple[str, dict[str, float]]]] = {}
-    for suite in suites:
-        for run in runs:
-            if suite not in run.suites():
-                continue
-            for variant in roles.in_run_order(run, run.variants(suite)):
-                if roles.role(run, variant) == roles.BOUND:
-                    continue
-                groups: dict[str, list[dict[str, float]]] = {}
-                for r in run.ok_records(suite, variant):
-                    parts = stage_seconds(r)
-                    if parts:
-                        groups.setdefault(data.group_of(r, suite, run), []).append(parts)
-                for group, parts in sorted(groups.items()):
-                    keys = sorted({k for p in parts for k in p})
-                    mean = {k: float(np.mean([p.get(k, 0.0) for p in parts])) for k in keys}
-                    title = suite if group == "all" else f"{suite}: {group}"
-                    name = variant + (f" · {run.label}" if len(runs) > 1 else "")
-                    panels.setdefault(title, []).append((name, mean))
-    if not panels:
-        raise NoData("no record has seconds")
-    stages = list(
-        dict.fromkeys(STAGE_NAMES.get(k, k) for b in panels.values() for _, m in b for k in m)
-    )
-    order = list(dict.fromkeys(STAGE_NAMES.values()))
-    stages.sort(key=lambda s: order.index(s) if s in order else len(order))
-    fill = {s: STAGE_COLOURS[i % len(STAGE_COLOURS)] for i, s in enumerate(stages)}
-    fill["glue (outside the model)"] = "#BBBBBB"
-    heights = [0.55 + 0.16 * len(b) for b in panels.values()]
-    with style():
-        fig = new_figure(FIGURE_WIDTHS["latency"], sum(heights) + 0.8)
-        axes = fig.subplots(len(panels), 1, squeeze=False, height_ratios=heights)[:, 0]
-        for ax, (title, bars) in zip(axes, panels.items(), strict=True):
-            for y, (_name, mean) in enumerate(bars):
-                left = 0.0
-                merged: dict[str, float] = {}
-                for k, secs in mean.items():
-                    merged[STAGE_NAMES.get(k, k)] = merged.get(STAGE_NAMES.get(k, k), 0.0) + secs
-                for stage in stages:
-                    width = merged.get(stage, 0.0)
-                    if width > 0:
-                        ax.barh(
-                            y,
-                            width,
-                            left=left,
-                            color=fill[stage],
-                            edgecolor="white",
-                            linewidth=0.3,
-                            height=0.7,
-                        )
-                        left += width
-                ax.annotate(fmt_seconds(left), (left, y), xytext=(3, 0), textcoords="offset points",
-                            va="center", fontsize=7)  # fmt: skip
-            ax.set_yticks(range(len(bars)), [b[0] for b in bars])
-            ax.set_ylim(len(bars) - 0.5, -0.5)
-            ax.set_title(title, loc="left")
-            ax.margins(x=0.12)
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v * 1000:g}"))
-        axes[-1].set_xlabel("mean milliseconds per sample")
-        handles = [Patch(facecolor=fill[s], label=s) for s in stages]
-        fig.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)))
-        return save(fig, out_dir, "latency")

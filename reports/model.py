@@ -9,7 +9,17 @@ from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 
-from . import claims_table, compare, figures, grids, tables, tables_quality, verdict
+from . import (
+    claims_table,
+    compare,
+    figure_frontier,
+    figure_latency,
+    figures,
+    grids,
+    tables,
+    tables_quality,
+    verdict,
+)
 from .figure_io import as_runs
 from .figures import RunDirs
 from .run import NoData, Run
@@ -139,14 +149,14 @@ def _layout(
                 tables.speedup_table,
                 _figure("speedup", "Speedup per suite", figures.speedup_figure),
                 tables.latency_table,
-                _figure("latency", "Latency breakdown", figures.latency_figure),
+                _figure("latency", "Latency breakdown", figure_latency.latency_figure),
             ],
         ),
         (
             "frontier",
             "Quality against NFE",
             [
-                _figure("frontier", "Quality vs NFE frontier", figures.frontier_figure),
+                _figure("frontier", "Quality vs NFE frontier", figure_frontier.frontier_figure),
             ],
         ),
         *(

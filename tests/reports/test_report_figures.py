@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from hbench.reports import figures, grids, roles, text
+from hbench.reports import figure_frontier, figure_latency, figures, grids, roles, text
 from hbench.reports.cli import main
 from hbench.reports.figure_io import FONT_MIN_PT, KNOWN_COLOURS, ONE_COLUMN, TWO_COLUMN
 from hbench.reports.run import load_run
@@ -119,15 +119,15 @@ def test_speedup_rows_carry_the_nfe_ratio_where_nfe_changes(demo_run: Path) -> N
 def test_pareto_front_joins_only_non_dominated_points() -> None:
     # (cost, score): (10, 0.5) is dominated by (5, 0.6); (5, 0.6) ties on cost with (5, 0.4)
     points = [(1, 0.2), (10, 0.5), (5, 0.6), (5, 0.4), (20, 0.9), (30, 0.9)]
-    assert figures.pareto_front(points) == [0, 2, 4]
-    assert figures.pareto_front([(1.0, 1.0)]) == [0]
+    assert figure_frontier.pareto_front(points) == [0, 2, 4]
+    assert figure_frontier.pareto_front([(1.0, 1.0)]) == [0]
 
 
 def test_quality_point_is_the_unweighted_group_mean(demo_run: Path) -> None:
     from hbench.reports import data
 
     run = load_run(demo_run)
-    name, d = figures.quality_point(run, "geneval", "baseline")
+    name, d = figure_frontier.quality_point(run, "geneval", "baseline")
     means = data.group_means(run, "geneval", "baseline", "correct")
     assert name == "overall"
     assert d.mean_diff == pytest.approx(sum(m for m, _ in means.values()) / len(means))
@@ -153,14 +153,14 @@ def test_acceptance_per_position_read_from_details(fresh_run: Path) -> None:
 def test_stages_split_the_time_without_overlap() -> None:
     text_rec = {"metrics": {"seconds": 1.0, "prefill_s": 0.1, "decode_s": 0.8, "draft_s": 0.3,
                             "verify_s": 0.4}}  # fmt: skip
-    parts = figures.stage_seconds(text_rec)
+    parts = figure_latency.stage_seconds(text_rec)
     assert parts == pytest.approx(
         {"prefill_s": 0.1, "draft_s": 0.3, "verify_s": 0.4, "decode_s": 0.1, "glue": 0.1}
     )
     image_rec = {"metrics": {"seconds": 2.0},
                  "profile": {"modules": {"generator": {"seconds": 1.5}, "vae_decoder":
                              {"seconds": 0.3}, "language_model": {"seconds": 0.0}}}}  # fmt: skip
-    parts = figures.stage_seconds(image_rec)
+    parts = figure_latency.stage_seconds(image_rec)
     assert parts == pytest.approx({"generator": 1.5, "vae_decoder": 0.3, "glue": 0.2})
     assert sum(parts.values()) == pytest.approx(2.0)
 
