@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from hbench.kernels import bench, bench_cases, checks
+from hbench.kernels import bench, bench_cases, check_cases
 
 
 def _read(run):
@@ -21,7 +21,7 @@ def test_bench_without_cuda_checks_and_says_timing_needs_a_gpu(tmp_path, capsys)
     assert bench.main(["bench", "--out", str(run), "--ops", "rope"]) == 0
     out = capsys.readouterr().out
     assert "Timing needs a CUDA GPU" in out
-    n = len(checks.cases("rope"))
+    n = len(check_cases.cases("rope"))
     assert f"rope               {n}/{n} cases match the reference" in out
     manifest, table, records = _read(run)
     assert table["timing"] is None and table["reason"] == bench.NO_GPU_MESSAGE
@@ -67,7 +67,7 @@ def test_unknown_op_is_rejected(capsys) -> None:
 
 def test_check_command_reports_per_op(capsys) -> None:
     assert bench.main(["check", "--ops", "verify_sampling"]) == 0
-    n = len(checks.cases("verify_sampling"))
+    n = len(check_cases.cases("verify_sampling"))
     assert f"verify_sampling    {n}/{n} cases match" in capsys.readouterr().out
 
 

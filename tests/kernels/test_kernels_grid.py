@@ -11,13 +11,13 @@ import os
 
 import pytest
 
-from hbench.kernels import checks, dispatch
+from hbench.kernels import check_cases, checks, dispatch
 
 SEED = int(os.environ.get("HBENCH_KERNEL_SEED", "0"))
 
 
-@pytest.mark.parametrize("case", checks.cases(), ids=lambda c: c.id)
-def test_kernel_matches_reference(case: checks.Case) -> None:
+@pytest.mark.parametrize("case", check_cases.cases(), ids=lambda c: c.id)
+def test_kernel_matches_reference(case: check_cases.Case) -> None:
     dispatch.reset_report()
     result = checks.run_case(case, seed=SEED)
     assert result.ok, f"{case.id} (seed {SEED}): {result.detail}"
@@ -31,7 +31,7 @@ def test_kernel_matches_reference(case: checks.Case) -> None:
 
 
 def test_grid_covers_every_op_and_the_listed_sizes() -> None:
-    grid = checks.cases()
+    grid = check_cases.cases()
     assert {c.op for c in grid} == set(checks.CHECKS)
     for op in ("rmsnorm", "cfg_combine"):
         shapes = {c.params["shape"] for c in grid if c.op == op}

@@ -15,7 +15,7 @@ import textwrap
 
 import pytest
 
-from hbench.kernels import cfg, checks, rmsnorm, rope, verify
+from hbench.kernels import cfg, check_cases, checks, rmsnorm, rope, verify
 
 MUTANTS = [
     # (module, kernel, original text, mutant text, op whose cases must catch it)
@@ -136,7 +136,7 @@ def _compile_variant(module, name: str, old: str, new: str, tmp_path):
 
 
 def _first_failure(op: str) -> checks.CheckResult | None:
-    for case in checks.cases(op):
+    for case in check_cases.cases(op):
         try:
             result = checks.run_case(case)
         except Exception as err:  # a crash is also a caught mutant; report what it was
