@@ -328,42 +328,18 @@ def check_sampling_inputs(
         )
 
 
-def verify_sampling(
+def _launch_sampling(
     draft_tokens: torch.Tensor,
     draft_probs: torch.Tensor,
     target_probs: torch.Tensor,
     uniforms: torch.Tensor,
-    *,
-    block_v: int | None = None,
-    out: torch.Tensor | None = None,
-) -> SamplingVerdict:
-    """Rejection-sampling speculative verification (Triton or reference, per :mod:`dispatch`).
-
-    Args:
-        draft_tokens: ``[k]`` int32/int64 tokens the draft sampled.
-        draft_probs: ``[k, V]`` draft distributions ``q_i`` they were sampled from.
-        target_probs: ``[k+1, V]`` target distributions ``p_i`` (after temperature/top-p).
-        uniforms: ``[k]`` uniform draws in [0, 1) (the caller owns the generator).
-        block_v: Vocabulary block per program (power of two; tests use small ones).
-        out: Optional contiguous ``[V]`` float32 buffer for ``probs``.
-
-    Returns:
-        :class:`SamplingVerdict`; the caller samples the next token from ``probs``.
-    """
-    check_sampling_inputs(draft_tokens, draft_probs, target_probs, uniforms)
+    out: torch.Tensor,
+    block_v: int | None,
+) -> torch.Tensor:
+    """The three Triton passes of :func:`verify_sampling` (accept, residual, normalize) into
+    ``out``; returns ``info``: ``k`` accept flags, the accepted length, the residual mass."""
     k, vocab = draft_probs.shape
     dev = target_probs.device
-    if out is None:
-        out = torch.empty((vocab,), dtype=torch.float32, device=dev)
-    check_out("verify_sampling", "out", out, (vocab,), torch.float32, dev)
-    tensors = (draft_tokens, draft_probs, target_probs, uniforms)
-    too_big = triton is not None and triton.cdiv(vocab, _block_v(vocab, block_v)) > MAX_BLOCKS
-    why = f"V={vocab} needs more than {MAX_BLOCKS} blocks" if too_big else None
-    if dispatch.choose("verify_sampling", tensors, why) == "reference":
-        ref = verify_sampling_reference(draft_tokens, draft_probs, target_probs, uniforms)
-        return SamplingVerdict(
-            ref.accepted_len, ref.accepted, out.copy_(ref.probs), ref.residual_mass
-        )
     bv = _block_v(vocab, block_v)
     n_blocks = triton.cdiv(vocab, bv)
     p = target_probs if target_probs.stride(1) == 1 else target_probs.contiguous()
@@ -411,5 +387,45 @@ def verify_sampling(
         BLOCK_B=triton.next_power_of_2(n_blocks),
         num_warps=8 if bv >= 2048 else 4,
     )
+    return info
+
+
+def verify_sampling(
+    draft_tokens: torch.Tensor,
+    draft_probs: torch.Tensor,
+    target_probs: torch.Tensor,
+    uniforms: torch.Tensor,
+    *,
+    block_v: int | None = None,
+    out: torch.Tensor | None = None,
+) -> SamplingVerdict:
+    """Rejection-sampling speculative verification (Triton or reference, per :mod:`dispatch`).
+
+    Args:
+        draft_tokens: ``[k]`` int32/int64 tokens the draft sampled.
+        draft_probs: ``[k, V]`` draft distributions ``q_i`` they were sampled from.
+        target_probs: ``[k+1, V]`` target distributions ``p_i`` (after temperature/top-p).
+        uniforms: ``[k]`` uniform draws in [0, 1) (the caller owns the generator).
+        block_v: Vocabulary block per program (power of two; tests use small ones).
+        out: Optional contiguous ``[V]`` float32 buffer for ``probs``.
+
+    Returns:
+        :class:`SamplingVerdict`; the caller samples the next token from ``probs``.
+    """
+    check_sampling_inputs(draft_tokens, draft_probs, target_probs, uniforms)
+    k, vocab = draft_probs.shape
+    dev = target_probs.device
+    if out is None:
+        out = torch.empty((vocab,), dtype=torch.float32, device=dev)
+    check_out("verify_sampling", "out", out, (vocab,), torch.float32, dev)
+    tensors = (draft_tokens, draft_probs, target_probs, uniforms)
+    too_big = triton is not None and triton.cdiv(vocab, _block_v(vocab, block_v)) > MAX_BLOCKS
+    why = f"V={vocab} needs more than {MAX_BLOCKS} blocks" if too_big else None
+    if dispatch.choose("verify_sampling", tensors, why) == "reference":
+        ref = verify_sampling_reference(draft_tokens, draft_probs, target_probs, uniforms)
+        return SamplingVerdict(
+            ref.accepted_len, ref.accepted, out.copy_(ref.probs), ref.residual_mass
+        )
+    info = _launch_sampling(draft_tokens, draft_probs, target_probs, uniforms, out, block_v)
     host = info.tolist()
     return SamplingVerdict(int(host[k]), info[:k] > 0.5, out, float(host[k + 1]))

@@ -120,6 +120,19 @@ def _verify(
     return sampling_fn(tokens, q, p, generator)
 
 
+def _check_pairing(target: Target, drafter: Drafter, k: int) -> None:
+    """Refuse a round size below 1 and a drafter reading features the target does not return."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    if drafter.feature_layers is not None and (
+        getattr(target, "feature_layers", None) != tuple(drafter.feature_layers)
+    ):
+        raise ValueError(
+            f"drafter reads target features {drafter.feature_layers} but the target returns "
+            f"{getattr(target, 'feature_layers', None)}: build the target with the same feature_layers"
+        )
+
+
 @torch.inference_mode()
 def speculative_decode(
     target: Target,
@@ -150,15 +163,7 @@ def speculative_decode(
     Returns:
         New token ids and statistics (forwards, tau, per-position acceptance, stage times).
     """
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    if drafter.feature_layers is not None and (
-        getattr(target, "feature_layers", None) != tuple(drafter.feature_layers)
-    ):
-        raise ValueError(
-            f"drafter reads target features {drafter.feature_layers} but the target returns "
-            f"{getattr(target, 'feature_layers', None)}: build the target with the same feature_layers"
-        )
+    _check_pairing(target, drafter, k)
     clock = clock or Clock()
     stats = DecodeStats()
     stopper = Stopper(config, decode)
