@@ -80,16 +80,31 @@ def _cfg_rows_kernel(
 
 
 @jit
-def _guided_block(c_ptr, t_ptr, i_ptr, offs, mask, text_scale, img_scale, USE_IMG: tl.constexpr):
-    # One block of ``global``'s two passes: the conditional velocity and the guided one, in
-    # float32 (both passes recompute it the same way, so the rounding matches).
+def _guided_block(
+    c_ptr,
+    t_ptr,
+    i_ptr,
+    n_per_sample,
+    text_scale,
+    img_scale,
+    USE_IMG: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
+    # This program's block (axis 0) of one sample (axis 1) for ``global``'s two passes: the
+    # conditional velocity and the guided one in float32 (both passes recompute it the same
+    # way, so the rounding matches), with the offsets and mask of the block.
+    blk = tl.program_id(0)
+    sample = tl.program_id(1)
+    idx = blk * BLOCK + tl.arange(0, BLOCK)
+    mask = idx < n_per_sample
+    offs = sample.to(tl.int64) * n_per_sample + idx
     c = tl.load(c_ptr + offs, mask=mask, other=0.0).to(tl.float32)
     t = tl.load(t_ptr + offs, mask=mask, other=0.0).to(tl.float32)
     a = t + text_scale * (c - t)
     if USE_IMG:
         u = tl.load(i_ptr + offs, mask=mask, other=0.0).to(tl.float32)
         a = u + img_scale * (a - u)
-    return c, a
+    return c, a, offs, mask
 
 
 @jit
@@ -105,13 +120,10 @@ def _cfg_global_sums_kernel(
     BLOCK: tl.constexpr,
 ):
     # Pass 1 of ``global``: per-block sums of |c|^2 and |a|^2; partial is [S, n_blocks, 2].
-    blk = tl.program_id(0)
-    sample = tl.program_id(1)
-    idx = blk * BLOCK + tl.arange(0, BLOCK)
-    mask = idx < n_per_sample
-    offs = sample.to(tl.int64) * n_per_sample + idx
-    c, a = _guided_block(c_ptr, t_ptr, i_ptr, offs, mask, text_scale, img_scale, USE_IMG)
-    base = (sample * tl.num_programs(0) + blk) * 2
+    c, a, offs, mask = _guided_block(
+        c_ptr, t_ptr, i_ptr, n_per_sample, text_scale, img_scale, USE_IMG, BLOCK
+    )
+    base = (tl.program_id(1) * tl.num_programs(0) + tl.program_id(0)) * 2
     tl.store(partial_ptr + base, tl.sum(c * c, axis=0))
     tl.store(partial_ptr + base + 1, tl.sum(a * a, axis=0))
 
@@ -148,13 +160,10 @@ def _cfg_global_apply_kernel(
     BLOCK: tl.constexpr,
 ):
     # Pass 2 of ``global``: recompute ``a`` (rounding once, like the reference) and scale it.
-    blk = tl.program_id(0)
-    sample = tl.program_id(1)
-    idx = blk * BLOCK + tl.arange(0, BLOCK)
-    mask = idx < n_per_sample
-    offs = sample.to(tl.int64) * n_per_sample + idx
-    c, a = _guided_block(c_ptr, t_ptr, i_ptr, offs, mask, text_scale, img_scale, USE_IMG)
-    scale = tl.load(scale_ptr + sample)
+    c, a, offs, mask = _guided_block(
+        c_ptr, t_ptr, i_ptr, n_per_sample, text_scale, img_scale, USE_IMG, BLOCK
+    )
+    scale = tl.load(scale_ptr + tl.program_id(1))
     tl.store(out_ptr + offs, (a * scale).to(out_ptr.dtype.element_ty), mask=mask)
 
 

@@ -45,7 +45,7 @@ MUTANTS = [
     ),
     (
         cfg,
-        "_cfg_global_apply_kernel",
+        "_guided_block",  # the block both passes of ``global`` load
         "mask = idx < n_per_sample",
         "mask = idx < n_per_sample - 1",
         "cfg_combine",
