@@ -80,16 +80,8 @@ def _cfg_rows_kernel(
 
 
 @jit
-def _guided_block(
-    c_ptr,
-    t_ptr,
-    i_ptr,
-    n_per_sample,
-    text_scale,
-    img_scale,
-    USE_IMG: tl.constexpr,
-    BLOCK: tl.constexpr,
-):
+def _guided_block(c_ptr, t_ptr, i_ptr, n_per_sample, text_scale, img_scale,
+                  USE_IMG: tl.constexpr, BLOCK: tl.constexpr):  # fmt: skip
     # This program's block (axis 0) of one sample (axis 1) for ``global``'s two passes: the
     # conditional velocity and the guided one in float32 (both passes recompute it the same
     # way, so the rounding matches), with the offsets and mask of the block.
