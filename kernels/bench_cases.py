@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import cfg, rmsnorm, rope, verify
+from . import cfg, rmsnorm, rope, verify, verify_sampling
 
 TOKENS, HIDDEN, HEADS_Q, HEADS_KV, HEAD_DIM, VOCAB, LATENT_C = 4096, 3584, 28, 4, 128, 152064, 64
 
@@ -129,8 +129,8 @@ def _sampling(k: int, vocab: int) -> Callable:
         u = torch.rand((k,), generator=gen).to(device)
         # Reads two probability rows, writes the result; the normalise pass re-reads it.
         return Prepared(
-            verify.verify_sampling,
-            verify.verify_sampling_reference,
+            verify_sampling.verify_sampling,
+            verify_sampling.verify_sampling_reference,
             (draft, q, p, u),
             {},
             3 * vocab * 4,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import cfg, dispatch, rmsnorm, rope, verify
+from . import cfg, dispatch, rmsnorm, rope, verify, verify_sampling
 from .check_cases import Case, cases
 
 TOLERANCES: dict[torch.dtype, tuple[float, float]] = {
@@ -227,10 +227,12 @@ def _check_sampling(case: Case, gen: torch.Generator, device: str) -> tuple[bool
         u = 0.5 + 0.5 * u
     q, p = q.to(dt).to(device), p.to(dt).to(device)
     draft, u = draft.to(device), u.to(device)
-    ref = verify.verify_sampling_reference(draft, q, p, u)
+    ref = verify_sampling.verify_sampling_reference(draft, q, p, u)
     out = torch.full((vocab,), float("nan"), dtype=torch.float32, device=device)
     with dispatch.use_backend("triton"):
-        got = verify.verify_sampling(draft, q, p, u, block_v=case.params.get("block_v"), out=out)
+        got = verify_sampling.verify_sampling(
+            draft, q, p, u, block_v=case.params.get("block_v"), out=out
+        )
     return _merge(
         _exact("accepted_len", got.accepted_len, ref.accepted_len),
         _exact("accepted", got.accepted, ref.accepted),

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from hbench.kernels import verify as kernel_verify
+from hbench.kernels import verify_sampling as kernel_sampling
 
 from .decoding import (
     Clock,
@@ -83,7 +84,7 @@ def verify_sampling(
     u = torch.rand(k, generator=generator, device=target_probs.device)
     # kernels' verify_sampling: accept iff q(x) > 0 and u * q(x) < p(x) (division-free
     # min(1, p/q)); it returns the normalised residual (or p_k) to draw the next token from.
-    verdict = kernel_verify.verify_sampling(draft_tokens, draft_probs, target_probs, u)
+    verdict = kernel_sampling.verify_sampling(draft_tokens, draft_probs, target_probs, u)
     n = verdict.accepted_len
     return VerifyResult(
         accepted=n, tokens=draft_tokens[:n].tolist() + [sample(verdict.probs, generator)]

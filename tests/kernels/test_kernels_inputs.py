@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hbench.kernels import rmsnorm, rope, verify
+from hbench.kernels import rmsnorm, rope, verify, verify_sampling
 
 
 def test_rmsnorm_rejects_bad_shapes_and_dtypes() -> None:
@@ -40,11 +40,11 @@ def test_verify_rejects_batched_and_misshaped_inputs() -> None:
     with pytest.raises(ValueError, match="4 rows; expected k\\+1 = 3"):
         verify.verify_greedy(torch.zeros(2, dtype=torch.long), logits)
     with pytest.raises(ValueError, match="vocab sizes differ"):
-        verify.verify_sampling(
+        verify_sampling.verify_sampling(
             torch.zeros(3, dtype=torch.long), torch.rand(3, 9), torch.rand(4, 10), torch.rand(3)
         )
     with pytest.raises(ValueError, match="uniforms"):
-        verify.verify_sampling(
+        verify_sampling.verify_sampling(
             torch.zeros(3, dtype=torch.long), torch.rand(3, 10), torch.rand(4, 10), torch.rand(2)
         )
 
@@ -59,8 +59,12 @@ def test_verify_reference_semantics_by_hand() -> None:
     q = torch.tensor([[0.5, 0.5, 0.0], [0.2, 0.2, 0.6]])
     p = torch.tensor([[0.25, 0.5, 0.25], [0.6, 0.2, 0.2], [0.0, 1.0, 0.0]])
     # Position 0: x=0, p/q = 0.5, u=0.4 accepts. Position 1: x=2, p/q = 1/3, u=0.5 rejects.
-    s = verify.verify_sampling_reference(torch.tensor([0, 2]), q, p, torch.tensor([0.4, 0.5]))
+    s = verify_sampling.verify_sampling_reference(
+        torch.tensor([0, 2]), q, p, torch.tensor([0.4, 0.5])
+    )
     assert s.accepted_len == 1 and s.accepted.tolist() == [True, False]
     torch.testing.assert_close(s.probs, torch.tensor([1.0, 0.0, 0.0]))  # norm(max(p1 - q1, 0))
-    s = verify.verify_sampling_reference(torch.tensor([1, 2]), q, p, torch.tensor([0.1, 0.2]))
+    s = verify_sampling.verify_sampling_reference(
+        torch.tensor([1, 2]), q, p, torch.tensor([0.1, 0.2])
+    )
     assert s.accepted_len == 2 and torch.equal(s.probs, p[2])  # all accepted: bonus row

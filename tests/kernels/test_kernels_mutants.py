@@ -15,7 +15,7 @@ import textwrap
 
 import pytest
 
-from hbench.kernels import cfg, check_cases, checks, rmsnorm, rope, verify
+from hbench.kernels import cfg, check_cases, checks, rmsnorm, rope, verify, verify_sampling
 
 MUTANTS = [
     # (module, kernel, original text, mutant text, op whose cases must catch it)
@@ -82,21 +82,21 @@ MUTANTS = [
     ),
     (verify, "_argmax_rows_kernel", "if row < n_draft:", "if row < n_draft - 1:", "verify_greedy"),
     (
-        verify,
+        verify_sampling,
         "_accept_kernel",
         "accept = in_vocab & (q > 0) & (u * q < p)",
         "accept = in_vocab & (q > 0) & (u < p)",
         "verify_sampling",
     ),
     (
-        verify,
+        verify_sampling,
         "_residual_kernel",
         "r = tl.maximum(p - q, 0.0)",
         "r = tl.abs(p - q)",
         "verify_sampling",
     ),
     (
-        verify,
+        verify_sampling,
         "_normalize_kernel",
         "tl.where(total > 0, r / safe, p), mask=ok)",
         "tl.where(total > 0, r / safe, p), mask=ok & (cols < vocab - 1))",
@@ -110,7 +110,7 @@ MUTANTS = [
         "cfg_combine",
     ),
     (
-        verify,
+        verify_sampling,
         "_normalize_kernel",
         "tl.where(total > 0, r / safe, p)",
         "r / safe",
