@@ -24,9 +24,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from hbench.kernels import dispatch as kernel_dispatch
-
-from . import plugins
+from . import kernel_backend, plugins
 from .config import RunConfig, SuiteSpec
 from .config_fingerprint import config_fingerprint, describe_change, differing_keys
 from .estimate import Plan, PlanRow
@@ -319,8 +317,9 @@ def _prepare(config: RunConfig) -> tuple[dict[str, System], dict[str, Suite], An
 
 
 def _load(config: RunConfig, systems: dict[str, System]) -> None:
-    kernel_dispatch.set_backend(config.kernels)
-    kernel_dispatch.reset_report()
+    kernels = kernel_backend.dispatch()
+    kernels.set_backend(config.kernels)
+    kernels.reset_report()
     dtype = DTYPES[config.dtype]
     for system in systems.values():
         system.load(config.device, dtype)
@@ -489,7 +488,9 @@ def _execute_locked(
     scores = score_run(store.dir, suites, config, store)
     store.write_json(SCORES, scores)
     man = store.read_json(MANIFEST) or {}
-    man["kernels"] = kernel_dispatch.report()  # which backend each fused op ran on, fallbacks
+    man["kernels"] = (
+        kernel_backend.dispatch().report()
+    )  # which backend each fused op ran on, fallbacks
     man["finished"] = now()
     store.write_json(MANIFEST, man)
     return scores

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hbench.harness.cli import main
+from hbench.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = """\

@@ -20,9 +20,8 @@ from datetime import datetime
 from pathlib import Path
 
 from hbench import __version__
-
-from .estimate import Plan
-from .messages import not_a_run_directory, print_error
+from hbench.harness.estimate import Plan
+from hbench.harness.messages import not_a_run_directory, print_error
 
 DEMO_CONFIG = Path(__file__).with_name("demo.yaml")
 CALIBRATION = 3  # samples per suite timed for the estimate (kept in a real run)
@@ -49,7 +48,7 @@ class Delegated:
 
 DELEGATED: dict[str, Delegated] = {
     "gate": Delegated(
-        "hbench.harness.gate",
+        "hbench.gate_cli",
         "check a run against a claims file (CI gate)",
         "hbench gate RUN [RUN ...] --claims CLAIMS [--junit FILE] [--summary FILE] "
         "[--allow-partial]",
@@ -80,7 +79,7 @@ DELEGATED: dict[str, Delegated] = {
         ("hbench gedit export runs/demo", "hbench gedit stats DIR --model baseline"),
     ),
     "lm-eval": Delegated(
-        "hbench.harness.lm_eval_bridge",
+        "hbench.lm_eval_cli",
         "run lm-eval tasks through a system variant",
         "hbench lm-eval run --model hbench --model_args system=FAMILY[,variant=V,KEY=VALUE...] "
         "--tasks TASKS [--device cpu] [lm-eval options]",
@@ -132,12 +131,12 @@ class UserError(Exception):
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from .config import ConfigError
-    from .images import ImageFileError
-    from .registry import UnknownNameError
-    from .runner import RunError
-    from .store import RunStoreError
-    from .textio import InputFileError
+    from hbench.harness.config import ConfigError
+    from hbench.harness.images import ImageFileError
+    from hbench.harness.registry import UnknownNameError
+    from hbench.harness.runner import RunError
+    from hbench.harness.store import RunStoreError
+    from hbench.harness.textio import InputFileError
 
     errors: list[type[BaseException]] = [
         UserError,
@@ -174,10 +173,10 @@ def _default_out() -> Path:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from . import plugins
-    from .config import load_config
-    from .distributed import init_distributed
-    from .runner import dry_run, execute, failed_suites
+    from hbench.harness import plugins
+    from hbench.harness.config import load_config
+    from hbench.harness.distributed import init_distributed
+    from hbench.harness.runner import dry_run, execute, failed_suites
 
     plugins.load_entry_point_plugins()
     config = load_config(args.config, plugins.SYSTEMS, plugins.SUITES)
@@ -239,7 +238,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _print_warnings(run_dir: Path) -> None:
     """One stderr line per suite/variant whose samples carry warnings (constant images ...)."""
-    from .store import read_records
+    from hbench.harness.store import read_records
 
     counts: dict[tuple[str, str], list[str]] = {}
     for r in read_records(run_dir):
@@ -254,8 +253,8 @@ def _print_warnings(run_dir: Path) -> None:
 
 def _check_paths(config) -> int:
     """``run --check``: every missing path on its own line (stderr), status 2; else status 0."""
-    from . import plugins
-    from .paths import missing_paths, required_paths
+    from hbench.harness import plugins
+    from hbench.harness.paths import missing_paths, required_paths
 
     missing = missing_paths(config, plugins.SYSTEMS, plugins.SUITES)
     for line in missing:
@@ -312,7 +311,7 @@ def _print_summary(run_dir: Path) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from . import plugins
+    from hbench.harness import plugins
 
     plugins.load_entry_point_plugins()
     for title, registry in plugins.ALL.items():
@@ -467,7 +466,7 @@ def check_command(argv: list[str]) -> None:
     """Raise a did-you-mean :class:`UserError` for an unknown subcommand."""
     if not argv or argv[0].startswith("-") or argv[0] in _commands():
         return
-    from .registry import unknown_name_message
+    from hbench.harness.registry import unknown_name_message
 
     raise UserError(unknown_name_message("command", argv[0], _commands()))
 
