@@ -7,7 +7,6 @@ run restarted with ``resume=True`` skips what is already recorded.
 
 from __future__ import annotations
 
-import errno
 import os
 import platform
 import socket
@@ -15,7 +14,6 @@ import statistics
 import sys
 import tempfile
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,23 +22,20 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from hbench.kernels import dispatch as kernel_dispatch
-
-from . import plugins
+from . import kernel_backend, plugins
 from .config import RunConfig, SuiteSpec
 from .config_fingerprint import config_fingerprint, describe_change, differing_keys
 from .estimate import Plan, PlanRow
 from .metrics_pass import build_metrics, run_metrics
-from .profiler import profile_sample
 from .protocol import PreflightError
 from .provenance import dependency_versions, git_info
+from .sample_run import run_item
 from .scoring import score_run
 from .store import (
     MANIFEST,
     SCORES,
     RunStore,
     RunStoreError,
-    json_safe,
     now,
     read_json_file,
     read_records,
@@ -48,7 +43,7 @@ from .store import (
 )
 from .store_lock import RunLock
 from .suite import Item, Suite
-from .system import CapabilityError, System, TextOutput
+from .system import System
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -57,9 +52,6 @@ class RunError(RuntimeError):
     """A run that cannot start (bad variant/suite combination, missing weights ...)."""
 
 
-# A full or read-only disk is the machine's problem, not the sample's: the run stops (and
-# resumes later) instead of recording every remaining sample as failed.
-DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 # Errors a suite raises for bad parameters or input files (named with the config key).
 SUITE_INPUT_ERRORS = (ValueError, TypeError, KeyError, IndexError, OSError)
 
@@ -156,101 +148,6 @@ def manifest(
     }
 
 
-def run_item(
-    suite: Suite,
-    spec: SuiteSpec,
-    system: System,
-    variant: str,
-    item: Item,
-    store: RunStore,
-    device: str,
-    count_flops: bool = False,
-) -> dict[str, Any]:
-    """Infer, profile and evaluate one item for one variant; returns its record.
-
-    A failure of the sample is recorded as its ``error``; a full or read-only disk and a
-    broken run store stop the run instead. Non-finite values are stored as null and
-    listed under ``non_finite``; a non-finite metric makes the sample an error.
-    """
-    artifacts = store.artifacts(spec.name, variant)
-    record: dict[str, Any] = {
-        "key": record_key(spec.name, item.sample, item.seed, variant),
-        "suite": spec.name,
-        "sample": item.sample,
-        "seed": item.seed,
-        "variant": variant,
-        "output": {},
-        "metrics": {},
-        "details": {},
-        "profile": {},
-        "cost": {},
-        "error": None,
-    }
-    try:
-        flops = count_flops and suite.shardable  # never under a timing suite's clock
-        with profile_sample(system.profiled_modules(), device, flops) as prof:
-            output = suite.infer(system, item)
-        if isinstance(output, TextOutput):
-            prof.stages = {k: float(v) for k, v in output.stats.items() if k.endswith("_s")}
-        record["profile"] = prof.to_dict()
-        record["cost"] = cost_counters(record["profile"], output)
-        result = suite.evaluate(item, output, artifacts)
-        record.update(output=result.output, metrics=result.metrics, details=result.details)
-    except (CapabilityError, KeyboardInterrupt, RunStoreError):
-        raise
-    except Exception as err:  # noqa: BLE001 - a sample's failure is recorded, the run goes on
-        if isinstance(err, OSError) and err.errno in DISK_ERRNOS:
-            raise
-        record["error"] = {
-            "type": type(err).__name__,
-            "message": str(err),
-            "where": traceback.format_exception(err)[-2].strip()[:500] if err.__traceback__ else "",
-        }
-    record, bad = json_safe(record)
-    if bad:
-        record["non_finite"] = bad
-        bad_metrics = sorted(k for k in bad if k.startswith("metrics."))
-        if bad_metrics and not record["error"]:
-            record["error"] = {
-                "type": "NonFiniteMetric",
-                "message": ", ".join(
-                    f"{k.removeprefix('metrics.')} = {bad[k]}" for k in bad_metrics
-                ),
-                "where": "",
-            }
-    if artifacts.warnings:
-        record["warnings"] = list(artifacts.warnings)
-    record["finished_at"] = now()
-    return record
-
-
-# Deterministic per-sample counters a system reports with its text (TextOutput.stats).
-TEXT_COUNTERS = ("new_tokens", "target_forwards", "draft_forwards", "drafted_tokens",
-                 "accepted_tokens")  # fmt: skip
-
-
-def cost_counters(profile: dict[str, Any], output: Any) -> dict[str, float]:
-    """The record's ``cost`` block: hook-counted NFE and merged calls, and for text the
-    decoding counters and tau (tokens per target forward). These never depend on the clock,
-    so claims on them cannot flake."""
-    cost: dict[str, float] = {}
-    for key in ("nfe", "merged_calls"):
-        if profile.get(key) is not None:
-            cost[key] = float(profile[key])
-    # A suite's infer may wrap the system's answer (the latency suite's Timed(output, seconds)).
-    output = output if isinstance(output, TextOutput) else getattr(output, "output", output)
-    if isinstance(output, TextOutput):
-        for key in TEXT_COUNTERS:
-            if isinstance(output.stats.get(key), (int, float)):
-                cost[key] = float(output.stats[key])
-        if isinstance(output.stats.get("acceptance_length"), (int, float)):
-            cost["tau"] = float(output.stats["acceptance_length"])
-    flops = profile.pop("flops", None)
-    if flops is not None:
-        cost["flops"] = float(flops)
-    return cost
-
-
 def execute(
     config: RunConfig,
     run_dir: str | Path,
@@ -319,8 +216,9 @@ def _prepare(config: RunConfig) -> tuple[dict[str, System], dict[str, Suite], An
 
 
 def _load(config: RunConfig, systems: dict[str, System]) -> None:
-    kernel_dispatch.set_backend(config.kernels)
-    kernel_dispatch.reset_report()
+    kernels = kernel_backend.dispatch()
+    kernels.set_backend(config.kernels)
+    kernels.reset_report()
     dtype = DTYPES[config.dtype]
     for system in systems.values():
         system.load(config.device, dtype)
@@ -489,7 +387,9 @@ def _execute_locked(
     scores = score_run(store.dir, suites, config, store)
     store.write_json(SCORES, scores)
     man = store.read_json(MANIFEST) or {}
-    man["kernels"] = kernel_dispatch.report()  # which backend each fused op ran on, fallbacks
+    man["kernels"] = (
+        kernel_backend.dispatch().report()
+    )  # which backend each fused op ran on, fallbacks
     man["finished"] = now()
     store.write_json(MANIFEST, man)
     return scores

@@ -11,6 +11,10 @@ In an installed wheel the layers are folders inside this package and import nati
 source checkout (editable install, or ``python -m hbench`` from the root) they are siblings
 of this folder; :class:`_SourceLayerFinder` binds exactly those six, on first import, as
 ``hbench.<layer>``.
+
+The package folder is also the face: the CLI, the table of built-in plugins, the gate and
+lm-eval front ends and the choice of kernel backend live here, on top of the layers; the
+package init wires them into the core (:mod:`hbench.wiring`).
 """
 
 from __future__ import annotations
@@ -56,3 +60,13 @@ def _install_source_layer_finder() -> None:
 
 
 _install_source_layer_finder()
+
+
+def _wire_layers() -> None:
+    # After the finder: the face fills the core's registries and names the kernel backend.
+    from .wiring import wire
+
+    wire()
+
+
+_wire_layers()

@@ -1,6 +1,6 @@
 """Entry point for ``python -m hbench`` and ``torchrun -m hbench``."""
 
-from hbench.harness.cli import main
+from hbench.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

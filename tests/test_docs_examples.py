@@ -201,7 +201,7 @@ def check_config(block: Block, sandbox: Path) -> list[str]:
 @functools.cache
 def help_text(*args: str) -> tuple[int, str]:
     """``hbench ARGS --help``, in process (help texts change no state): status and stdout."""
-    from hbench.harness.cli import main
+    from hbench.cli import main
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):

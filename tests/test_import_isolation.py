@@ -35,7 +35,7 @@ LlamaForCausalLM(LlamaConfig(hidden_size=16, intermediate_size=32, num_hidden_la
 LlavaConfig()
 import diffusers, open_clip, lm_eval, torchmetrics
 from diffusers import UNet2DModel
-import hbench.kernels.dispatch, hbench.tasks, hbench.reports.build, hbench.harness.cli
+import hbench.kernels.dispatch, hbench.tasks, hbench.reports.build, hbench.cli
 print(json.dumps(shadowed))
 """
 
@@ -88,7 +88,7 @@ def test_regular_wheel_install_imports_and_carries_the_weights(tmp_path):
                              timeout=600)  # fmt: skip
     assert install.returncode == 0, install.stderr[-2000:]
     child = (
-        "import hbench, hbench.kernels.dispatch, hbench.harness.cli, hbench.reports.build\n"
+        "import hbench, hbench.kernels.dispatch, hbench.cli, hbench.reports.build\n"
         "from hbench.baselines.shapes.family import WEIGHTS_DIR\n"
         f"assert hbench.__file__.startswith({str(target)!r}), hbench.__file__\n"
         "print(sorted(p.name for p in WEIGHTS_DIR.glob('*.safetensors')))\n"

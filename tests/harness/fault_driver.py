@@ -41,7 +41,8 @@ import hbench.tasks.gedit.metrics  # noqa: F401
 import hbench.tasks.gedit.suite  # noqa: F401
 import hbench.tasks.geneval.suite  # noqa: F401
 import hbench.tasks.understanding.suite  # noqa: F401
-from hbench.harness import cli, plugins, store
+from hbench import cli
+from hbench.harness import plugins, store
 
 plugins.load_entry_point_plugins()
 for _name in ("shapes",):

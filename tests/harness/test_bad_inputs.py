@@ -25,7 +25,7 @@ import pytest
 from oracle_config import oracle_config
 from PIL import Image
 
-from hbench.harness.cli import main
+from hbench.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = oracle_config()

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hbench.gate_cli import main
 from hbench.harness.claims import ClaimsError, load_claims, parse_claims
-from hbench.harness.gate import CHECKS, check_claims, main, resolve_check
+from hbench.harness.gate import CHECKS, check_claims, resolve_check
 
 REPO = Path(__file__).resolve().parents[2]
 EDITS = ("color_alter", "subject-add", "motion_change")

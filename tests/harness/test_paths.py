@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from hbench.baselines.bagel.checkout import CHECKOUT_FILES, WEIGHT_FILES
+from hbench.cli import main
 from hbench.harness import plugins
-from hbench.harness.cli import main
 from hbench.harness.config import load_config
 from hbench.harness.paths import missing_paths, required_paths
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from hbench.gate_cli import main as gate_main
 from hbench.harness import comparisons as cmp
 from hbench.harness import statistics as st
 from hbench.harness.claims import parse_claims
 from hbench.harness.gate import check_claims, exit_status
-from hbench.harness.gate import main as gate_main
 
 TAGS = ("a", "b", "c")
 

@@ -28,9 +28,9 @@ from hbench.baselines.runtime.flow import (
     Guidance,
     sample_euler,
 )
+from hbench.gate_cli import main as gate_main
 from hbench.harness import plugins
 from hbench.harness.config import load_config
-from hbench.harness.gate import main as gate_main
 from hbench.harness.runner import execute
 from hbench.harness.store import read_records
 from hbench.harness.system import EDIT, GENERATE, UNDERSTAND, CapabilityError, TextOutput

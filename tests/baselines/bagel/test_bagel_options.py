@@ -11,8 +11,8 @@ from hbench.baselines.bagel.checkout import CHECKOUT_FILES, WEIGHT_FILES
 from hbench.baselines.bagel.family import BagelFamily
 from hbench.baselines.bagel.options import VARIANTS, BagelOptions, check_options
 from hbench.baselines.bagel.schedule import GEDIT, GENEVAL, NFE1, NFE6
+from hbench.cli import main
 from hbench.harness import plugins
-from hbench.harness.cli import main
 from hbench.harness.config import ConfigError, load_config
 
 REPO = Path(__file__).resolve().parents[3]

@@ -7,7 +7,7 @@ import torch
 from hbench.baselines.diffusers_edit.tiny import build_tiny_ip2p, build_tiny_unet
 from hbench.harness import plugins
 from hbench.harness.config_specs import SuiteSpec
-from hbench.harness.runner import run_item
+from hbench.harness.sample_run import run_item
 from hbench.harness.store import RunStore
 from hbench.harness.system import CapabilityError
 from hbench.tasks.gedit.suite import GEditConfig, GEditSuite

@@ -13,7 +13,7 @@ from hbench.baselines.hf.fetch import (
     prepared_folder,
     resolve_model_path,
 )
-from hbench.harness.cli import main
+from hbench.cli import main
 
 
 def test_unreachable_index_is_a_one_line_error(tmp_path, monkeypatch, capsys):

@@ -4,7 +4,7 @@ from gedit_data_helpers import LocalChatServer, gedit_rows
 from PIL import Image
 
 from hbench.harness.config_specs import SuiteSpec
-from hbench.harness.runner import run_item
+from hbench.harness.sample_run import run_item
 from hbench.harness.store import RunStore
 from hbench.harness.system import EDIT
 from hbench.tasks.gedit.cli import main

@@ -9,7 +9,7 @@ from PIL import Image
 
 from hbench.harness import plugins
 from hbench.harness.config_specs import SuiteSpec
-from hbench.harness.runner import run_item
+from hbench.harness.sample_run import run_item
 from hbench.harness.store import RunStore
 from hbench.harness.system import EDIT
 from hbench.tasks.gedit.aggregate import aggregate, read_official_dir

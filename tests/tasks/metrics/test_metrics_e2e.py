@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from hbench.harness import cli, plugins
+from hbench import cli
+from hbench.harness import plugins
 from hbench.harness.comparisons import find
 from hbench.harness.config import ConfigError, load_config
 from hbench.harness.metric_values import latest_values

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hbench.harness.cli import build_parser, main
+from hbench.cli import build_parser, main
 
 CONFIG = """\
 seed: 0
@@ -138,7 +138,7 @@ def test_missing_run_directory_is_worded_the_same_everywhere(tmp_path, capsys, c
 
 
 def test_every_delegated_help_starts_with_hbench_usage_and_examples(capsys):
-    from hbench.harness.cli import DELEGATED
+    from hbench.delegated import DELEGATED
 
     for name in DELEGATED:
         assert main([name, "--help"]) == 0

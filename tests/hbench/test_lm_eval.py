@@ -9,7 +9,7 @@ import torch
 
 from hbench.baselines.hf.family import HFOptions, HFSystem
 from hbench.baselines.hf.tiny import build_tiny_draft, build_tiny_lm
-from hbench.harness.lm_eval_bridge import default_device, main, register
+from hbench.lm_eval_cli import default_device, main, register
 
 QUESTIONS = [
     "what colour is the circle ?",

@@ -1,4 +1,5 @@
-"""Gate verdicts as JUnit XML and as a GitHub-style step-summary Markdown table."""
+"""Gate verdicts as JUnit XML and as a GitHub-style step-summary Markdown table (the face's
+printing of :mod:`hbench.harness.gate`'s results)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .gate import ClaimResult
+    from hbench.harness.gate import ClaimResult
 
 
 def write_junit(results: list[ClaimResult], path: str | Path, source: str) -> Path:

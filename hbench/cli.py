@@ -1,169 +1,32 @@
 """The ``hbench`` command line: a thin layer over the library.
 
 Subcommands: ``demo``, ``run``, ``list``, ``report`` and the delegated ones in
-:data:`DELEGATED` (``gate``, ``geneval``, ``gedit``, ``lm-eval``, ``metrics``, ``kernels``,
-``bench``, ``store``, ``models``), whose ``--help`` starts with hbench's usage and examples. Errors a
-user can cause (bad config, unknown names, an occupied run directory, missing files) print one line ``hbench: error: ...`` and exit with status 2.
+:data:`hbench.delegated.DELEGATED` (``gate``, ``geneval``, ``gedit``, ``lm-eval``, ``metrics``,
+``kernels``, ``bench``, ``store``, ``models``), whose ``--help`` starts with hbench's usage and
+examples. Errors a user can cause (bad config, unknown names, an occupied run directory, missing
+files; :mod:`hbench.cli_errors`) print one line ``hbench: error: ...`` and exit with status 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import importlib
-import io
 import os
 import sys
-import textwrap
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from hbench import __version__
+from hbench.harness.estimate import Plan
+from hbench.harness.messages import not_a_run_directory, print_error
 
-from .estimate import Plan
-from .messages import not_a_run_directory, print_error
+from .cli_errors import UserError, one_line, user_errors
+from .delegated import DELEGATED, delegate, delegated_help
 
 DEMO_CONFIG = Path(__file__).with_name("demo.yaml")
 CALIBRATION = 3  # samples per suite timed for the estimate (kept in a real run)
 
 QUICK_CONFIG = "configs/shapes/quick.yaml"  # shipped examples (README "A config")
 FULL_CONFIG = "configs/shapes/full.yaml"
-
-
-@dataclass(frozen=True)
-class Delegated:
-    """A subcommand whose arguments belong to a module's own ``main(argv)``.
-
-    ``usage`` and ``examples`` open its ``--help``, before the module's own options, so
-    every subcommand's help starts the same way (lm-eval's own help names ``lm-eval``).
-    """
-
-    module: str
-    help: str
-    usage: str
-    examples: tuple[str, ...]
-    notes: str = ""
-    help_argv: tuple[str, ...] = ("--help",)  # how the module prints its options
-
-
-DELEGATED: dict[str, Delegated] = {
-    "gate": Delegated(
-        "hbench.harness.gate",
-        "check a run against a claims file (CI gate)",
-        "hbench gate RUN [RUN ...] --claims CLAIMS [--junit FILE] [--summary FILE] "
-        "[--allow-partial]",
-        ("hbench gate runs/demo --claims claims/shapes.yaml",),
-        "Exit status: 0 every claim holds, 1 a claim fails, 2 a claim cannot be evaluated, "
-        "3 the run is unfinished or incomplete (gate it anyway with --allow-partial).",
-    ),
-    "store": Delegated(
-        "hbench.harness.store_cli",
-        "check or repair a run directory (duplicates, torn lines)",
-        "hbench store {check,repair} RUN",
-        ("hbench store check runs/demo", "hbench store repair runs/demo"),
-        "repair keeps the first record per key and saves every line it drops under RUN/repair/.",
-    ),
-    "geneval": Delegated(
-        "hbench.tasks.geneval.cli",
-        "GenEval tools: score an image folder in the official layout",
-        "hbench geneval {score,prompts,check,summary,export} ...",
-        (
-            "hbench geneval score runs/demo/artifacts/geneval/baseline --outfile results.jsonl",
-            "hbench geneval summary results.jsonl",
-        ),
-    ),
-    "gedit": Delegated(
-        "hbench.tasks.gedit.cli",
-        "GEdit tools: official csv, statistics, score an image folder",
-        "hbench gedit {export,stats,score} ...",
-        ("hbench gedit export runs/demo", "hbench gedit stats DIR --model baseline"),
-    ),
-    "lm-eval": Delegated(
-        "hbench.harness.lm_eval_bridge",
-        "run lm-eval tasks through a system variant",
-        "hbench lm-eval run --model hbench --model_args system=FAMILY[,variant=V,KEY=VALUE...] "
-        "--tasks TASKS [--device cpu] [lm-eval options]",
-        (
-            "hbench lm-eval run --model hbench --model_args system=shapes,variant=spec "
-            "--tasks my_task --include_path tasks_dir --device cpu",
-        ),
-        "--model hbench is the system variant. --model_args keys: system (a family of "
-        "`hbench list`), variant (default: the family's reference), dtype (float32, "
-        "bfloat16, float16); every other key is an option of the family (checked: a wrong key "
-        "names the allowed ones). The device is lm-eval's --device, not a model_args key: "
-        "lm-eval's default is cuda:0, so on a machine without CUDA pass --device cpu. "
-        "lm-eval's own options follow; its usage says `lm-eval`, type `hbench lm-eval`.",
-        ("run", "--help"),
-    ),
-    "metrics": Delegated(
-        "hbench.tasks.metrics.cli",
-        "image metrics of a run: show, or recompute",
-        "hbench metrics RUN [--config CONFIG | --rerun]",
-        ("hbench metrics runs/demo", "hbench metrics runs/demo --rerun"),
-    ),
-    "kernels": Delegated(
-        "hbench.kernels.bench",
-        "kernel correctness checks and microbenchmarks",
-        "hbench kernels {bench,check} ...",
-        ("hbench kernels check", "hbench kernels bench --out runs/kernels"),
-        "Timing needs CUDA; on a CPU the bench runs the correctness checks only.",
-    ),
-    "bench": Delegated(
-        "hbench.baselines.bench.spec",
-        "speculative decoding vs plain greedy and HF peers",
-        "hbench bench (--shapes | --tiny | --target DIR [--draft DIR] [--head FILE]) [options]",
-        (
-            "hbench bench --shapes --samples 20 --out runs/spec-shapes",
-            "hbench bench --tiny --out runs/spec-tiny",
-        ),
-    ),
-    "models": Delegated(
-        "hbench.baselines.hf.fetch",
-        "prepare real pretrained models for offline runs (hbench models fetch smollm2)",
-        "hbench models (fetch NAME [--dir DIR] | path NAME [--dir DIR])",
-        ("hbench models fetch smollm2", "hbench models path smollm2"),
-    ),
-}
-
-
-class UserError(Exception):
-    """An error caused by the user's input: printed as one line, no traceback."""
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from .config import ConfigError
-    from .images import ImageFileError
-    from .registry import UnknownNameError
-    from .runner import RunError
-    from .store import RunStoreError
-    from .textio import InputFileError
-
-    errors: list[type[BaseException]] = [
-        UserError,
-        ConfigError,
-        UnknownNameError,
-        RunError,
-        RunStoreError,
-        InputFileError,
-        ImageFileError,
-        OSError,  # a file the user named, a full or read-only disk: printed with its file
-    ]
-    # Input errors of the suites and families: bad data files, bad weights.
-    for module, name in (
-        ("hbench.tasks.geneval.metadata", "MetadataError"),
-        ("hbench.tasks.geneval.layout", "LayoutError"),
-        ("hbench.tasks.geneval.summary", "ResultsError"),
-        ("hbench.tasks.latency.inputs", "InputError"),
-        ("hbench.baselines.shapes.generator.weights", "WeightsError"),
-        ("hbench.baselines.shapes.understanding.weights", "WeightsError"),
-        ("hbench.baselines.hf.fetch", "FetchError"),
-    ):
-        try:
-            errors.append(getattr(importlib.import_module(module), name))
-        except (ImportError, AttributeError):
-            continue
-    return tuple(errors)
 
 
 # ------------------------------------------------------------------ subcommands
@@ -174,10 +37,10 @@ def _default_out() -> Path:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from . import plugins
-    from .config import load_config
-    from .distributed import init_distributed
-    from .runner import dry_run, execute, failed_suites
+    from hbench.harness import plugins
+    from hbench.harness.config import load_config
+    from hbench.harness.distributed import init_distributed
+    from hbench.harness.runner import dry_run, execute, failed_suites
 
     plugins.load_entry_point_plugins()
     config = load_config(args.config, plugins.SYSTEMS, plugins.SUITES)
@@ -239,7 +102,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _print_warnings(run_dir: Path) -> None:
     """One stderr line per suite/variant whose samples carry warnings (constant images ...)."""
-    from .store import read_records
+    from hbench.harness.store import read_records
 
     counts: dict[tuple[str, str], list[str]] = {}
     for r in read_records(run_dir):
@@ -254,8 +117,8 @@ def _print_warnings(run_dir: Path) -> None:
 
 def _check_paths(config) -> int:
     """``run --check``: every missing path on its own line (stderr), status 2; else status 0."""
-    from . import plugins
-    from .paths import missing_paths, required_paths
+    from hbench.harness import plugins
+    from hbench.harness.paths import missing_paths, required_paths
 
     missing = missing_paths(config, plugins.SYSTEMS, plugins.SUITES)
     for line in missing:
@@ -312,7 +175,7 @@ def _print_summary(run_dir: Path) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from . import plugins
+    from hbench.harness import plugins
 
     plugins.load_entry_point_plugins()
     for title, registry in plugins.ALL.items():
@@ -329,17 +192,6 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _delegate(module: str, argv: list[str]) -> int:
-    """Hand the remaining arguments to a module's ``main(argv)``."""
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as err:
-        if err.name and module.startswith(err.name):
-            raise UserError(f"this hbench build has no {module} (not installed yet)") from err
-        raise
-    return int(mod.main(argv) or 0)
-
-
 def cmd_report(args: argparse.Namespace) -> int:
     for run in args.runs:
         if not (Path(run) / "manifest.json").exists():
@@ -352,16 +204,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         + (["--figures-only"] if args.figures_only else [])
         + ["--style", args.style]
     )
-    return _delegate("hbench.reports.cli", argv)
-
-
-def _one_line(err: BaseException) -> str:
-    """The message of a user error on one line (an OSError names its file)."""
-    if isinstance(err, OSError) and err.strerror:
-        text = f"{err.filename}: {err.strerror}" if err.filename else err.strerror
-    else:
-        text = str(err)
-    return " ".join(text.split("\n")).strip() or type(err).__name__
+    return delegate("hbench.reports.cli", argv)
 
 
 # ------------------------------------------------------------------ parser
@@ -467,25 +310,9 @@ def check_command(argv: list[str]) -> None:
     """Raise a did-you-mean :class:`UserError` for an unknown subcommand."""
     if not argv or argv[0].startswith("-") or argv[0] in _commands():
         return
-    from .registry import unknown_name_message
+    from hbench.harness.registry import unknown_name_message
 
     raise UserError(unknown_name_message("command", argv[0], _commands()))
-
-
-def delegated_help(name: str) -> str:
-    """hbench's usage and examples of a delegated subcommand, then the module's own help."""
-    d = DELEGATED[name]
-    head = [f"usage: {d.usage}", "", d.help[0].upper() + d.help[1:] + ".", "", "examples:"]
-    head += [f"  {e}" for e in d.examples]
-    if d.notes:
-        head += ["", *textwrap.wrap(d.notes, 88)]
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer), contextlib.suppress(SystemExit):
-        _delegate(d.module, list(d.help_argv))
-    own = buffer.getvalue()
-    if own.startswith("usage: hbench"):  # the module's usage repeats ours: keep its options
-        own = own.split("\n\n", 1)[-1]
-    return "\n".join(head) + f"\n\noptions of hbench {name} ({d.module}):\n\n" + own
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -497,13 +324,13 @@ def main(argv: list[str] | None = None) -> int:
             if argv[1:] in (["-h"], ["--help"]):
                 print(delegated_help(argv[0]), end="")
                 return 0
-            return _delegate(DELEGATED[argv[0]].module, argv[1:])
+            return delegate(DELEGATED[argv[0]].module, argv[1:])
         args = build_parser().parse_args(argv)
         return args.func(args)
-    except _user_errors() as err:
+    except user_errors() as err:
         if os.environ.get("HBENCH_DEBUG"):
             raise
-        print_error(_one_line(err))
+        print_error(one_line(err))
         return 2
     except KeyboardInterrupt:
         print(
