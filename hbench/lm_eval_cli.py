@@ -18,10 +18,11 @@ Device: ``device`` in ``model_args`` wins over lm-eval's ``--device``; with neit
 model runs on ``cuda:0`` when CUDA is available, else on the CPU (lm-eval's own default is
 ``cuda:0`` everywhere, which crashes on a machine without CUDA).
 
-lm-eval 0.4 has no plugin discovery for models, so the bare ``lm_eval`` executable cannot
-see ``hbench``; :func:`main` (``python -m hbench.lm_eval_cli``) registers it and
-then runs lm-eval's own CLI with the same arguments. The model class is
-:class:`hbench.lm_eval_model.HBenchLM`.
+pyproject.toml declares ``hbench`` in lm-eval's ``lm_eval.models`` entry-point group, so
+plain ``lm_eval --model hbench`` works once a release of lm-eval reads that group (upstream
+pull request 4013; 0.4.13 does not). Until then :func:`main` (``python -m hbench.lm_eval_cli``,
+or ``hbench lm-eval``) registers the model and runs lm-eval's own CLI with the same arguments.
+The model class is :class:`hbench.lm_eval_model.HBenchLM`.
 
 ``generate_until`` works for every system (the ``until`` strings end generation; systems
 that support them are asked to stop there, others are cut afterwards). ``loglikelihood``

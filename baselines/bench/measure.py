@@ -61,6 +61,7 @@ def measure(
             best = dict(runs[name][0])
             best["seconds"] = float(np.median([r["seconds"] for r in runs[name]]))
             results[name].append(best)
+        print(f"measured sample {i + 1}/{len(samples)}", file=sys.stderr, flush=True)  # long runs
     return results
 
 

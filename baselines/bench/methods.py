@@ -27,7 +27,8 @@ REFERENCE = "greedy"
 METHODS: dict[str, str] = {
     "greedy": "ours: plain KV-cached greedy (the reference)",
     "spec-draft": "ours: chain speculative decoding, separate draft model",
-    "spec-head": "ours: chain speculative decoding, EAGLE-style head",
+    "spec-head": "ours: chain speculative decoding, EAGLE-style head (its draft vocabulary, if stored)",
+    "spec-head-full": "ours: chain speculative decoding, EAGLE-style head onto the full vocabulary",
     "hf-greedy": "transformers generate(), greedy",
     "hf-assisted": "transformers generate(assistant_model=draft), greedy",
     "hf-pld": "transformers generate(prompt_lookup_num_tokens=n), greedy",
@@ -152,7 +153,7 @@ def build_runners(
             raise ValueError(f"Unknown method {name!r}. Available: {', '.join(METHODS)}")
         if name in ("spec-draft", "hf-assisted") and models.draft is None:
             raise ValueError(f"method {name} needs a draft model (--draft)")
-        if name == "spec-head" and models.head is None:
+        if name in ("spec-head", "spec-head-full") and models.head is None:
             raise ValueError("method spec-head needs an EAGLE head (--head)")
         if name == "greedy":
             runners[name] = lambda ids: _with_details(
@@ -163,12 +164,12 @@ def build_runners(
             runners[name] = lambda ids, d=drafter: _with_details(
                 speculative_decode(plain, d, Prompt(input_ids=ids), config, k)
             )
-        elif name == "spec-head":
+        elif name in ("spec-head", "spec-head-full"):
             head_target = make_target(
                 models.target, forward, cache, models.head.config.feature_layers
             )
             targets.append(head_target)
-            drafter = EagleHeadDrafter(models.head)
+            drafter = EagleHeadDrafter(models.head, full_vocab=name == "spec-head-full")
             runners[name] = lambda ids, d=drafter, t=head_target: _with_details(
                 speculative_decode(t, d, Prompt(input_ids=ids), config, k)
             )

@@ -49,7 +49,9 @@ DEFAULT_PROMPTS = (
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hbench bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--target", help="target model folder (transformers save_pretrained)")
-    p.add_argument("--draft", help="draft model folder (same tokenizer)")
+    p.add_argument(
+        "--draft", help="draft model folder (same tokenizer) or trimmed draft .safetensors"
+    )
     p.add_argument("--head", help="EAGLE head .safetensors (runtime/eagle.py format)")
     p.add_argument("--tiny", action="store_true", help="build tiny offline models (demo)")
     p.add_argument("--tiny-train-steps", type=int, default=150, help="EAGLE head steps (--tiny)")
@@ -120,6 +122,7 @@ def _prompts(path: str | None) -> list[str]:
 
 
 def _load(args: argparse.Namespace) -> tuple[Models, Any]:
+    from hbench.baselines.hf.draft_model import load_draft
     from hbench.baselines.hf.engine import load_model
     from hbench.baselines.hf.fetch import resolve_model_path
     from hbench.baselines.runtime.eagle import EagleHead
@@ -129,9 +132,8 @@ def _load(args: argparse.Namespace) -> tuple[Models, Any]:
     target, proc, vlm = load_model(resolve_model_path(args.target), args.device, dtype)
     if vlm:
         raise NotImplementedError("the benchmark decodes text prompts: give a causal LM folder")
-    draft = (
-        load_model(resolve_model_path(args.draft), args.device, dtype)[0] if args.draft else None
-    )
+    # a model folder, or a trimmed draft file built on the target (hf/draft_model.py)
+    draft = load_draft(resolve_model_path(args.draft), target) if args.draft else None
     head = None
     if args.head:
         head = EagleHead.load(resolve_model_path(args.head), device=args.device).to(dtype).eval()
@@ -197,7 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     methods = [m for m in args.methods.split(",") if m] or [
         m for m in METHODS
-        if (m not in ("spec-draft", "hf-assisted") or args.draft) and (m != "spec-head" or args.head)
+        if m != "spec-head-full"  # a measurement of the draft vocabulary: only when asked
+        and (m not in ("spec-draft", "hf-assisted") or args.draft)
+        and (m not in ("spec-head", "spec-head-full") or args.head)
     ]  # fmt: skip
     if REFERENCE not in methods:
         methods.insert(0, REFERENCE)

@@ -37,9 +37,13 @@ class HFOptions:
         path: Target model folder (``save_pretrained``): a causal LM or a VLM, or
             ``fetched:NAME`` for a model prepared by ``hbench models fetch NAME``.
         model_class: transformers class name to force; empty: chosen from ``config.json``.
-        draft_path: Draft model folder for ``spec`` (same tokenizer as the target).
+        draft_path: Draft model for ``spec`` (same tokenizer as the target): a model folder,
+            or a trimmed draft ``.safetensors`` built on the target's embedding
+            (see hf/draft_model.py; e.g. ``shipped:smollm2-draft``).
         head_path: EAGLE head ``.safetensors`` for ``spec`` (see runtime/eagle.py).
         head_skip_prefix: The head does not run over image positions (as it was trained).
+        head_full_vocab: Project the head onto the whole vocabulary even when it stores a
+            draft vocabulary (for measuring what the draft vocabulary saves).
         spec_k: Draft tokens per verification.
         forward: Target forward: ``lean`` (hand-rolled loop over the same weights, Llama/
             Mistral/Qwen2/Qwen3 decoders), ``hf`` (transformers' forward) or ``auto``.
@@ -57,6 +61,7 @@ class HFOptions:
     draft_path: str = ""
     head_path: str = ""
     head_skip_prefix: bool = False
+    head_full_vocab: bool = False
     spec_k: int = 4
     forward: str = "auto"
     cache: str = "prealloc"
@@ -83,6 +88,8 @@ class HFOptions:
 
 def check_options(variant: str, options: HFOptions) -> None:
     """Validate paths before any weights load."""
+    from .draft_model import is_trimmed
+
     if variant not in VARIANTS:
         raise ValueError(f"Unknown hf variant {variant!r}. Available: {', '.join(VARIANTS)}")
     if not options.path:
@@ -95,8 +102,12 @@ def check_options(variant: str, options: HFOptions) -> None:
                 "hf:spec needs exactly one drafter: system.options.draft_path (a draft model "
                 "folder) or system.options.head_path (an EAGLE head .safetensors)"
             )
-        if options.draft_path and not Path(options.draft_path, "config.json").is_file():
-            raise FileNotFoundError(f"hf:spec: no config.json in draft_path {options.draft_path!r}")
+        draft = options.draft_path
+        if draft and not (Path(draft, "config.json").is_file() or is_trimmed(draft)):
+            raise FileNotFoundError(
+                f"hf:spec: draft_path {draft!r} is neither a model folder with config.json "
+                "nor a trimmed draft .safetensors"
+            )
         if options.head_path and not Path(options.head_path).is_file():
             raise FileNotFoundError(f"hf:spec: head_path {options.head_path!r} is not a file")
 
@@ -149,13 +160,15 @@ class HFSystem:
         from hbench.baselines.runtime.drafters import DraftModelDrafter, EagleHeadDrafter
         from hbench.baselines.runtime.eagle import EagleHead
 
-        from .engine import load_model
+        from .draft_model import load_draft
 
         o = self.options
         if o.head_path:
             head = EagleHead.load(o.head_path, device=device).to(dtype).eval()
-            return EagleHeadDrafter(head, skip_prefix=o.head_skip_prefix)
-        draft, _, _ = load_model(o.draft_path, device, dtype, "", o.trust_remote_code)
+            return EagleHeadDrafter(
+                head, skip_prefix=o.head_skip_prefix, full_vocab=o.head_full_vocab
+            )
+        draft = load_draft(o.draft_path, self.model, o.trust_remote_code)
         return DraftModelDrafter(draft, cache_kind=o.cache, forward=o.forward)
 
     def _require_loaded(self) -> None:
@@ -274,7 +287,7 @@ class HFSystem:
         if self.target is not None:  # what "auto" resolved to
             d["forward_used"] = type(self.target).__name__
         if self.variant == "baseline":
-            for key in ("draft_path", "head_path", "head_skip_prefix", "spec_k"):
+            for key in ("draft_path", "head_path", "head_skip_prefix", "head_full_vocab", "spec_k"):
                 d.pop(key)
         return d
 

@@ -17,7 +17,8 @@ Stages, each resumable (re-run the same command to continue):
    draft steps on its own outputs with the chain mask the decoder sees (EAGLE-3's
    training-time test, :func:`~hbench.baselines.runtime.eagle_train.unrolled_hidden`), and
    is trained with cross-entropy towards the target's greedy token, over the vocabulary the
-   target produced in the data (a reduced softmax; decoding uses the full LM head).
+   target produced in the data (a reduced softmax; the export stores it as the head's
+   ``draft_vocab``, which decoding projects onto: EAGLE-3's draft vocabulary).
    Checkpoints (safetensors + JSON) every ``--ckpt-every-s``; stops after ``--train-minutes``
    of training time or ``--steps``.
 4. export: fp16 head safetensors at ``--export`` and ``<export>.json`` (command, data recipe,
@@ -239,6 +240,7 @@ def export(head, model, data, feats, work: Path, args: argparse.Namespace, n_pro
             head, model.get_input_embeddings(), w_sub, remap, data, feats, val, args.unroll, True
         )
     args.export.parent.mkdir(parents=True, exist_ok=True)
+    head.draft_vocab = vocab  # EAGLE-3's draft vocabulary: the ids the reduced softmax covered
     head.half().save(args.export)
     ckpt = json.loads((work / "ckpt.json").read_text())
     digest = hashlib.sha256(args.export.read_bytes()).hexdigest()
@@ -266,6 +268,7 @@ def export(head, model, data, feats, work: Path, args: argparse.Namespace, n_pro
             "max_new_tokens": args.max_new,
             "val_rows": len(val),
         },
+        "draft_vocab": {"size": len(vocab), "source": "every target greedy token in the data"},
         "metrics": {
             "val_top1_agreement_per_draft_step": [round(a, 4) for _, a in accs],
             "unroll": args.unroll,

@@ -195,12 +195,21 @@ class EagleHeadDrafter:
             their keys never enter the head's cache (cheaper, must match how it was trained).
         lean: decode with the head's lean path (:class:`~.eagle.HeadKV`, same numbers) rather
             than transformers' attention and cache classes.
+        full_vocab: project onto the whole vocabulary even when the head has a
+            ``draft_vocab`` (see :meth:`~.eagle.EagleHead.logits`).
     """
 
-    def __init__(self, head: EagleHead, skip_prefix: bool = False, lean: bool = True) -> None:
+    def __init__(
+        self,
+        head: EagleHead,
+        skip_prefix: bool = False,
+        lean: bool = True,
+        full_vocab: bool = False,
+    ) -> None:
         self.head = head
         self.skip_prefix = skip_prefix
         self.lean = lean
+        self.full_vocab = full_vocab
         self.feature_layers = head.config.feature_layers
         self.forwards = 0
         self._target: Target | None = None
@@ -234,7 +243,8 @@ class EagleHeadDrafter:
     def _step(self, feat: torch.Tensor, emb: torch.Tensor, pos: torch.Tensor, own: bool):
         hidden = self.head(feat[None], emb[None], pos[None], self._cache, own_features=own)
         self.forwards += 1
-        logits = self.head.logits(hidden[:, -1:], self._target.lm_head)[0, -1].float()
+        logits = self.head.logits(hidden[:, -1:], self._target.lm_head, self.full_vocab)
+        logits = logits[0, -1].float()
         return hidden[:, -1], logits
 
     def propose(

@@ -44,6 +44,7 @@ from .kv_cache import cache_arg
 from .lean import LeanLayer, causal_mask, decoder_layer, lean_layers, signed_sin
 
 FORMAT = "hbench-eagle-head-v1"
+DRAFT_VOCAB = "draft_vocab"  # optional int64 tensor of target ids (see EagleHead.logits)
 
 
 @dataclass
@@ -157,6 +158,9 @@ class EagleHead(nn.Module):
         self.norm = LlamaRMSNorm(h, eps=config.rms_norm_eps)
         self.rotary = LlamaRotaryEmbedding(lcfg)
         self._lean: list[LeanLayer] = []  # the layer's lean arrangement (see new_cache)
+        # EAGLE-3's draft vocabulary: target token ids the head projects onto (None: all).
+        self.draft_vocab: torch.Tensor | None = None
+        self._sub_head: tuple[tuple[int, int, int], torch.Tensor] | None = None
 
     @property
     def feature_dim(self) -> int:
@@ -226,14 +230,37 @@ class EagleHead(nn.Module):
         self._lean = lean_layers([self.layer], self._lean)  # rebuilt if training changed it
         return HeadKV(like.new_zeros(shape), like.new_zeros(shape), cos[0], signed_sin(sin[0]))
 
-    def logits(self, hidden: torch.Tensor, lm_head: nn.Module) -> torch.Tensor:
-        """Next-next-token logits from head hidden states through the target's LM head."""
-        return lm_head(self.norm(hidden))
+    def logits(
+        self, hidden: torch.Tensor, lm_head: nn.Module, full_vocab: bool = False
+    ) -> torch.Tensor:
+        """Next-next-token logits from head hidden states through the target's LM head.
+
+        With a :attr:`draft_vocab` (and not ``full_vocab``) only its rows of the LM head are
+        computed (EAGLE-3's reduced draft vocabulary: most of a small head's cost is the
+        projection onto the vocabulary); every other target id gets ``-inf``, so the result
+        is still indexed by target ids and greedy / rejection-sampling verification is
+        unchanged.
+        """
+        normed = self.norm(hidden)
+        if self.draft_vocab is None or full_vocab:
+            return lm_head(normed)
+        weight = lm_head.weight
+        if getattr(lm_head, "bias", None) is not None:
+            raise ValueError("a draft vocabulary needs an LM head without bias")
+        key = (id(weight), weight._version, weight.data_ptr())
+        if self._sub_head is None or self._sub_head[0] != key:  # gather the rows once
+            self._sub_head = (key, weight.detach()[self.draft_vocab.to(weight.device)])
+        sub = torch.nn.functional.linear(normed, self._sub_head[1])
+        out = sub.new_full((*sub.shape[:-1], weight.shape[0]), float("-inf"))
+        out[..., self.draft_vocab.to(out.device)] = sub
+        return out
 
     def save(self, path: str | Path) -> None:
         """Write weights and config to one safetensors file."""
         meta = {"format": FORMAT, "config": json.dumps(asdict(self.config))}
         tensors = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        if self.draft_vocab is not None:
+            tensors[DRAFT_VOCAB] = self.draft_vocab.to(torch.int64).contiguous().cpu()
         save_file(tensors, str(path), metadata=meta)
 
     @classmethod
@@ -257,7 +284,12 @@ class EagleHead(nn.Module):
             raise ValueError(f"{path}: bad head config in metadata: {err}") from err
         head = cls(config)
         state = load_file(str(path), device=str(device))
+        vocab = state.pop(DRAFT_VOCAB, None)
         missing, unexpected = head.load_state_dict(state, strict=False)
         if missing or unexpected:
             raise ValueError(f"{path}: missing keys {missing}, unexpected keys {unexpected}")
+        if vocab is not None:
+            if vocab.dim() != 1 or vocab.dtype != torch.int64 or vocab.numel() == 0:
+                raise ValueError(f"{path}: {DRAFT_VOCAB} must be a non-empty 1-D int64 tensor")
+            head.draft_vocab = vocab
         return head.to(device)

@@ -9,7 +9,7 @@ import torch
 
 from hbench.baselines.hf.family import HFOptions, HFSystem
 from hbench.baselines.hf.tiny import build_tiny_draft, build_tiny_lm
-from hbench.lm_eval_cli import default_device, main, register
+from hbench.lm_eval_cli import MODEL_NAME, default_device, main, register
 
 QUESTIONS = [
     "what colour is the circle ?",
@@ -185,3 +185,67 @@ def test_cli_without_device_runs_on_cpu(setup, tmp_path, capsys):
     )  # fmt: skip
     assert code == 0
     assert "exact_match" in capsys.readouterr().out
+
+
+ENTRY_GROUP = "lm_eval.models"  # lm-eval's plugin discovery group (upstream docs/plugins.md)
+
+
+def _declared_entry_point() -> str:
+    from pathlib import Path
+
+    import tomllib
+
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    data = tomllib.loads(pyproject.read_text())
+    return data["project"]["entry-points"][ENTRY_GROUP][MODEL_NAME]
+
+
+def test_entry_point_names_the_registered_class():
+    """pyproject.toml's ``lm_eval.models`` entry names the very class ``register()`` uses."""
+    import importlib
+
+    from lm_eval.api.model import LM
+
+    module, attr = _declared_entry_point().split(":")
+    cls = getattr(importlib.import_module(module), attr)
+    assert cls is register() and issubclass(cls, LM)
+
+
+def _lm_eval_reads_entry_points() -> bool:
+    """Whether the installed lm-eval discovers models from entry points (0.4.13 does not)."""
+    import importlib.util
+    from pathlib import Path
+
+    source = Path(importlib.util.find_spec("lm_eval.api.registry").origin).read_text()
+    return ENTRY_GROUP in source and "entry_points" in source
+
+
+@pytest.mark.slow  # lm-eval's CLI indexes all of its built-in task YAMLs
+def test_plain_lm_eval_resolves_hbench_through_the_entry_point(setup, tmp_path):
+    import importlib.metadata
+    import shutil
+    import subprocess
+
+    from lm_eval import __version__ as lm_eval_version
+
+    if not _lm_eval_reads_entry_points():
+        pytest.skip(
+            f"lm-eval {lm_eval_version} does not read the {ENTRY_GROUP!r} entry-point group "
+            "(plugin discovery, EleutherAI/lm-evaluation-harness PR 4013, is not in this release)"
+        )
+    eps = importlib.metadata.entry_points(group=ENTRY_GROUP)
+    if MODEL_NAME not in eps.names:
+        pytest.skip("the installed hbench metadata has no entry point yet: pip install -e .")
+    exe = shutil.which("lm_eval") or shutil.which("lm-eval")
+    assert exe, "lm-eval is installed but its executable is not on PATH"
+    proc = subprocess.run(
+        [
+            exe, "--model", MODEL_NAME,
+            "--model_args", f"system=hf,variant=baseline,path={setup / 'lm'},device=cpu",
+            "--tasks", "hbench_tiny_gen", "--include_path", str(setup / "tasks"),
+            "--output_path", str(tmp_path / "out"),
+        ],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "exact_match" in proc.stdout

@@ -43,3 +43,30 @@ def test_bench_writes_run_store(tmp_path, capsys):
     assert "spec-draft: acceptance per draft position" in printed
     row = json.loads(records[0])
     assert "decode_s" in row["details"]
+
+
+def test_bench_takes_a_trimmed_draft_and_the_full_vocab_head(tmp_path, capsys):
+    """``--draft`` may be a trimmed draft file; ``spec-head-full`` runs only when asked."""
+    from hbench.baselines.hf.draft_model import save_trimmed, trim
+    from hbench.baselines.hf.engine import load_model
+    from hbench.baselines.runtime.eagle import EagleHead
+
+    torch.set_num_threads(1)
+    build_tiny_lm(tmp_path / "t", "llama", hidden=32, layers=3)
+    save_trimmed(
+        trim(load_model(tmp_path / "t", "cpu", torch.float32)[0], 1), tmp_path / "d.safetensors"
+    )
+    head = EagleHead.load(build_tiny_head(tmp_path / "t", tmp_path / "h.safetensors"))
+    head.draft_vocab = torch.arange(0, 40)
+    head.save(tmp_path / "h.safetensors")
+    out = tmp_path / "run"
+    code = main([
+        "--target", str(tmp_path / "t"), "--draft", str(tmp_path / "d.safetensors"),
+        "--head", str(tmp_path / "h.safetensors"), "--max-new-tokens", "6", "--warmup", "1",
+        "--k", "2", "--samples", "2", "--out", str(out),
+        "--methods", "greedy,spec-draft,hf-assisted,spec-head,spec-head-full",
+    ])  # fmt: skip
+    assert code == 0
+    scores = json.loads((out / "scores.json").read_text())["suites"]["specbench"]
+    for name in ("spec-draft", "hf-assisted", "spec-head", "spec-head-full"):
+        assert scores["comparisons"][name]["exact_match"]["rate"] == 1.0, name
