@@ -6,7 +6,7 @@ anyone is picked up with no change here.
 * ``bash``/``sh``/``shell``/``console`` blocks are commands. Every ``hbench`` command runs in a
   sandbox directory that holds the repository's ``configs/`` and ``claims/`` and a small demo
   run at ``runs/demo``; commands that would run for minutes get a size flag appended
-  (``SMALL``), nothing else is changed. Other programs are in ``NOT_RUN`` with the reason.
+  (``SMALL``; a few real-model runs only ``--check``, ``CHECK_ONLY``), nothing else is changed. Other programs are in ``NOT_RUN`` with the reason.
 * ``yaml`` blocks are run configs: ``--show-config``, then a run with ``--limit 1``. A block
   whose first line names a shipped file (``# configs/...yaml``) must equal that file.
 * ``text`` blocks whose lines start with ``hbench`` are the CLI synopsis: the words of each
@@ -50,6 +50,9 @@ SKIP: dict[tuple[str, str], str] = {
     ): "GPU",
     # HPS, PickScore, CLIP, aesthetic and Inception weights come from a model hub.
     ("docs/metrics.md", "hpsv2:"): "hub weights",
+    # The SmolLM2 drafters' training recipe runs 75 min; tests/baselines/hf/test_smollm2.py and
+    # test_draft_model.py run both trainers (train_head, train_draft) for a few steps.
+    ("README.md", "python -m hbench.baselines.hf.train_head --model"): "trains for 75 min",
 }
 
 # Programs other than hbench that examples call, and why this test does not run them.
@@ -63,9 +66,13 @@ NOT_RUN: dict[str, str] = {
 SMALL: dict[str, tuple[str, ...]] = {
     "demo": ("--limit", "1", "--quiet"),
     "run": ("--limit", "1", "--quiet"),
-    "bench": ("--samples", "2"),
+    "bench": ("--samples", "2", "--max-new-tokens", "16"),
     "lm-eval": ("--limit", "2"),
 }
+# Runs of the real model whose smoke run would repeat another block's code path for a minute
+# (same family, model and suite; only the prompt count or the drafter differs): checked with
+# `--check` (every path they name exists; nothing loads). tests/baselines/hf runs both drafters.
+CHECK_ONLY = frozenset({"configs/smollm2/lossless.yaml", "configs/smollm2/lossless_draft.yaml"})
 # Flags after which a command runs no samples, so it needs no size flag.
 NO_SAMPLES = frozenset({"--help", "-h", "--show-config", "--dry-run", "--check"})
 # Exit statuses that mean "ran as written": a gate whose claim fails (1) still ran.
@@ -152,6 +159,8 @@ def _hbench(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeo
 def _sized(args: list[str]) -> list[str]:
     if not args or NO_SAMPLES & set(args):
         return args
+    if args[0] == "run" and CHECK_ONLY & set(args):
+        return [*args, "--check"]
     return [*args, *SMALL.get(args[0], ())]
 
 
