@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
+
+from hbench.baselines.runtime.tagged_file import read_tagged_metadata
 
 FORMAT = "hbench-trimmed-draft-v1"
 EMBED_KEY = "model.embed_tokens.weight"
@@ -75,13 +76,7 @@ def load_trimmed(path: str | Path, target: nn.Module) -> nn.Module:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     path = Path(path)
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata() or {}
-    if meta.get("format") != FORMAT or "config" not in meta:
-        raise ValueError(
-            f"{path}: not an hbench trimmed draft (metadata format={meta.get('format')!r}, "
-            f"expected {FORMAT!r} with a 'config' entry)"
-        )
+    meta = read_tagged_metadata(path, FORMAT, "an hbench trimmed draft")
     cfg = LlamaConfig.from_dict(json.loads(meta["config"]))
     tcfg = target.config
     for key in ("vocab_size", "hidden_size"):

@@ -42,6 +42,7 @@ from transformers.models.llama.modeling_llama import (
 
 from .kv_cache import cache_arg
 from .lean import LeanLayer, causal_mask, decoder_layer, lean_layers, signed_sin
+from .tagged_file import read_tagged_metadata
 
 FORMAT = "hbench-eagle-head-v1"
 DRAFT_VOCAB = "draft_vocab"  # optional int64 tensor of target ids (see EagleHead.logits)
@@ -266,18 +267,10 @@ class EagleHead(nn.Module):
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device = "cpu") -> EagleHead:
         """Read a head written by :meth:`save` (safetensors only; strict key check)."""
-        from safetensors import safe_open
-
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"EAGLE head checkpoint not found: {path}")
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-        if meta.get("format") != FORMAT or "config" not in meta:
-            raise ValueError(
-                f"{path}: not an hbench EAGLE head (metadata format={meta.get('format')!r}, "
-                f"expected {FORMAT!r} with a 'config' entry)"
-            )
+        meta = read_tagged_metadata(path, FORMAT, "an hbench EAGLE head")
         try:
             config = EagleHeadConfig(**json.loads(meta["config"]))
         except (TypeError, ValueError) as err:
