@@ -41,7 +41,7 @@ from transformers.models.llama.modeling_llama import (
 )
 
 from .kv_cache import cache_arg
-from .lean import LeanLayer, causal_mask, decoder_layer, lean_layers, signed_sin
+from .lean import LeanLayer, causal_mask, decoder_layer, lean_layers, linear, signed_sin
 from .tagged_file import read_tagged_metadata
 
 FORMAT = "hbench-eagle-head-v1"
@@ -251,7 +251,8 @@ class EagleHead(nn.Module):
         key = (id(weight), weight._version, weight.data_ptr())
         if self._sub_head is None or self._sub_head[0] != key:  # gather the rows once
             self._sub_head = (key, weight.detach()[self.draft_vocab.to(weight.device)])
-        sub = torch.nn.functional.linear(normed, self._sub_head[1])
+        sub = linear(normed.reshape(-1, normed.shape[-1]), self._sub_head[1])
+        sub = sub.view(*normed.shape[:-1], sub.shape[-1])
         out = sub.new_full((*sub.shape[:-1], weight.shape[0]), float("-inf"))
         out[..., self.draft_vocab.to(out.device)] = sub
         return out

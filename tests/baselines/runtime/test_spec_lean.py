@@ -123,3 +123,27 @@ def test_lean_head_path_matches_transformers_head_path(models, trained_head):
     res = speculative_decode(target, EagleHeadDrafter(trained_head), prompt, config, 3)
     hook.remove()
     assert len(calls) == res.stats.draft_forwards > 0
+
+
+@pytest.mark.parametrize("rows", [1, 2, 5, lean_module.SMALL_ROWS, lean_module.SMALL_ROWS + 1, 40])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_small_row_linear_equals_f_linear(rows, with_bias):
+    """The few-row CPU projection is F.linear's product: same shape, values to rounding."""
+    g = torch.Generator().manual_seed(rows)
+    x = torch.randn(rows, 48, generator=g)
+    w = torch.randn(72, 48, generator=g)
+    b = torch.randn(72, generator=g) if with_bias else None
+    got = lean_module.linear(x, w, b)
+    want = torch.nn.functional.linear(x, w, b)
+    assert got.shape == want.shape == (rows, 72)
+    assert got.is_contiguous()  # callers view it into heads
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_small_row_linear_keeps_gradients():
+    """The head trainer differentiates through it (few-row batches in tests)."""
+    x = torch.randn(3, 8, requires_grad=True)
+    w = torch.randn(5, 8, requires_grad=True)
+    lean_module.linear(x, w).sum().backward()
+    torch.testing.assert_close(x.grad, w.sum(0).expand(3, 8))
+    torch.testing.assert_close(w.grad, x.detach().sum(0).expand(5, 8))
