@@ -213,6 +213,7 @@ class EagleHeadDrafter:
         self.feature_layers = head.config.feature_layers
         self.forwards = 0
         self._target: Target | None = None
+        self._streamed = False
         self._cache: Cache | None = None
         self._feat = self._emb = self._pos = None
         self._base_len = 0
@@ -234,8 +235,12 @@ class EagleHeadDrafter:
         self._feat = prefill.features[start:]
         self._emb = next_emb[start:]
         self._pos = torch.arange(start, n, device=embeds.device)
+        # The target's projection choice (runtime/lean.py's linear), for the head's too.
+        self._streamed = bool(getattr(target, "streamed", False))
         if self.lean:
-            self._cache = self.head.new_cache(n - start + max_len, n + max_len, embeds)
+            self._cache = self.head.new_cache(
+                n - start + max_len, n + max_len, embeds, self._streamed
+            )
         else:
             self._cache = Cache(layers=[PreallocatedLayer(n - start + max_len)])
         self._base_len = 0
@@ -243,7 +248,9 @@ class EagleHeadDrafter:
     def _step(self, feat: torch.Tensor, emb: torch.Tensor, pos: torch.Tensor, own: bool):
         hidden = self.head(feat[None], emb[None], pos[None], self._cache, own_features=own)
         self.forwards += 1
-        logits = self.head.logits(hidden[:, -1:], self._target.lm_head, self.full_vocab)
+        logits = self.head.logits(
+            hidden[:, -1:], self._target.lm_head, self.full_vocab, self._streamed
+        )
         logits = logits[0, -1].float()
         return hidden[:, -1], logits
 

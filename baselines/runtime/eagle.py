@@ -221,18 +221,31 @@ class EagleHead(nn.Module):
             position_embeddings=cos_sin,
         )
 
-    def new_cache(self, max_len: int, max_pos: int, like: torch.Tensor) -> HeadKV:
-        """Empty :class:`HeadKV` for ``max_len`` entries and positions below ``max_pos``."""
+    def new_cache(
+        self, max_len: int, max_pos: int, like: torch.Tensor, streamed: bool = False
+    ) -> HeadKV:
+        """Empty :class:`HeadKV` for ``max_len`` entries and positions below ``max_pos``.
+
+        ``streamed``: project as a target whose weights stream from memory does
+        (:func:`~.lean.linear`); the head runs between its forwards, so its own weights are
+        evicted too.
+        """
         attn = self.layer.self_attn
         n_kv = attn.k_proj.out_features // attn.head_dim
         shape = (1, n_kv, max_len, attn.head_dim)
         pos = torch.arange(max_pos, device=like.device)[None]
         cos, sin = self.rotary(like.new_zeros(1, 1, attn.head_dim), pos)
-        self._lean = lean_layers([self.layer], self._lean)  # rebuilt if training changed it
+        self._lean = lean_layers(
+            [self.layer], self._lean, streamed
+        )  # rebuilt if training changed it
         return HeadKV(like.new_zeros(shape), like.new_zeros(shape), cos[0], signed_sin(sin[0]))
 
     def logits(
-        self, hidden: torch.Tensor, lm_head: nn.Module, full_vocab: bool = False
+        self,
+        hidden: torch.Tensor,
+        lm_head: nn.Module,
+        full_vocab: bool = False,
+        streamed: bool = False,
     ) -> torch.Tensor:
         """Next-next-token logits from head hidden states through the target's LM head.
 
@@ -240,7 +253,7 @@ class EagleHead(nn.Module):
         computed (EAGLE-3's reduced draft vocabulary: most of a small head's cost is the
         projection onto the vocabulary); every other target id gets ``-inf``, so the result
         is still indexed by target ids and greedy / rejection-sampling verification is
-        unchanged.
+        unchanged. ``streamed`` as for :meth:`new_cache`.
         """
         normed = self.norm(hidden)
         if self.draft_vocab is None or full_vocab:
@@ -251,7 +264,7 @@ class EagleHead(nn.Module):
         key = (id(weight), weight._version, weight.data_ptr())
         if self._sub_head is None or self._sub_head[0] != key:  # gather the rows once
             self._sub_head = (key, weight.detach()[self.draft_vocab.to(weight.device)])
-        sub = linear(normed.reshape(-1, normed.shape[-1]), self._sub_head[1])
+        sub = linear(normed.reshape(-1, normed.shape[-1]), self._sub_head[1], streamed=streamed)
         sub = sub.view(*normed.shape[:-1], sub.shape[-1])
         out = sub.new_full((*sub.shape[:-1], weight.shape[0]), float("-inf"))
         out[..., self.draft_vocab.to(out.device)] = sub

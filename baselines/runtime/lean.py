@@ -58,31 +58,48 @@ def _fused(mods: list[nn.Module], fuse: bool) -> tuple[Linear, ...]:
     return ((torch.cat([m.weight for m in mods]).contiguous(), bias),)
 
 
-# Up to this many rows a CPU projection runs as ``W @ x.T``. Measured on the 2-core CPU here
-# (MKL, fp32, SmolLM2-135M's shapes, one and two threads), F.linear's ``x @ W.T`` is 1.3-2x
-# slower for 1-5 rows, and a lone row is fastest duplicated into two (MKL's matrix-vector
-# path is the slow one). Baseline and speculative decoding share it, so neither side gains.
+# Up to this many rows a CPU projection of a model whose weights stream from memory runs as
+# ``W @ x.T``. Measured on the 2-core CPU here (MKL, fp32, SmolLM2-135M, one and two threads),
+# F.linear's ``x @ W.T`` makes one decode step 1.3-2x slower at 1-5 rows, and a lone row is
+# fastest duplicated into two (MKL's matrix-vector path is the slow one). For weights that stay
+# in cache (the shapes models, a few MB) it is the reverse: F.linear is 2-3x faster there.
+# Baseline and speculative decoding share the choice, so neither side gains.
 SMALL_ROWS = 8
+# Weights above this size (twice this machine's 32 MB last-level cache) are read from memory at
+# every step: the regime where the ``W @ x.T`` form pays.
+STREAM_BYTES = 64 * 2**20
 
 
-def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """``F.linear(x, weight, bias)`` for ``x [T, in]``, faster for a few rows on the CPU.
+def streams(modules: list[nn.Module]) -> bool:
+    """Whether the modules' parameters together exceed :data:`STREAM_BYTES`."""
+    seen = {p.data_ptr(): p.numel() * p.element_size() for m in modules for p in m.parameters()}
+    return sum(seen.values()) > STREAM_BYTES
+
+
+def linear(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    streamed: bool = True,
+) -> torch.Tensor:
+    """``F.linear(x, weight, bias)`` for ``x [T, in]``, faster for a few rows of streamed weights.
 
     The same dot products in another BLAS call; results agree with F.linear to float rounding.
-    Other devices, batched inputs and long inputs (prefill) go to F.linear unchanged.
+    Cached weights (``streamed`` False), other devices, batched inputs and long inputs
+    (prefill) go to F.linear unchanged.
     """
     rows = x.shape[0]
-    if x.device.type != "cpu" or x.dim() != 2 or rows > SMALL_ROWS:
+    if not streamed or x.device.type != "cpu" or x.dim() != 2 or rows > SMALL_ROWS:
         return F.linear(x, weight, bias)
     xs = torch.cat([x, x]) if rows == 1 else x
     y = torch.mm(weight, xs.t()).t()[:rows].contiguous()
     return y if bias is None else y + bias
 
 
-def _project(x: torch.Tensor, parts: tuple[Linear, ...]) -> torch.Tensor:
+def _project(x: torch.Tensor, parts: tuple[Linear, ...], streamed: bool) -> torch.Tensor:
     if len(parts) == 1:
-        return linear(x, *parts[0])
-    return torch.cat([linear(x, w, b) for w, b in parts], dim=-1)
+        return linear(x, *parts[0], streamed=streamed)
+    return torch.cat([linear(x, w, b, streamed=streamed) for w, b in parts], dim=-1)
 
 
 def fused_bytes(layers: list[nn.Module]) -> int:
@@ -99,6 +116,7 @@ class LeanLayer:
     With ``fuse``, q/k/v and gate/up are concatenated into one projection each (one matmul
     instead of three and two; at batch 1 on a CPU each matmul call costs more dispatch than
     math). The concatenation changes no number: each output row is the same dot product.
+    ``streamed`` selects :func:`linear`'s few-row form (the model's weights stream from memory).
     """
 
     qkv: tuple[Linear, ...]
@@ -117,9 +135,10 @@ class LeanLayer:
     head_dim: int
     scaling: float
     source: tuple[tuple[int, int], ...]  # (data_ptr, version) of the weights it was built from
+    streamed: bool = False
 
     @classmethod
-    def of(cls, layer: nn.Module, fuse: bool = True) -> LeanLayer:
+    def of(cls, layer: nn.Module, fuse: bool = True, streamed: bool = False) -> LeanLayer:
         """The lean arrangement of a transformers ``*DecoderLayer``."""
         attn, mlp = layer.self_attn, layer.mlp
         q, k, v = attn.q_proj, attn.k_proj, attn.v_proj
@@ -149,6 +168,7 @@ class LeanLayer:
             head_dim=hd,
             scaling=float(attn.scaling),
             source=_fingerprint(layer),
+            streamed=streamed,
         )
 
     def fresh(self, layer: nn.Module) -> bool:
@@ -162,13 +182,17 @@ def _fingerprint(layer: nn.Module) -> tuple[tuple[int, int], ...]:
     return tuple((p.data_ptr(), -1 if p.is_inference() else p._version) for p in layer.parameters())
 
 
-def lean_layers(layers: list[nn.Module], cached: list[LeanLayer]) -> list[LeanLayer]:
-    """``cached`` if it still matches ``layers``' weights, else a fresh arrangement (fused
-    when the copies fit :data:`FUSE_BUDGET_BYTES`)."""
-    if len(cached) == len(layers) and all(c.fresh(m) for c, m in zip(cached, layers, strict=True)):
+def lean_layers(
+    layers: list[nn.Module], cached: list[LeanLayer], streamed: bool = False
+) -> list[LeanLayer]:
+    """``cached`` if it still matches ``layers``' weights and ``streamed``, else a fresh
+    arrangement (fused when the copies fit :data:`FUSE_BUDGET_BYTES`)."""
+    if len(cached) == len(layers) and all(
+        c.fresh(m) and c.streamed == streamed for c, m in zip(cached, layers, strict=True)
+    ):
         return cached
     fuse = fused_bytes(layers) <= FUSE_BUDGET_BYTES
-    return [LeanLayer.of(m, fuse) for m in layers]
+    return [LeanLayer.of(m, fuse, streamed) for m in layers]
 
 
 def _rope(x: torch.Tensor, cos: torch.Tensor, sin_signed: torch.Tensor) -> torch.Tensor:
@@ -210,7 +234,7 @@ def decoder_layer(
     t = x.shape[0]
     hd, nq, nkv = layer.head_dim, layer.n_q, layer.n_kv
     h = rms_norm(x, layer.ln1, layer.ln1_eps)
-    qkv = _project(h, layer.qkv).view(t, nq + 2 * nkv, hd)
+    qkv = _project(h, layer.qkv, layer.streamed).view(t, nq + 2 * nkv, hd)
     end = start + t
     if rows is None:
         c, s = cos[start:end, None], sin[start:end, None]
@@ -233,10 +257,10 @@ def decoder_layer(
         scale=layer.scaling,
         enable_gqa=nq != nkv,
     )
-    x = x + linear(out[0].transpose(0, 1).reshape(t, -1), *layer.o)
+    x = x + linear(out[0].transpose(0, 1).reshape(t, -1), *layer.o, streamed=layer.streamed)
     h = rms_norm(x, layer.ln2, layer.ln2_eps)
-    gate, up = _project(h, layer.gate_up).chunk(2, dim=-1)
-    return x + linear(layer.act(gate) * up, *layer.down)
+    gate, up = _project(h, layer.gate_up, layer.streamed).chunk(2, dim=-1)
+    return x + linear(layer.act(gate) * up, *layer.down, streamed=layer.streamed)
 
 
 class _LeanForward(nn.Module):
@@ -277,6 +301,9 @@ class LeanLlamaTarget:
         self._embed = model.get_input_embeddings()
         self._lm_head = model.get_output_embeddings()
         self.vocab_size = int(self._lm_head.weight.shape[0])
+        # Whether a decode step reads the weights from memory (see :func:`linear`); a drafter
+        # running beside this target (EAGLE head) follows the same choice.
+        self.streamed = streams([*self.layers, self._lm_head])
         self.feature_layers = tuple(feature_layers) if feature_layers else None
         n = len(self.layers)
         if self.feature_layers is not None:
@@ -308,7 +335,9 @@ class LeanLlamaTarget:
             pos = torch.arange(max_len, device=w.device)[None]
             cos, sin = self.decoder.rotary_emb(w.new_zeros(1, 1, self.head_dim), pos)
             self._cos, self._sin = cos[0], signed_sin(sin[0])  # [max_len, head_dim]
-        self._lean = lean_layers(self.layers, self._lean)  # rebuilt if the weights changed
+        self._lean = lean_layers(
+            self.layers, self._lean, self.streamed
+        )  # rebuilt if the weights changed
         self._len = 0
 
     def embed(self, token_ids: torch.Tensor) -> torch.Tensor:
@@ -347,7 +376,7 @@ class LeanLlamaTarget:
             hidden[-1] = x  # transformers' convention: the last entry is the normed output
             features = x if want == (-1,) else torch.cat([hidden[j] for j in want], dim=-1)
         rows = x[-1:] if last_only else x
-        logits = linear(rows, self._lm_head.weight, self._lm_head.bias)
+        logits = linear(rows, self._lm_head.weight, self._lm_head.bias, self.streamed)
         return StepOutput(logits=logits.float(), features=features)
 
     def prefill(self, prompt: Prompt) -> StepOutput:

@@ -31,8 +31,17 @@ def fuse_budget(request, monkeypatch):
     return request.param
 
 
+@pytest.fixture(params=["cached", "streamed"])
+def stream_regime(request, monkeypatch):
+    """Both projection forms: F.linear (weights that fit a cache, as these tiny models do) and
+    the few-row ``W @ x.T`` of models whose weights stream from memory."""
+    if request.param == "streamed":
+        monkeypatch.setattr(lean_module, "STREAM_BYTES", 0)
+    return request.param
+
+
 @torch.no_grad()
-def test_lean_matches_transformers_forward(models, qwen3, fuse_budget):
+def test_lean_matches_transformers_forward(models, qwen3, fuse_budget, stream_regime):
     layers = (1, -1)
     for model in (models["llama"], models["qwen2"], qwen3):
         hf, lean = HFCausalLMTarget(model, feature_layers=layers), LeanLlamaTarget(model, layers)
@@ -46,6 +55,7 @@ def test_lean_matches_transformers_forward(models, qwen3, fuse_budget):
             c = t.extend(torch.tensor([9]))
             outs.append((a, b, c))
         assert len(lean._lean[0].qkv) == (1 if fuse_budget == "fused" else 3)
+        assert lean.streamed == lean._lean[0].streamed == (stream_regime == "streamed")
         for x, y in zip(*outs, strict=True):
             assert torch.allclose(x.logits, y.logits, atol=1e-5)
             assert torch.allclose(x.features, y.features, atol=1e-5)
@@ -71,7 +81,7 @@ def test_lean_follows_weight_updates(models):
     assert not torch.allclose(before, logits[1], atol=1e-3)
 
 
-def test_lean_spec_is_exact_and_counts_forwards(models, qwen3, trained_head):
+def test_lean_spec_is_exact_and_counts_forwards(models, qwen3, trained_head, stream_regime):
     config = DecodeConfig(max_new_tokens=20)
     for model in (models["llama"], qwen3):
         prompt = Prompt(input_ids=prompts(1, seed=7)[0])
@@ -103,7 +113,7 @@ def test_unsupported_models_fall_back_or_raise():
         make_target(gpt2, forward="fast")
 
 
-def test_lean_head_path_matches_transformers_head_path(models, trained_head):
+def test_lean_head_path_matches_transformers_head_path(models, trained_head, stream_regime):
     model = models["llama"]
     target = LeanLlamaTarget(model, feature_layers=(-1,))
     config = DecodeConfig(max_new_tokens=20)
@@ -147,3 +157,23 @@ def test_small_row_linear_keeps_gradients():
     lean_module.linear(x, w).sum().backward()
     torch.testing.assert_close(x.grad, w.sum(0).expand(3, 8))
     torch.testing.assert_close(w.grad, x.detach().sum(0).expand(5, 8))
+
+
+def test_streams_counts_shared_parameters_once(monkeypatch):
+    small = torch.nn.Linear(64, 64)
+    big = torch.nn.utils.skip_init(torch.nn.Linear, 4096, 4100, bias=False)  # 67 MB, no init
+    assert not lean_module.streams([small])
+    assert lean_module.streams([small, big])
+    monkeypatch.setattr(lean_module, "STREAM_BYTES", 64 * 64 * 4 + 64 * 4)  # small's bytes
+    assert not lean_module.streams([small, small])  # tied weights count once
+    assert lean_module.streams([small, torch.nn.Linear(1, 1)])
+
+
+def test_head_follows_its_targets_projection_form(models, trained_head, stream_regime):
+    """The EAGLE head's layer takes the target's choice (it runs between the target's
+    forwards, so its weights are as cold as the target's)."""
+    target = LeanLlamaTarget(models["llama"], feature_layers=(-1,))
+    drafter = EagleHeadDrafter(trained_head)
+    config = DecodeConfig(max_new_tokens=4)
+    speculative_decode(target, drafter, Prompt(input_ids=prompts(1, seed=7)[0]), config, 2)
+    assert trained_head._lean[0].streamed == target.streamed == (stream_regime == "streamed")
