@@ -235,9 +235,8 @@ class EagleHead(nn.Module):
         shape = (1, n_kv, max_len, attn.head_dim)
         pos = torch.arange(max_pos, device=like.device)[None]
         cos, sin = self.rotary(like.new_zeros(1, 1, attn.head_dim), pos)
-        self._lean = lean_layers(
-            [self.layer], self._lean, streamed
-        )  # rebuilt if training changed it
+        # Rebuilt if training changed the layer.
+        self._lean = lean_layers([self.layer], self._lean, streamed)
         return HeadKV(like.new_zeros(shape), like.new_zeros(shape), cos[0], signed_sin(sin[0]))
 
     def logits(

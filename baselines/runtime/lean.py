@@ -80,7 +80,8 @@ def linear(
     x: torch.Tensor,
     weight: torch.Tensor,
     bias: torch.Tensor | None = None,
-    streamed: bool = True,
+    *,
+    streamed: bool,
 ) -> torch.Tensor:
     """``F.linear(x, weight, bias)`` for ``x [T, in]``, faster for a few rows of streamed weights.
 
@@ -335,9 +336,8 @@ class LeanLlamaTarget:
             pos = torch.arange(max_len, device=w.device)[None]
             cos, sin = self.decoder.rotary_emb(w.new_zeros(1, 1, self.head_dim), pos)
             self._cos, self._sin = cos[0], signed_sin(sin[0])  # [max_len, head_dim]
-        self._lean = lean_layers(
-            self.layers, self._lean, self.streamed
-        )  # rebuilt if the weights changed
+        # Rebuilt if the weights changed.
+        self._lean = lean_layers(self.layers, self._lean, self.streamed)
         self._len = 0
 
     def embed(self, token_ids: torch.Tensor) -> torch.Tensor:
@@ -376,7 +376,7 @@ class LeanLlamaTarget:
             hidden[-1] = x  # transformers' convention: the last entry is the normed output
             features = x if want == (-1,) else torch.cat([hidden[j] for j in want], dim=-1)
         rows = x[-1:] if last_only else x
-        logits = linear(rows, self._lm_head.weight, self._lm_head.bias, self.streamed)
+        logits = linear(rows, self._lm_head.weight, self._lm_head.bias, streamed=self.streamed)
         return StepOutput(logits=logits.float(), features=features)
 
     def prefill(self, prompt: Prompt) -> StepOutput:

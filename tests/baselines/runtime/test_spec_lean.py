@@ -143,7 +143,7 @@ def test_small_row_linear_equals_f_linear(rows, with_bias):
     x = torch.randn(rows, 48, generator=g)
     w = torch.randn(72, 48, generator=g)
     b = torch.randn(72, generator=g) if with_bias else None
-    got = lean_module.linear(x, w, b)
+    got = lean_module.linear(x, w, b, streamed=True)
     want = torch.nn.functional.linear(x, w, b)
     assert got.shape == want.shape == (rows, 72)
     assert got.is_contiguous()  # callers view it into heads
@@ -154,7 +154,7 @@ def test_small_row_linear_keeps_gradients():
     """The head trainer differentiates through it (few-row batches in tests)."""
     x = torch.randn(3, 8, requires_grad=True)
     w = torch.randn(5, 8, requires_grad=True)
-    lean_module.linear(x, w).sum().backward()
+    lean_module.linear(x, w, streamed=True).sum().backward()
     torch.testing.assert_close(x.grad, w.sum(0).expand(3, 8))
     torch.testing.assert_close(w.grad, x.detach().sum(0).expand(5, 8))
 
